@@ -1,0 +1,44 @@
+# RegSync developer commands. `make test` and `make demo` work on a fresh machine: they install first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install check lint test unit demo bench clean
+
+# Python packages into .venv and Azurite into node_modules; redone when the requirement files change.
+$(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 (`$(PYTHON)`) is required" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Lint, format, types and the import layers (see pyproject.toml).
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+lint: check
+
+# pytest's exit code 5 (no test collected) is reported, not treated as a failure.
+test: check
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(PY) -m devstack.demo
+
+bench: $(STAMP)
+	$(PY) -m devstack.bench
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .state
