@@ -1,0 +1,142 @@
+"""The words of RegSync as validated, immutable types: tenants, workspaces, the registry and assets.
+
+Every layer speaks these types: the policy and the planner (pure), the storage and AzureML adapters
+(I/O), the CLI and the function triggers. Validation happens here, once, so a hostile name (quotes,
+OData keywords, control characters, 260+ characters) is refused at the edge with a message that says
+which field is wrong, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# AzureML's own limits: asset names start alphanumeric, then letters, digits, '-', '_', '.'.
+ASSET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
+ASSET_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}$"
+# Workspace names: 3-33 characters, alphanumeric start, then letters, digits, '-' and '_'.
+WORKSPACE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{2,32}$"
+REGISTRY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,32}$"
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9\-]{0,62}$"
+RESOURCE_GROUP_PATTERN = r"^[A-Za-z0-9_\-.()]{1,89}[A-Za-z0-9_\-()]$"
+SUBSCRIPTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+REGION_PATTERN = r"^[a-z0-9]{2,40}$"
+STAGE_PATTERN = r"^[a-z][a-z0-9\-]{0,31}$"
+
+AssetName = Annotated[str, StringConstraints(pattern=ASSET_NAME_PATTERN)]
+AssetVersion = Annotated[str, StringConstraints(pattern=ASSET_VERSION_PATTERN)]
+WorkspaceName = Annotated[str, StringConstraints(pattern=WORKSPACE_NAME_PATTERN)]
+RegistryName = Annotated[str, StringConstraints(pattern=REGISTRY_NAME_PATTERN)]
+TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN)]
+ResourceGroup = Annotated[str, StringConstraints(pattern=RESOURCE_GROUP_PATTERN)]
+SubscriptionId = Annotated[str, StringConstraints(pattern=SUBSCRIPTION_ID_PATTERN, to_lower=True)]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN, to_lower=True)]
+Stage = Annotated[str, StringConstraints(pattern=STAGE_PATTERN)]
+
+_WORKSPACE_TOPIC = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
+    r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<workspace>[^/]+)",
+    re.IGNORECASE,
+)
+
+
+class Frozen(BaseModel):
+    """Base of every domain value: immutable, no unknown fields, validated on creation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class AssetKind(StrEnum):
+    MODEL = "model"
+    ENVIRONMENT = "environment"
+    COMPONENT = "component"
+    DATA = "data"
+
+
+class Tenant(Frozen):
+    id: TenantId
+    display_name: str = Field(default="", max_length=256)
+
+
+class Workspace(Frozen):
+    """An AzureML workspace managed by RegSync. Its name is RegSync's handle for it, unique here."""
+
+    name: WorkspaceName
+    tenant: TenantId
+    subscription_id: SubscriptionId
+    resource_group: ResourceGroup
+    region: Region
+    stage: Stage = "dev"
+
+    @property
+    def arm_id(self) -> str:
+        """The workspace's ARM id, which is also the topic of its Event Grid events."""
+        return workspace_arm_id(self.subscription_id, self.resource_group, self.name)
+
+
+class Registry(Frozen):
+    """The AzureML registry in the middle. The first region is the primary one."""
+
+    name: RegistryName
+    subscription_id: SubscriptionId
+    resource_group: ResourceGroup
+    regions: tuple[Region, ...] = Field(min_length=1)
+
+    @property
+    def primary_region(self) -> str:
+        return self.regions[0]
+
+    def covers(self, region: str) -> bool:
+        return region.lower() in self.regions
+
+
+class AssetRef(Frozen):
+    """One version of one asset, wherever it lives."""
+
+    kind: AssetKind
+    name: AssetName
+    version: AssetVersion
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        # Event payloads carry versions as int or string; AzureML versions are strings.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.value}:{self.name}:{self.version}"
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.name}:{self.version}"
+
+    def registry_id(self, registry: str) -> str:
+        """The `azureml://registries/...` id by which workspaces and deployments use a registry asset."""
+        plural = "data" if self.kind is AssetKind.DATA else f"{self.kind.value}s"
+        return f"azureml://registries/{registry}/{plural}/{self.name}/versions/{self.version}"
+
+
+class Asset(Frozen):
+    """An asset version as observed somewhere, with what the policy looks at: its tags."""
+
+    ref: AssetRef
+    tags: dict[str, str] = Field(default_factory=dict)
+    job_name: str | None = None
+
+
+def workspace_arm_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return (
+        f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+
+
+def parse_workspace_arm_id(resource_id: str) -> tuple[str, str, str] | None:
+    """(subscription, resource group, workspace name) of a workspace ARM id or of anything below it."""
+    match = _WORKSPACE_TOPIC.match(resource_id)
+    if match is None:
+        return None
+    return match["subscription"].lower(), match["group"], match["workspace"]

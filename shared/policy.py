@@ -1,0 +1,342 @@
+"""Share and push rules, and the pure decisions made from them. No I/O, no Azure import.
+
+Who calls it: the planner (for every asset x workspace), `regsync explain`, and the HTTP pull check.
+
+The model, in four sentences. A *share rule* says which assets of a tenant's workspaces go to the
+registry; a *push rule* says which registry assets go to which workspaces and how. A rule owned by a
+tenant applies only to that tenant's own workspaces; a rule without a tenant is the provider's and
+applies to everyone, which is how provider rules bound tenant rules. A matching deny beats every allow,
+whoever owns it; no matching allow means private (for shares) or not subscribed (for pushes). Every
+decision carries its reason: the rule that decided, or why nothing could.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from typing import Annotated, TypeVar
+
+from pydantic import Field, StringConstraints, model_validator
+
+from shared.domain import (
+    Asset,
+    AssetKind,
+    AssetRef,
+    Frozen,
+    Registry,
+    Stage,
+    TenantId,
+    Workspace,
+    WorkspaceName,
+)
+
+R = TypeVar("R", bound="Rule")
+RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")]
+TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-:/]{1,128}$")]
+ANY_VALUE = "*"
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+NAME_TEMPLATE_FIELDS = frozenset({"name", "tenant", "workspace"})
+VERSION_TEMPLATE_FIELDS = frozenset({"version"})
+
+
+class Effect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class PushMode(StrEnum):
+    REGISTER = "register"
+    DEPLOY_ONLINE = "deploy_online"
+    DEPLOY_BATCH = "deploy_batch"
+
+
+class VersionPolicy(StrEnum):
+    LATEST = "latest"
+    PINNED = "pinned"
+    ALL = "all"
+
+
+class Gate(StrEnum):
+    AUTOMATIC = "automatic"
+    APPROVAL = "approval"
+
+
+class AssetSelector(Frozen):
+    """Which assets a rule is about: kinds, name globs (include, then exclude) and tag selectors."""
+
+    kinds: tuple[AssetKind, ...] = tuple(AssetKind)
+    include: tuple[Glob, ...] = ("*",)
+    exclude: tuple[Glob, ...] = ()
+    tags: dict[TagKey, str] = Field(default_factory=dict)
+
+    def matches(self, asset: Asset) -> bool:
+        ref = asset.ref
+        return (
+            ref.kind in self.kinds
+            and any(fnmatchcase(ref.name, pattern) for pattern in self.include)
+            and not any(fnmatchcase(ref.name, pattern) for pattern in self.exclude)
+            and all(_tag_matches(asset.tags.get(key), wanted) for key, wanted in self.tags.items())
+        )
+
+
+def _tag_matches(actual: str | None, wanted: str) -> bool:
+    return actual is not None and (wanted == ANY_VALUE or actual == wanted)
+
+
+class Destination(Frozen):
+    """How a shared asset is named in the registry. Fields: {name} {tenant} {workspace}; {version}."""
+
+    name: str = Field(default="{name}", max_length=255)
+    version: str = Field(default="{version}", max_length=50)
+
+    @model_validator(mode="after")
+    def _known_fields_only(self) -> Destination:
+        _check_template(self.name, NAME_TEMPLATE_FIELDS, "destination.name")
+        _check_template(self.version, VERSION_TEMPLATE_FIELDS, "destination.version")
+        return self
+
+    def apply(self, ref: AssetRef, origin: Workspace) -> AssetRef:
+        name = self.name.format(name=ref.name, tenant=origin.tenant, workspace=origin.name)
+        return AssetRef(kind=ref.kind, name=name, version=self.version.format(version=ref.version))
+
+
+def _check_template(template: str, allowed: frozenset[str], field: str) -> None:
+    unknown = set(_TEMPLATE_FIELD.findall(template)) - allowed
+    if unknown:
+        raise ValueError(
+            f"{field} uses unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}",
+        )
+
+
+class Rule(Frozen):
+    """What share and push rules have in common: an id, an owner and the assets they are about."""
+
+    id: RuleId
+    tenant: TenantId | None = None
+    effect: Effect = Effect.ALLOW
+    assets: AssetSelector = AssetSelector()
+    description: str = Field(default="", max_length=1024)
+
+    @property
+    def owner(self) -> str:
+        return f"tenant {self.tenant}" if self.tenant else "the provider"
+
+
+class ShareRule(Rule):
+    """Publisher side: which assets of which workspaces go to the registry, named how, for whom."""
+
+    workspaces: tuple[WorkspaceName, ...] = ()
+    destination: Destination = Destination()
+    audience: tuple[TenantId, ...] | None = None
+
+    def applies_to(self, origin: Workspace) -> bool:
+        return (self.tenant is None or self.tenant == origin.tenant) and (
+            not self.workspaces or origin.name in self.workspaces
+        )
+
+
+class Targets(Frozen):
+    """Which workspaces a push rule reaches; empty lists mean 'any'. All given lists must match."""
+
+    workspaces: tuple[WorkspaceName, ...] = ()
+    tenants: tuple[TenantId, ...] = ()
+    stages: tuple[Stage, ...] = ()
+
+    def matches(self, workspace: Workspace) -> bool:
+        return (
+            (not self.workspaces or workspace.name in self.workspaces)
+            and (not self.tenants or workspace.tenant in self.tenants)
+            and (not self.stages or workspace.stage in self.stages)
+        )
+
+
+class PushAction(Frozen):
+    """What a push does in the target workspace: register the asset, or deploy a model to an endpoint."""
+
+    mode: PushMode = PushMode.REGISTER
+    endpoint: str | None = Field(default=None, pattern=r"^[a-zA-Z][a-zA-Z0-9\-]{2,31}$")
+    instance_type: str = Field(default="Standard_DS3_v2", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    instance_count: int = Field(default=1, ge=1, le=100)
+    traffic_percent: int = Field(default=100, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _deployments_name_an_endpoint(self) -> PushAction:
+        if self.mode is not PushMode.REGISTER and self.endpoint is None:
+            raise ValueError(f"action.mode {self.mode.value} needs action.endpoint")
+        return self
+
+
+class PushRule(Rule):
+    """Consumer side (or the provider's): which registry assets reach which workspaces, and how."""
+
+    from_tenants: tuple[TenantId, ...] | None = None
+    targets: Targets = Targets()
+    action: PushAction = PushAction()
+    version_policy: VersionPolicy = VersionPolicy.LATEST
+    pinned_version: str | None = None
+    gate: Gate = Gate.AUTOMATIC
+
+    @model_validator(mode="after")
+    def _pinned_needs_version(self) -> PushRule:
+        if (self.version_policy is VersionPolicy.PINNED) != (self.pinned_version is not None):
+            raise ValueError("version_policy pinned and pinned_version go together")
+        if self.action.mode is not PushMode.REGISTER and AssetKind.MODEL not in self.assets.kinds:
+            raise ValueError(f"action.mode {self.action.mode.value} deploys models: assets.kinds needs model")
+        return self
+
+    def applies_to(self, target: Workspace, origin_tenant: str | None) -> bool:
+        own_tenant_only = self.tenant is None or self.tenant == target.tenant
+        from_ok = self.from_tenants is None or origin_tenant in self.from_tenants
+        return own_tenant_only and from_ok and self.targets.matches(target)
+
+
+class Policy(Frozen):
+    """All rules in force. Rule ids are unique across both lists."""
+
+    share: tuple[ShareRule, ...] = ()
+    push: tuple[PushRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Policy:
+        seen: set[str] = set()
+        for rule in (*self.share, *self.push):
+            if rule.id in seen:
+                raise ValueError(f"rule id `{rule.id}` is used twice")
+            seen.add(rule.id)
+        return self
+
+
+@dataclass(frozen=True)
+class ShareDecision:
+    allowed: bool
+    reason: str
+    rule_id: str | None = None
+    destination: AssetRef | None = None
+    audience: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PushDecision:
+    allowed: bool
+    reason: str
+    target: str
+    rule_id: str | None = None
+    action: PushAction | None = None
+    gate: Gate = Gate.AUTOMATIC
+    version_policy: VersionPolicy = VersionPolicy.LATEST
+    pinned_version: str | None = None
+
+
+def region_refusal(workspace: Workspace, registry: Registry) -> str | None:
+    if registry.covers(workspace.region):
+        return None
+    regions = ", ".join(registry.regions)
+    return f"workspace {workspace.name} is in {workspace.region}, outside the registry's regions [{regions}]"
+
+
+def decide_share(asset: Asset, origin: Workspace, registry: Registry, policy: Policy) -> ShareDecision:
+    """May `asset`, registered in `origin`, go to the registry, and under which name?"""
+    refusal = region_refusal(origin, registry)
+    if refusal:
+        return ShareDecision(allowed=False, reason=refusal)
+    matching = [rule for rule in policy.share if rule.applies_to(origin) and rule.assets.matches(asset)]
+    deny = _first(matching, Effect.DENY)
+    if deny:
+        return ShareDecision(False, f"denied by share rule `{deny.id}` of {deny.owner}", deny.id)
+    allow = _most_specific_share(matching)
+    if allow is None:
+        return ShareDecision(False, f"private: no share rule allows {asset.ref} from {origin.name}")
+    destination = allow.destination.apply(asset.ref, origin)
+    reason = f"shared by rule `{allow.id}` of {allow.owner} as {destination.name}:{destination.version}"
+    return ShareDecision(True, reason, allow.id, destination, allow.audience)
+
+
+def decide_push(
+    asset: Asset,
+    origin: Workspace | None,
+    target: Workspace,
+    registry: Registry,
+    policy: Policy,
+) -> PushDecision:
+    """May registry `asset` (shared from `origin`, if known) go to `target`, and how?
+
+    `asset.ref` is the registry's name and version; the origin's share is re-checked so that revoking a
+    share rule stops further pushes. `origin` is None for assets that were put in the registry directly.
+    """
+
+    def refuse(reason: str, rule_id: str | None = None) -> PushDecision:
+        return PushDecision(False, reason, target.name, rule_id)
+
+    if origin is not None and origin.name == target.name:
+        return refuse(f"{target.name} is where {asset.ref} comes from; an origin never receives its own")
+    refusal = region_refusal(target, registry)
+    if refusal:
+        return refuse(refusal)
+    if origin is not None:
+        shared = decide_share(asset, origin, registry, policy)
+        if not shared.allowed:
+            return refuse(f"not shared from {origin.name}: {shared.reason}", shared.rule_id)
+        if shared.audience is not None and target.tenant not in shared.audience:
+            return refuse(
+                f"share rule `{shared.rule_id}` limits its audience to tenants "
+                f"[{', '.join(shared.audience)}]; {target.name} belongs to {target.tenant}",
+                shared.rule_id,
+            )
+    origin_tenant = origin.tenant if origin else None
+    matching = [
+        rule for rule in policy.push if rule.applies_to(target, origin_tenant) and rule.assets.matches(asset)
+    ]
+    deny = _first(matching, Effect.DENY)
+    if deny:
+        return refuse(f"denied by push rule `{deny.id}` of {deny.owner}", deny.id)
+    allow = _first(matching, Effect.ALLOW)
+    if allow is None:
+        return refuse(f"not subscribed: no push rule sends {asset.ref} to {target.name}")
+    how = f"{allow.action.mode.value}, {allow.gate.value}"
+    return PushDecision(
+        allowed=True,
+        reason=f"pushed by rule `{allow.id}` of {allow.owner} ({how})",
+        target=target.name,
+        rule_id=allow.id,
+        action=allow.action,
+        gate=allow.gate,
+        version_policy=allow.version_policy,
+        pinned_version=allow.pinned_version,
+    )
+
+
+def decide_targets(
+    asset: Asset,
+    origin: Workspace | None,
+    workspaces: Iterable[Workspace],
+    registry: Registry,
+    policy: Policy,
+) -> list[PushDecision]:
+    """One decision per workspace, in name order: the fan-out of one registry asset."""
+    ordered = sorted(workspaces, key=lambda workspace: workspace.name)
+    return [decide_push(asset, origin, target, registry, policy) for target in ordered]
+
+
+def version_wanted(decision: PushDecision, version: str, latest: str) -> bool:
+    """Does the decision's version policy want `version`, given the registry's `latest` version?"""
+    if decision.version_policy is VersionPolicy.PINNED:
+        return version == decision.pinned_version
+    if decision.version_policy is VersionPolicy.LATEST:
+        return version == latest
+    return True
+
+
+def _first(rules: Sequence[R], effect: Effect) -> R | None:
+    return next((rule for rule in sorted(rules, key=lambda rule: rule.id) if rule.effect is effect), None)
+
+
+def _most_specific_share(rules: Sequence[ShareRule]) -> ShareRule | None:
+    """Of the allows, the most specific wins the naming: workspace-level, then tenant, then provider."""
+    allows = [rule for rule in rules if rule.effect is Effect.ALLOW]
+    if not allows:
+        return None
+    return min(allows, key=lambda rule: (not rule.workspaces, rule.tenant is None, rule.id))
