@@ -1,0 +1,187 @@
+"""The YAML policy file: parsed, validated and cross-checked, with errors that point at a line.
+
+Who calls it: `regsync policy load|validate` and the HTTP rules administration. Nothing is written
+unless the whole document is valid. The format is documented in docs/policy.md; an example lives in
+examples/seed-policy.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import yaml
+from pydantic import Field, ValidationError
+
+from shared.domain import Frozen, Registry, Tenant, Workspace
+from shared.policy import Policy, PushRule, ShareRule
+
+MAX_POLICY_BYTES = 1_048_576
+
+
+class PolicyDocument(Frozen):
+    """A policy file: optional inventory (tenants, workspaces, registries) and the rules."""
+
+    version: int = Field(default=1, ge=1, le=1)
+    tenants: tuple[Tenant, ...] = ()
+    workspaces: tuple[Workspace, ...] = ()
+    registries: tuple[Registry, ...] = ()
+    share: tuple[ShareRule, ...] = ()
+    push: tuple[PushRule, ...] = ()
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(share=self.share, push=self.push)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int  # 1-based; 0 when the problem is about the whole file
+    where: str
+    message: str
+
+    def render(self, source: str) -> str:
+        return (
+            f"{source}:{self.line}: {self.where}: {self.message}"
+            if self.where
+            else f"{source}:{self.line}: {self.message}"
+        )
+
+
+class PolicyFileError(ValueError):
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        super().__init__("\n".join(problem.render(source) for problem in problems))
+
+
+def parse_policy(
+    text: str,
+    *,
+    source: str = "<policy>",
+    known_tenants: Iterable[str] = (),
+    known_workspaces: Iterable[Workspace] = (),
+) -> PolicyDocument:
+    """Parse and validate `text`; raise PolicyFileError listing every problem with its line."""
+    if len(text.encode()) > MAX_POLICY_BYTES:
+        raise PolicyFileError(source, [Problem(0, "", f"policy is larger than {MAX_POLICY_BYTES} bytes")])
+    root, data = _load_yaml(text, source)
+    try:
+        document = PolicyDocument.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        raise PolicyFileError(source, [_problem(root, item) for item in error.errors()]) from None
+    problems = _reference_problems(document, root, set(known_tenants), list(known_workspaces))
+    if problems:
+        raise PolicyFileError(source, problems)
+    return document
+
+
+def _load_yaml(text: str, source: str) -> tuple[yaml.Node | None, object]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        duplicates = list(_duplicate_keys(root))
+        if duplicates:
+            raise PolicyFileError(source, duplicates)
+        return root, yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 0
+        raise PolicyFileError(source, [Problem(line, "", f"not valid YAML: {error.problem}")]) from None
+
+
+def _duplicate_keys(node: yaml.Node | None) -> Iterable[Problem]:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                yield Problem(key.start_mark.line + 1, str(key.value), "key appears twice")
+            seen.add(key.value)
+            yield from _duplicate_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(item)
+
+
+def _problem(root: yaml.Node | None, error: object) -> Problem:
+    details = dict(error)  # type: ignore[call-overload]
+    location = tuple(part for part in details["loc"] if not _is_union_tag(part))
+    node = _node_at(root, location)
+    line = node.start_mark.line + 1 if node is not None else 0
+    message = str(details["msg"]).removeprefix("Value error, ")
+    return Problem(line, _dotted(location), message)
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic inserts the member type's name in locations of union errors; YAML has no such level.
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "none"})
+
+
+def _node_at(root: yaml.Node | None, location: Sequence[object]) -> yaml.Node | None:
+    """The deepest YAML node along `location`: the value, or the key when the key itself is wrong."""
+    node = root
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((key, value) for key, value in node.value if key.value == part), None)
+            if match is None:
+                return node
+            node = match[1] if not _is_leaf_extra(location, part) else match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _is_leaf_extra(location: Sequence[object], part: object) -> bool:
+    return part == location[-1]
+
+
+def _dotted(location: Sequence[object]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _reference_problems(
+    document: PolicyDocument, root: yaml.Node | None, tenants: set[str], workspaces: list[Workspace]
+) -> list[Problem]:
+    """Rules and workspaces must name tenants and workspaces that exist (here or in the store)."""
+    tenants |= {tenant.id for tenant in document.tenants}
+    known = {workspace.name: workspace for workspace in (*workspaces, *document.workspaces)}
+    problems: list[Problem] = []
+
+    def check(condition: bool, location: tuple[object, ...], message: str) -> None:
+        if not condition:
+            node = _node_at(root, location)
+            problems.append(Problem(node.start_mark.line + 1 if node else 0, _dotted(location), message))
+
+    for index, workspace in enumerate(document.workspaces):
+        check(
+            workspace.tenant in tenants,
+            ("workspaces", index, "tenant"),
+            f"unknown tenant `{workspace.tenant}`",
+        )
+    rules: list[tuple[str, int, ShareRule | PushRule]] = [
+        *(("share", index, rule) for index, rule in enumerate(document.share)),
+        *(("push", index, rule) for index, rule in enumerate(document.push)),
+    ]
+    for kind, index, rule in rules:
+        if rule.tenant is not None:
+            check(rule.tenant in tenants, (kind, index, "tenant"), f"unknown tenant `{rule.tenant}`")
+        if isinstance(rule, ShareRule):
+            names, field = rule.workspaces, ("workspaces",)
+        else:
+            names, field = rule.targets.workspaces, ("targets", "workspaces")
+        for position, name in enumerate(names):
+            where = (kind, index, *field, position)
+            check(name in known, where, f"unknown workspace `{name}`")
+            owner = known.get(name)
+            if owner is not None and rule.tenant is not None:
+                check(
+                    owner.tenant == rule.tenant,
+                    where,
+                    f"workspace `{name}` belongs to tenant `{owner.tenant}`, "
+                    f"not to the rule's tenant `{rule.tenant}`",
+                )
+    return problems

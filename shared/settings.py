@@ -1,0 +1,87 @@
+"""Every setting RegSync reads, in one validated place. Read lazily (never at import time).
+
+Who calls it: the function adapters and the CLI, once per process (`load_settings()` is cached).
+local.settings.example.json lists the same names with safe local values; docs/configuration.md explains
+each one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+
+    # Storage: the Functions host's own account. A connection string locally (Azurite), or an account
+    # name in Azure, where DefaultAzureCredential (managed identity) is used.
+    storage_connection_string: str | None = Field(
+        default=None, validation_alias=AliasChoices("AzureWebJobsStorage", "storage_connection_string")
+    )
+    storage_account_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AzureWebJobsStorage__accountName", "storage_account_name"),
+    )
+    table_prefix: str = Field(
+        default="regsync",
+        pattern=r"^[A-Za-z][A-Za-z0-9]{0,40}$",
+        validation_alias=AliasChoices("REGSYNC_TABLE_PREFIX", "table_prefix"),
+    )
+    push_queue: str = Field(
+        default="regsync-pushes",
+        pattern=r"^[a-z0-9](?!.*--)[a-z0-9\-]{1,55}[a-z0-9]$",
+        validation_alias=AliasChoices("REGSYNC_PUSH_QUEUE", "push_queue"),
+    )
+    reconcile_queue: str = Field(
+        default="regsync-reconcile",
+        pattern=r"^[a-z0-9](?!.*--)[a-z0-9\-]{1,55}[a-z0-9]$",
+        validation_alias=AliasChoices("REGSYNC_RECONCILE_QUEUE", "reconcile_queue"),
+    )
+    # AzureML: `true` only on a developer machine pointed at devstack's emulator (static dev token).
+    azureml_emulator: bool = Field(
+        default=False, validation_alias=AliasChoices("REGSYNC_AZUREML_EMULATOR", "azureml_emulator")
+    )
+    max_concurrency: int = Field(
+        default=4, ge=1, le=64, validation_alias=AliasChoices("REGSYNC_MAX_CONCURRENCY", "max_concurrency")
+    )
+    max_push_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        validation_alias=AliasChoices("REGSYNC_MAX_PUSH_ATTEMPTS", "max_push_attempts"),
+    )
+    # RegSync's own outbound events (optional): an Event Grid custom topic.
+    eventgrid_topic_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REGSYNC_EVENTGRID_TOPIC_ENDPOINT", "eventgrid_topic_endpoint"),
+    )
+    eventgrid_topic_key: str | None = Field(
+        default=None,
+        repr=False,
+        validation_alias=AliasChoices("REGSYNC_EVENTGRID_TOPIC_KEY", "eventgrid_topic_key"),
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        validation_alias=AliasChoices("REGSYNC_MAX_BODY_BYTES", "max_body_bytes"),
+    )
+
+    @field_validator("storage_connection_string")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    def require_storage(self) -> None:
+        if not self.storage_connection_string and not self.storage_account_name:
+            raise ValueError(
+                "no storage configured: set `AzureWebJobsStorage` (connection string) "
+                "or `AzureWebJobsStorage__accountName` (managed identity)"
+            )
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    return Settings()

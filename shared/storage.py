@@ -1,0 +1,505 @@
+"""RegSync's state in Azure Table Storage and its work queues in Azure Queue Storage.
+
+Who calls it: the engine (through the function adapters), the CLI and the tests. The only module that
+imports azure.data.tables / azure.storage.queue. Every filter is parameterised (`@name`), never built by
+concatenating input; names are validated by shared.domain before they get here.
+
+Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Ledger`, `{prefix}Audit`):
+
+- Inventory, PK `tenant`, RK tenant id: point read; the list is one partition.
+- Inventory, PK `workspace`, RK `ws|{name}`: point read by name; the list is one partition.
+- Inventory, PK `workspace`, RK `arm|{sub}|{rg}|{name}` (lower case): event topic -> workspace, a point
+  read (the index row; it holds the workspace name).
+- Inventory, PK `registry`, RK registry name: point read; the list is one partition.
+- Rules, PK `share` or `push`, RK rule id, field `body` (the rule as JSON): the policy is two partitions.
+- Ledger, PK `{kind}:{name}:{version}` of the registry asset, RK `share` (the registry) or
+  `push|{workspace}`: one asset's fan-out is one partition; (asset, target) is a point read.
+- Audit, PK UTC day `YYYYMMDD`, RK `{inverted ticks}-{uuid}`: a day's newest-first page is one partition.
+
+A workspace and its topic-index row are written in one transaction (same partition), so the index is
+never stale. Ledger rows are updated with ETag conditions (optimistic concurrency); the audit table is
+append-only. The status matrix (`list_ledger`) is the one cross-partition read: an operator query,
+paged by the SDK, not a hot path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
+
+from shared.domain import Registry, Tenant, Workspace, parse_workspace_arm_id, workspace_arm_id
+from shared.policy import Policy, PushRule, ShareRule
+from shared.settings import Settings
+
+TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
+MAX_EVENT_IDS = 20  # a ledger row remembers the latest event ids that touched it, not all of them
+_EPOCH_TICKS_MAX = 10**19
+T = TypeVar("T")
+
+
+class StateError(Exception):
+    """A storage request that cannot be honoured as asked; the message names the thing."""
+
+
+class ConcurrentUpdateError(StateError):
+    """Someone else changed the row since it was read (ETag mismatch)."""
+
+
+class LedgerStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    AWAITING_APPROVAL = "awaiting_approval"
+
+    @property
+    def final(self) -> bool:
+        return self in {LedgerStatus.SUCCEEDED, LedgerStatus.FAILED, LedgerStatus.CONFLICT}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else ""
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One (registry asset version, target) row: `share` for the registry, `push|{ws}` for a workspace."""
+
+    asset_key: str
+    target: str
+    status: LedgerStatus
+    attempts: int = 0
+    message: str = ""
+    started: datetime | None = None
+    finished: datetime | None = None
+    updated: datetime | None = None
+    event_ids: tuple[str, ...] = ()
+    correlation_id: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    etag: str | None = None
+
+    @property
+    def workspace(self) -> str | None:
+        return self.target.removeprefix("push|") if self.target.startswith("push|") else None
+
+    def with_event(self, event_id: str | None) -> tuple[str, ...]:
+        if not event_id or event_id in self.event_ids:
+            return self.event_ids
+        return (*self.event_ids, event_id)[-MAX_EVENT_IDS:]
+
+    def to_entity(self) -> dict[str, Any]:
+        return {
+            "PartitionKey": self.asset_key,
+            "RowKey": self.target,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "message": self.message[:4000],
+            "started": iso(self.started),
+            "finished": iso(self.finished),
+            "updated": iso(self.updated),
+            "event_ids": json.dumps(list(self.event_ids)),
+            "correlation_id": self.correlation_id,
+            "detail": json.dumps(self.detail, sort_keys=True),
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> LedgerEntry:
+        return cls(
+            asset_key=entity["PartitionKey"],
+            target=entity["RowKey"],
+            status=LedgerStatus(entity["status"]),
+            attempts=int(entity.get("attempts", 0)),
+            message=entity.get("message", ""),
+            started=parse_iso(entity.get("started")),
+            finished=parse_iso(entity.get("finished")),
+            updated=parse_iso(entity.get("updated")),
+            event_ids=tuple(json.loads(entity.get("event_ids") or "[]")),
+            correlation_id=entity.get("correlation_id", ""),
+            detail=json.loads(entity.get("detail") or "{}"),
+            etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+        )
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One decision or action, including refusals and ignored events. Never updated."""
+
+    action: str
+    outcome: str
+    reason: str
+    subject: str = ""
+    target: str = ""
+    actor: str = "regsync"
+    correlation_id: str = ""
+    at: datetime = field(default_factory=utc_now)
+
+    def to_entity(self) -> dict[str, Any]:
+        ticks = int(self.at.timestamp() * 10_000_000)
+        return {
+            "PartitionKey": self.at.strftime("%Y%m%d"),
+            "RowKey": f"{_EPOCH_TICKS_MAX - ticks:020d}-{uuid.uuid4().hex[:12]}",
+            "action": self.action,
+            "outcome": self.outcome,
+            "reason": self.reason[:4000],
+            "subject": self.subject,
+            "target": self.target,
+            "actor": self.actor,
+            "correlation_id": self.correlation_id,
+            "at": iso(self.at),
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> AuditRecord:
+        fields = {name: entity.get(name, "") for name in ("action", "outcome", "reason", "subject")}
+        return cls(
+            **fields,
+            target=entity.get("target", ""),
+            actor=entity.get("actor", ""),
+            correlation_id=entity.get("correlation_id", ""),
+            at=parse_iso(entity.get("at")) or utc_now(),
+        )
+
+
+class StateStore:
+    """Typed access to the four tables. Cheap to construct; clients are created once per store."""
+
+    def __init__(self, service: TableServiceClient, prefix: str) -> None:
+        self._service = service
+        self._prefix = prefix
+        self.inventory = service.get_table_client(f"{prefix}Inventory")
+        self.rules = service.get_table_client(f"{prefix}Rules")
+        self.ledger = service.get_table_client(f"{prefix}Ledger")
+        self.audit_log = service.get_table_client(f"{prefix}Audit")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StateStore:
+        settings.require_storage()
+        if settings.storage_connection_string:
+            service = TableServiceClient.from_connection_string(settings.storage_connection_string)
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            url = f"https://{settings.storage_account_name}.table.core.windows.net"
+            service = TableServiceClient(endpoint=url, credential=DefaultAzureCredential())
+        return cls(service, settings.table_prefix)
+
+    def ensure_tables(self) -> None:
+        for table in (self.inventory, self.rules, self.ledger, self.audit_log):
+            self._service.create_table_if_not_exists(table.table_name)
+
+    # --- tenants -------------------------------------------------------------------------------
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        self.inventory.upsert_entity(
+            {"PartitionKey": "tenant", "RowKey": tenant.id, "display_name": tenant.display_name}
+        )
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        entity = _point_read(self.inventory, "tenant", tenant_id)
+        return Tenant(id=entity["RowKey"], display_name=entity["display_name"]) if entity else None
+
+    def list_tenants(self) -> list[Tenant]:
+        return [
+            Tenant(id=entity["RowKey"], display_name=entity["display_name"])
+            for entity in _partition(self.inventory, "tenant")
+        ]
+
+    def delete_tenant(self, tenant_id: str) -> None:
+        if self.list_workspaces(tenant=tenant_id):
+            raise StateError(f"tenant `{tenant_id}` still has workspaces: remove them first")
+        self.inventory.delete_entity("tenant", tenant_id)
+
+    # --- workspaces ----------------------------------------------------------------------------
+
+    def put_workspace(self, workspace: Workspace) -> None:
+        """Add or update a workspace and its topic index row, atomically."""
+        if self.get_tenant(workspace.tenant) is None:
+            raise StateError(f"tenant `{workspace.tenant}` is unknown: add it first")
+        existing = self.get_workspace(workspace.name)
+        operations: list[tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], dict[str, Any]]] = []
+        if existing is not None and existing.arm_id.lower() != workspace.arm_id.lower():
+            raise StateError(
+                f"workspace name `{workspace.name}` is already used by {existing.arm_id}; names are unique"
+            )
+        entity = {
+            "PartitionKey": "workspace",
+            "RowKey": f"ws|{workspace.name}",
+            **_workspace_fields(workspace),
+        }
+        operations.append(("upsert", entity))
+        operations.append(
+            (
+                "upsert",
+                {"PartitionKey": "workspace", "RowKey": _topic_row(workspace.arm_id), "name": workspace.name},
+            )
+        )
+        self.inventory.submit_transaction(operations)
+
+    def get_workspace(self, name: str) -> Workspace | None:
+        entity = _point_read(self.inventory, "workspace", f"ws|{name}")
+        return _workspace_from(entity) if entity else None
+
+    def workspace_by_topic(self, topic: str) -> Workspace | None:
+        """The managed workspace whose ARM id is `topic` (or a prefix of it), if any."""
+        parts = parse_workspace_arm_id(topic)
+        if parts is None:
+            return None
+        index = _point_read(self.inventory, "workspace", _topic_row(workspace_arm_id(*parts)))
+        return self.get_workspace(index["name"]) if index else None
+
+    def list_workspaces(self, tenant: str | None = None) -> list[Workspace]:
+        query = "PartitionKey eq 'workspace' and RowKey ge 'ws|' and RowKey lt 'ws}'"
+        parameters: dict[str, Any] = {}
+        if tenant is not None:
+            query += " and tenant eq @tenant"
+            parameters["tenant"] = tenant
+        entities = self.inventory.query_entities(query, parameters=parameters)
+        return [_workspace_from(entity) for entity in entities]
+
+    def delete_workspace(self, name: str) -> None:
+        workspace = self.get_workspace(name)
+        if workspace is None:
+            return
+        self.inventory.submit_transaction(
+            [
+                ("delete", {"PartitionKey": "workspace", "RowKey": f"ws|{name}"}),
+                ("delete", {"PartitionKey": "workspace", "RowKey": _topic_row(workspace.arm_id)}),
+            ]
+        )
+
+    # --- registries ----------------------------------------------------------------------------
+
+    def put_registry(self, registry: Registry) -> None:
+        self.inventory.upsert_entity(
+            {
+                "PartitionKey": "registry",
+                "RowKey": registry.name,
+                "subscription_id": registry.subscription_id,
+                "resource_group": registry.resource_group,
+                "regions": json.dumps(list(registry.regions)),
+            }
+        )
+
+    def list_registries(self) -> list[Registry]:
+        return [_registry_from(entity) for entity in _partition(self.inventory, "registry")]
+
+    def get_registry(self, name: str | None = None) -> Registry | None:
+        """The named registry, or the only one when no name is given."""
+        if name is not None:
+            entity = _point_read(self.inventory, "registry", name)
+            return _registry_from(entity) if entity else None
+        registries = self.list_registries()
+        if len(registries) > 1:
+            names = ", ".join(registry.name for registry in registries)
+            raise StateError(f"several registries are configured ({names}): name one")
+        return registries[0] if registries else None
+
+    def delete_registry(self, name: str) -> None:
+        self.inventory.delete_entity("registry", name)
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    def load_policy(self) -> Policy:
+        share = [ShareRule.model_validate_json(entity["body"]) for entity in _partition(self.rules, "share")]
+        push = [PushRule.model_validate_json(entity["body"]) for entity in _partition(self.rules, "push")]
+        return Policy(share=tuple(share), push=tuple(push))
+
+    def put_policy(self, policy: Policy, *, replace_all: bool = False) -> list[str]:
+        """Store every rule of `policy` (validated already); with `replace_all`, drop rules not in it.
+
+        Each kind is written in transactions of at most 100 rows. Returns the ids of removed rules.
+        """
+        current = self.load_policy()
+        merged = _merge(current, policy, replace_all=replace_all)  # validates ids across old + new
+        removed = [rule.id for rule in (*current.share, *current.push) if rule.id not in _ids(merged)]
+        for kind, rules in (("share", policy.share), ("push", policy.push)):
+            operations = [("upsert", _rule_entity(kind, rule)) for rule in rules]
+            stale = [rule for rule in getattr(current, kind) if rule.id in removed]
+            operations += [("delete", {"PartitionKey": kind, "RowKey": rule.id}) for rule in stale]
+            for chunk in _chunks(operations, TRANSACTION_LIMIT):
+                self.rules.submit_transaction(chunk)
+        return removed
+
+    def delete_rule(self, rule_id: str) -> bool:
+        for kind in ("share", "push"):
+            if _point_read(self.rules, kind, rule_id):
+                self.rules.delete_entity(kind, rule_id)
+                return True
+        return False
+
+    # --- ledger --------------------------------------------------------------------------------
+
+    def get_entry(self, asset_key: str, target: str) -> LedgerEntry | None:
+        entity = _point_read(self.ledger, asset_key, target)
+        return LedgerEntry.from_entity(entity) if entity else None
+
+    def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]:
+        return [LedgerEntry.from_entity(entity) for entity in _partition(self.ledger, asset_key)]
+
+    def create_entry(self, entry: LedgerEntry) -> LedgerEntry | None:
+        """Insert a new row; None if the row exists already (someone else got there first)."""
+        try:
+            metadata = self.ledger.create_entity(entry.to_entity())
+        except ResourceExistsError:
+            return None
+        return replace(entry, etag=metadata.get("etag"))
+
+    def update_entry(self, entry: LedgerEntry) -> LedgerEntry:
+        """Replace a row read earlier; ConcurrentUpdateError if it changed since (ETag)."""
+        if entry.etag is None:
+            raise StateError(f"ledger row {entry.asset_key} -> {entry.target} has no etag: read it first")
+        try:
+            metadata = self.ledger.update_entity(
+                entry.to_entity(),
+                mode=UpdateMode.REPLACE,
+                etag=entry.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as error:
+            raise ConcurrentUpdateError(
+                f"ledger row {entry.asset_key} -> {entry.target} changed meanwhile"
+            ) from error
+        return replace(entry, etag=metadata.get("etag"))
+
+    def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]:
+        if workspace is None:
+            entities = self.ledger.list_entities()
+        else:
+            entities = self.ledger.query_entities("RowKey eq @row", parameters={"row": f"push|{workspace}"})
+        return (LedgerEntry.from_entity(entity) for entity in entities)
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def audit(self, record: AuditRecord) -> None:
+        self.audit_log.create_entity(record.to_entity())
+
+    def recent_audit(self, *, day: datetime | None = None, limit: int = 100) -> list[AuditRecord]:
+        partition = (day or utc_now()).strftime("%Y%m%d")
+        entities = self.audit_log.query_entities(
+            "PartitionKey eq @day", parameters={"day": partition}, results_per_page=min(limit, 1000)
+        )
+        records: list[AuditRecord] = []
+        for entity in entities:
+            records.append(AuditRecord.from_entity(entity))
+            if len(records) >= limit:
+                break
+        return records
+
+
+class WorkQueue:
+    """A Storage queue whose messages a Functions queue trigger reads (base64 text, JSON body)."""
+
+    def __init__(self, client: QueueClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings, name: str) -> WorkQueue:
+        settings.require_storage()
+        policy = TextBase64EncodePolicy()
+        if settings.storage_connection_string:
+            service = QueueServiceClient.from_connection_string(
+                settings.storage_connection_string, message_encode_policy=policy
+            )
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            url = f"https://{settings.storage_account_name}.queue.core.windows.net"
+            service = QueueServiceClient(
+                url, credential=DefaultAzureCredential(), message_encode_policy=policy
+            )
+        return cls(service.get_queue_client(name))
+
+    def ensure(self) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            self.client.create_queue()
+
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        self.client.send_message(json.dumps(body, sort_keys=True), visibility_timeout=delay_seconds or None)
+
+
+def _point_read(table: TableClient, partition: str, row: str) -> Any:
+    try:
+        return table.get_entity(partition_key=partition, row_key=row)
+    except ResourceNotFoundError:
+        return None
+
+
+def _partition(table: TableClient, partition: str) -> Iterable[Any]:
+    return table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+
+
+def _topic_row(arm_id: str) -> str:
+    parts = parse_workspace_arm_id(arm_id)
+    if parts is None:
+        raise StateError(f"`{arm_id}` is not a workspace ARM id")
+    subscription, group, name = parts
+    return f"arm|{subscription}|{group.lower()}|{name.lower()}"
+
+
+def _workspace_fields(workspace: Workspace) -> dict[str, Any]:
+    return workspace.model_dump(exclude={"name"})
+
+
+def _workspace_from(entity: Any) -> Workspace:
+    fields = {
+        name: entity[name] for name in ("tenant", "subscription_id", "resource_group", "region", "stage")
+    }
+    return Workspace(name=entity["RowKey"].removeprefix("ws|"), **fields)
+
+
+def _registry_from(entity: Any) -> Registry:
+    return Registry(
+        name=entity["RowKey"],
+        subscription_id=entity["subscription_id"],
+        resource_group=entity["resource_group"],
+        regions=tuple(json.loads(entity["regions"])),
+    )
+
+
+def _rule_entity(kind: str, rule: ShareRule | PushRule) -> dict[str, Any]:
+    return {
+        "PartitionKey": kind,
+        "RowKey": rule.id,
+        "body": rule.model_dump_json(),
+        "tenant": rule.tenant or "",
+    }
+
+
+def _ids(policy: Policy) -> set[str]:
+    return {rule.id for rule in (*policy.share, *policy.push)}
+
+
+def _merge(current: Policy, incoming: Policy, *, replace_all: bool) -> Policy:
+    if replace_all:
+        return incoming
+    new_ids = _ids(incoming)
+    return Policy(
+        share=tuple(rule for rule in current.share if rule.id not in new_ids) + incoming.share,
+        push=tuple(rule for rule in current.push if rule.id not in new_ids) + incoming.push,
+    )
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
