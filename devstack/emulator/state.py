@@ -1,0 +1,462 @@
+"""The emulator's in-memory AzureML world and the rules Azure applies to it.
+
+`app.py` (the HTTP routes) calls one method of `State` per request and renders what it returns; every
+refusal is raised as `ArmError`, which the routes turn into Azure's `{"error": {...}}` body. Events that
+a write causes are handed to the `emit` callback (`events.Dispatcher.publish`), never delivered here.
+
+Rules (docs/emulator.md explains each choice):
+- registry versions are immutable: the same content again is accepted, any other change is a 409, and a
+  deleted registry version cannot be recreated; only `isArchived` may change (archive/restore);
+- an existing workspace version keeps its content: only tags, description, properties, stage and
+  isArchived change, a changed asset path is refused like Azure ("Asset paths cannot be updated.");
+- a workspace may share to, or use assets of, a registry only when its region is one of the registry's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from devstack.emulator.world import PROVIDER, Registry, Workspace, World
+
+ASSET_KINDS = ("models", "environments", "components", "data", "codes")
+EVENT_KINDS = ("models", "environments", "components", "data")
+URI_FIELDS = ("modelUri", "codeUri", "dataUri")
+WS_UPDATABLE = ("description", "tags", "properties", "stage", "isArchived")
+REG_UPDATABLE = ("isArchived",)
+IGNORED_ON_COMPARE = ("isArchived", "originAssetId", "isAnonymous", *URI_FIELDS)
+PAGE_SIZE = 20
+REGISTRY_ASSET = re.compile(r"^azureml://registries/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$")
+LOCATION_ASSET = re.compile(r"^azureml://locations/([^/]+)/workspaces/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$")
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "models": {"flavors": {}, "jobName": None, "modelType": "custom_model", "stage": None},
+    "environments": {"environmentType": "UserCreated", "osType": "Linux"},
+    "components": {"componentSpec": {}},
+    "data": {"dataType": "uri_folder"},
+    "codes": {},
+}
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+class ArmError(Exception):
+    """A refusal rendered as Azure's error body; `code` and `message` follow Azure's wording."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": [], "additionalInfo": []}}
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def system_data(created: str, modified: str) -> dict[str, str]:
+    return {
+        "createdAt": created,
+        "createdBy": "emulator-user",
+        "createdByType": "User",
+        "lastModifiedAt": modified,
+        "lastModifiedBy": "emulator-user",
+        "lastModifiedByType": "User",
+    }
+
+
+@dataclass
+class Version:
+    properties: dict[str, Any]
+    created: str = field(default_factory=now_iso)
+    modified: str = ""
+
+    def __post_init__(self) -> None:
+        self.modified = self.modified or self.created
+
+
+@dataclass
+class Container:
+    properties: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, Version] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    created: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Scope:
+    """A workspace or a registry: where assets live."""
+
+    workspace: Workspace | None = None
+    registry: Registry | None = None
+    assets: dict[tuple[str, str], Container] = field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.workspace.name if self.workspace else f"registry {self.registry.name}"  # type: ignore[union-attr]
+
+    def version_id(self, kind: str, name: str, version: str) -> str:
+        if self.workspace:
+            return f"{self.workspace.arm_id}/{kind}/{name}/versions/{version}"
+        return f"azureml://registries/{self.registry.name}/{kind}/{name}/versions/{version}"  # type: ignore[union-attr]
+
+    def container_id(self, kind: str, name: str) -> str:
+        return self.version_id(kind, name, "x").rsplit("/versions/", 1)[0]
+
+    def type_name(self, suffix: str) -> str:
+        return f"{PROVIDER}/{'workspaces' if self.workspace else 'registries'}/{suffix}"
+
+
+def strip_version_defaults(kind: str, props: dict[str, Any]) -> dict[str, Any]:
+    """The version's content as a user wrote it, for immutability comparisons."""
+    return {
+        k: v
+        for k, v in props.items()
+        if k not in IGNORED_ON_COMPARE and v not in (None, {}, []) and DEFAULTS[kind].get(k) != v
+    }
+
+
+def differing_field(kind: str, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    a, b = strip_version_defaults(kind, old), strip_version_defaults(kind, new)
+    return next((k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)), None)
+
+
+def paged(items: list[dict[str, Any]], query: dict[str, str], url: str) -> dict[str, Any]:
+    """ARM paging: `{"value": [...], "nextLink": url?}` with an opaque numeric $skipToken."""
+    start = int(query.get("$skipToken") or query.get("skipToken") or 0)
+    top = query.get("$top") or query.get("top")
+    size = min(int(top), PAGE_SIZE) if top else PAGE_SIZE
+    page: dict[str, Any] = {"value": items[start : start + size]}
+    if top is None and start + size < len(items):
+        rest = "&".join(f"{k}={v}" for k, v in query.items() if k not in ("$skipToken", "skipToken"))
+        page["nextLink"] = f"{url}?{rest}&$skipToken={start + size}".replace("?&", "?")
+    return page
+
+
+def view_filter(query: dict[str, str]) -> Callable[[bool], bool]:
+    """listViewType: ActiveOnly (default, also the SDK's literal `ListViewType.ACTIVE_ONLY`), ArchivedOnly, All."""
+    view = (query.get("listViewType") or "ActiveOnly").lower().replace("_", "").replace("listviewtype.", "")
+    if view == "all":
+        return lambda archived: True
+    if view == "archivedonly":
+        return lambda archived: archived
+    return lambda archived: not archived
+
+
+class State:
+    """Every workspace's and registry's assets and endpoints, plus blobs and pending operations."""
+
+    def __init__(self, world: World, base_url: str, emit: Emit) -> None:
+        self.base_url, self.emit = base_url, emit
+        self.workspaces = {(w.subscription.lower(), w.resource_group.lower(), w.name.lower()): w for w in world.workspaces}
+        self.registries = {r.name.lower(): r for r in world.registries}
+        self.scopes: dict[str, Scope] = {f"ws:{w.arm_id.lower()}": Scope(workspace=w) for w in world.workspaces}
+        self.scopes |= {f"reg:{r.name.lower()}": Scope(registry=r) for r in world.registries}
+        self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.operations: dict[str, dict[str, Any]] = {}
+
+    # -- scopes -------------------------------------------------------------------------------------
+    def workspace_scope(self, sub: str, rg: str, name: str) -> Scope:
+        ws = self.workspaces.get((sub.lower(), rg.lower(), name.lower()))
+        if ws is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{PROVIDER}/workspaces/{name}' under resource group '{rg}' was not found.",
+            )
+        return self.scopes[f"ws:{ws.arm_id.lower()}"]
+
+    def registry_scope(self, name: str) -> Scope:
+        if name.lower() not in self.registries:
+            raise ArmError(404, "ResourceNotFound", f"Registry {name} not found.")
+        return self.scopes[f"reg:{name.lower()}"]
+
+    def registry(self, name: str) -> Registry:
+        return self.registry_scope(name).registry  # type: ignore[return-value]
+
+    def check_registry_access(self, ws: Workspace, registry_name: str, action: str) -> Registry:
+        """Refuse a workspace outside the registry's regions, the way Azure does."""
+        registry = self.registry(registry_name)
+        if ws.region.lower() not in (r.lower() for r in registry.regions):
+            raise ArmError(
+                403,
+                "UnAuthorizedRegistryAccess",
+                f"Workspace {ws.name} in region {ws.region} cannot {action} registry {registry.name}: the "
+                f"registry is not replicated to {ws.region} (regions: {', '.join(registry.regions)}).",
+            )
+        return registry
+
+    def resolve_registry_asset(self, ws: Workspace, asset_id: str, action: str) -> Version:
+        """Check that `ws` may use the registry asset `azureml://registries/R/kind/N/versions/V`."""
+        match = REGISTRY_ASSET.match(asset_id)
+        if not match:
+            raise ArmError(400, "UserError", f"Malformed registry asset id: {asset_id}")
+        registry_name, kind, name, version = match.groups()
+        self.check_registry_access(ws, registry_name, action)
+        found = self.registry_scope(registry_name).assets.get((kind, name))
+        if found is None or version not in found.versions:
+            raise ArmError(404, "UserError", f"Could not find asset with ID: {asset_id}")
+        return found.versions[version]
+
+    # -- rendering ----------------------------------------------------------------------------------
+    def render_version(self, scope: Scope, kind: str, name: str, version: str, item: Version) -> dict[str, Any]:
+        return {
+            "id": scope.version_id(kind, name, version),
+            "name": version,
+            "type": scope.type_name(f"{kind}/versions"),
+            "properties": item.properties,
+            "systemData": system_data(item.created, item.modified),
+        }
+
+    def render_container(self, scope: Scope, kind: str, name: str, box: Container) -> dict[str, Any]:
+        latest = max(box.versions.items(), key=lambda kv: kv[1].created)[0] if box.versions else None
+        nxt = str(int(latest) + 1) if latest and latest.isdigit() else ("1" if latest is None else None)
+        props = {"description": None, "tags": {}, "properties": {}, "isArchived": False} | box.properties
+        return {
+            "id": scope.container_id(kind, name),
+            "name": name,
+            "type": scope.type_name(kind),
+            "properties": props | {"latestVersion": latest, "nextVersion": nxt},
+            "systemData": system_data(box.created, box.created),
+        }
+
+    # -- reads --------------------------------------------------------------------------------------
+    def get_version(self, scope: Scope, kind: str, name: str, version: str) -> dict[str, Any]:
+        box = scope.assets.get((kind, name))
+        if box is None or version not in box.versions:
+            raise ArmError(404, "UserError", f"Could not find asset with ID: {scope.version_id(kind, name, version)}")
+        return self.render_version(scope, kind, name, version, box.versions[version])
+
+    def list_versions(self, scope: Scope, kind: str, name: str, query: dict[str, str], url: str) -> dict[str, Any]:
+        box = scope.assets.get((kind, name)) or Container()
+        keep = view_filter(query)
+        items = [(v, it) for v, it in box.versions.items() if keep(bool(it.properties.get("isArchived")))]
+        order = (query.get("$orderBy") or query.get("orderBy") or "createdtime desc").lower()
+        items.sort(key=lambda kv: kv[1].created, reverse=order.endswith("desc"))
+        rendered = [self.render_version(scope, kind, name, v, it) for v, it in items]
+        return paged(rendered, query, url)
+
+    def get_container(self, scope: Scope, kind: str, name: str) -> dict[str, Any]:
+        box = scope.assets.get((kind, name))
+        if box is None:
+            raise ArmError(404, "UserError", f"Could not find asset with ID: {scope.container_id(kind, name)}")
+        return self.render_container(scope, kind, name, box)
+
+    def list_containers(self, scope: Scope, kind: str, query: dict[str, str], url: str) -> dict[str, Any]:
+        keep = view_filter(query)
+        items = [
+            self.render_container(scope, k, n, box)
+            for (k, n), box in sorted(scope.assets.items())
+            if k == kind and box.versions and keep(bool(box.properties.get("isArchived")))
+        ]
+        return paged(items, query, url)
+
+    # -- writes -------------------------------------------------------------------------------------
+    def put_container(self, scope: Scope, kind: str, name: str, props: dict[str, Any]) -> dict[str, Any]:
+        box = scope.assets.setdefault((kind, name), Container())
+        box.properties |= {k: props[k] for k in ("description", "tags", "properties", "isArchived") if k in props}
+        for item in box.versions.values():
+            if "isArchived" in props:
+                item.properties["isArchived"] = bool(props["isArchived"])
+        return self.render_container(scope, kind, name, box)
+
+    def put_version(self, scope: Scope, kind: str, name: str, version: str, props: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Create or update one version; return (HTTP status, rendered version)."""
+        if kind not in ASSET_KINDS:
+            raise ArmError(404, "NoSuchRoute", f"Unknown asset kind {kind}")
+        if scope.workspace:
+            self.check_workspace_references(scope.workspace, kind, props)
+        box = scope.assets.setdefault((kind, name), Container())
+        existing = box.versions.get(version)
+        if scope.registry:
+            self.check_registry_write(scope, kind, name, version, box, props)
+        if existing is not None:
+            self.update_existing(scope, kind, name, version, existing, props)
+            return 200, self.render_version(scope, kind, name, version, existing)
+        full = {"description": None, "tags": {}, "properties": {}, "isArchived": False, "isAnonymous": False}
+        full |= DEFAULTS[kind] | ({"originAssetId": None} if scope.registry and kind == "models" else {})
+        box.versions[version] = Version(full | props)
+        self.after_write(scope, kind, name, version, created=True)
+        return 201, self.render_version(scope, kind, name, version, box.versions[version])
+
+    def check_registry_write(
+        self, scope: Scope, kind: str, name: str, version: str, box: Container, props: dict[str, Any]
+    ) -> None:
+        asset_id = scope.version_id(kind, name, version)
+        if version in box.deleted:
+            raise ArmError(409, "Conflict", f"Asset {asset_id} was deleted and cannot be recreated.")
+        existing = box.versions.get(version)
+        if existing is None:
+            return
+        changed = differing_field(kind, existing.properties, props)
+        uri = next((f for f in URI_FIELDS if f in props and props[f] != existing.properties.get(f)), None)
+        if changed or (uri and "originAssetId" not in props):
+            raise ArmError(
+                409,
+                "Conflict",
+                f"Value of property {changed or uri} for {kind[:-1] if kind != 'data' else 'data'} {name}:{version} "
+                f"cannot be replaced; registry assets are immutable: create it without increasing the version is "
+                f"not allowed, increase the version instead.",
+            )
+
+    def update_existing(self, scope: Scope, kind: str, name: str, version: str, item: Version, props: dict[str, Any]) -> None:
+        if scope.workspace:
+            for f in URI_FIELDS:
+                if f in props and props[f] and props[f] != item.properties.get(f):
+                    raise ArmError(400, "UserError", "Asset paths cannot be updated.")
+        allowed = WS_UPDATABLE if scope.workspace else REG_UPDATABLE
+        item.properties |= {k: props[k] for k in allowed if k in props}
+        item.modified = now_iso()
+        self.after_write(scope, kind, name, version, created=False)
+
+    def check_workspace_references(self, ws: Workspace, kind: str, props: dict[str, Any]) -> None:
+        """A workspace version pointing at a registry asset needs the registry to cover its region."""
+        uri = props.get("modelUri") if kind == "models" else None
+        if isinstance(uri, str) and uri.startswith("azureml://registries/"):
+            self.resolve_registry_asset(ws, uri, "use assets of")
+
+    def delete_version(self, scope: Scope, kind: str, name: str, version: str) -> None:
+        box = scope.assets.get((kind, name))
+        if box is None or version not in box.versions:
+            raise ArmError(404, "UserError", f"Could not find asset with ID: {scope.version_id(kind, name, version)}")
+        del box.versions[version]
+        if scope.registry:
+            box.deleted.add(version)
+
+    def after_write(self, scope: Scope, kind: str, name: str, version: str, *, created: bool) -> None:
+        """Workspace writes raise the events Azure would; registry writes raise none."""
+        if scope.workspace is None or kind not in EVENT_KINDS:
+            return
+        item = scope.assets[(kind, name)].versions[version]
+        self.emit("write", {"workspace": scope.workspace, "kind": kind, "name": name, "version": version})
+        if created and kind == "models":
+            self.emit(
+                "model",
+                {
+                    "workspace": scope.workspace,
+                    "name": name,
+                    "version": version,
+                    "tags": item.properties.get("tags") or {},
+                    "properties": item.properties.get("properties") or {},
+                },
+            )
+
+    # -- share (registry import) ---------------------------------------------------------------------
+    def import_asset(self, registry_scope: Scope, body: dict[str, Any]) -> dict[str, Any]:
+        """Copy a workspace asset into the registry, keeping its source; returns the registry version."""
+        props = body.get("properties") or body
+        source = str(props.get("sourceAssetId", ""))
+        match = LOCATION_ASSET.match(source)
+        if not match:
+            raise ArmError(400, "UserError", f"Invalid sourceAssetId: {source}")
+        _location, ws_guid, kind, name, version = match.groups()
+        ws = next((w for w in self.workspaces.values() if w.workspace_id == ws_guid), None)
+        if ws is None:
+            raise ArmError(404, "UserError", f"Could not find asset with ID: {source}")
+        registry = registry_scope.registry
+        assert registry is not None
+        self.check_registry_access(ws, registry.name, "share to")
+        src_scope = self.scopes[f"ws:{ws.arm_id.lower()}"]
+        src = src_scope.assets.get((kind, name))
+        if src is None or version not in src.versions:
+            raise ArmError(404, "UserError", f"Could not find asset with ID: {source}")
+        dest_name = props.get("destinationName") or name
+        dest_version = str(props.get("destinationVersion") or version)
+        copied = dict(src.versions[version].properties) | {"originAssetId": source, "isArchived": False}
+        for f in URI_FIELDS:
+            if f in copied:
+                copied[f] = f"{self.base_url}/blob/{registry.name}/assets/{kind}/{dest_name}/{dest_version}"
+        _, rendered = self.put_version(registry_scope, kind, dest_name, dest_version, copied)
+        return rendered
+
+    # -- endpoints and deployments -------------------------------------------------------------------
+    def put_resource(self, scope: Scope, path: str, body: dict[str, Any], defaults: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Create or replace an endpoint or deployment (`path` like `onlineEndpoints/e/deployments/d`)."""
+        assert scope.workspace is not None
+        self.check_deployment_model(scope.workspace, body.get("properties") or {})
+        parent = path.rsplit("/", 2)[0] if path.count("/") >= 2 else None
+        if parent and parent not in scope.resources:
+            raise ArmError(404, "ResourceNotFound", f"Endpoint {parent.split('/')[1]} not found.")
+        existing = scope.resources.get(path)
+        created = existing["systemData"]["createdAt"] if existing else now_iso()
+        kind = re.sub(r"/[^/]+(?=/|$)", "", path)
+        props = defaults | (body.get("properties") or {}) | {"provisioningState": "Succeeded"}
+        resource = {
+            "id": f"{scope.workspace.arm_id}/{path}",
+            "name": path.rsplit("/", 1)[-1],
+            "type": f"{PROVIDER}/workspaces/{kind}",
+            "location": body.get("location") or scope.workspace.region,
+            "tags": body.get("tags") or {},
+            "properties": props,
+            "systemData": system_data(created, now_iso()),
+        } | {k: body[k] for k in ("identity", "kind", "sku") if k in body}
+        scope.resources[path] = resource
+        return (200 if existing else 201), resource
+
+    def check_deployment_model(self, ws: Workspace, props: dict[str, Any]) -> None:
+        model = props.get("model")
+        asset_id = model.get("assetId") if isinstance(model, dict) else model
+        if isinstance(asset_id, str) and asset_id.startswith("azureml://registries/"):
+            self.resolve_registry_asset(ws, asset_id, "deploy assets of")
+
+    def get_resource(self, scope: Scope, path: str) -> dict[str, Any]:
+        if path not in scope.resources:
+            raise ArmError(404, "ResourceNotFound", f"Resource {path} was not found in {scope.label}.")
+        return scope.resources[path]
+
+    def list_resources(self, scope: Scope, prefix: str, query: dict[str, str], url: str) -> dict[str, Any]:
+        depth = prefix.count("/") + 1
+        items = [r for p, r in sorted(scope.resources.items()) if p.startswith(prefix + "/") and p.count("/") == depth]
+        return paged(items, query, url)
+
+    def delete_resource(self, scope: Scope, path: str) -> bool:
+        found = scope.resources.pop(path, None) is not None
+        for child in [p for p in scope.resources if p.startswith(path + "/")]:
+            del scope.resources[child]
+        return found
+
+    # -- long-running operations ---------------------------------------------------------------------
+    def new_operation(self, result: dict[str, Any] | None = None) -> str:
+        op_id = uuid.uuid4().hex
+        self.operations[op_id] = {"status": "Succeeded", "result": result}
+        return op_id
+
+    # -- dump ------------------------------------------------------------------------------------------
+    def dump(self) -> dict[str, Any]:
+        """Every scope's assets and endpoints, for tests, benchmarks and the demo."""
+        out: dict[str, Any] = {"workspaces": {}, "registries": {}}
+        for scope in self.scopes.values():
+            assets: dict[str, Any] = {}
+            for (kind, name), box in sorted(scope.assets.items()):
+                versions = {
+                    v: {
+                        "tags": it.properties.get("tags") or {},
+                        "properties": it.properties.get("properties") or {},
+                        "isArchived": bool(it.properties.get("isArchived")),
+                        "originAssetId": it.properties.get("originAssetId"),
+                        "jobName": it.properties.get("jobName"),
+                    }
+                    for v, it in box.versions.items()
+                }
+                assets.setdefault(kind, {})[name] = versions
+            entry = {"assets": assets, "resources": sorted(scope.resources)}
+            if scope.workspace:
+                out["workspaces"][scope.workspace.name] = entry | {"region": scope.workspace.region}
+            else:
+                out["registries"][scope.registry.name] = entry  # type: ignore[union-attr]
+        return out
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)
