@@ -161,6 +161,7 @@ class PushAction(Frozen):
     endpoint: str | None = Field(default=None, pattern=r"^[a-zA-Z][a-zA-Z0-9\-]{2,31}$")
     instance_type: str = Field(default="Standard_DS3_v2", pattern=r"^[A-Za-z0-9_]{1,64}$")
     instance_count: int = Field(default=1, ge=1, le=100)
+    compute: str = Field(default="cpu-cluster", pattern=r"^[A-Za-z][A-Za-z0-9\-]{1,31}$")  # batch only
     traffic_percent: int = Field(default=100, ge=0, le=100)
 
     @model_validator(mode="after")

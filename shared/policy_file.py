@@ -169,6 +169,7 @@ def _reference_problems(
     for kind, index, rule in rules:
         if rule.tenant is not None:
             check(rule.tenant in tenants, (kind, index, "tenant"), f"unknown tenant `{rule.tenant}`")
+        field: tuple[str, ...]
         if isinstance(rule, ShareRule):
             names, field = rule.workspaces, ("workspaces",)
         else:

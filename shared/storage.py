@@ -64,10 +64,16 @@ class LedgerStatus(StrEnum):
     FAILED = "failed"
     CONFLICT = "conflict"
     AWAITING_APPROVAL = "awaiting_approval"
+    REFUSED = "refused"  # the rules no longer allow it (checked again just before acting)
 
     @property
     def final(self) -> bool:
-        return self in {LedgerStatus.SUCCEEDED, LedgerStatus.FAILED, LedgerStatus.CONFLICT}
+        return self in {
+            LedgerStatus.SUCCEEDED,
+            LedgerStatus.FAILED,
+            LedgerStatus.CONFLICT,
+            LedgerStatus.REFUSED,
+        }
 
 
 def utc_now() -> datetime:
