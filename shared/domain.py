@@ -56,6 +56,26 @@ class AssetKind(StrEnum):
     DATA = "data"
 
 
+class LedgerStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    AWAITING_APPROVAL = "awaiting_approval"
+    REFUSED = "refused"  # the rules no longer allow it (checked again just before acting)
+
+    @property
+    def final(self) -> bool:
+        return self in {
+            LedgerStatus.SUCCEEDED,
+            LedgerStatus.FAILED,
+            LedgerStatus.CONFLICT,
+            LedgerStatus.REFUSED,
+        }
+
+
 class Tenant(Frozen):
     id: TenantId
     display_name: str = Field(default="", max_length=256)

@@ -30,7 +30,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
@@ -38,7 +37,14 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
-from shared.domain import Registry, Tenant, Workspace, parse_workspace_arm_id, workspace_arm_id
+from shared.domain import (
+    LedgerStatus,
+    Registry,
+    Tenant,
+    Workspace,
+    parse_workspace_arm_id,
+    workspace_arm_id,
+)
 from shared.policy import Policy, PushRule, ShareRule
 from shared.settings import Settings
 
@@ -54,26 +60,6 @@ class StateError(Exception):
 
 class ConcurrentUpdateError(StateError):
     """Someone else changed the row since it was read (ETag mismatch)."""
-
-
-class LedgerStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    RETRYING = "retrying"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CONFLICT = "conflict"
-    AWAITING_APPROVAL = "awaiting_approval"
-    REFUSED = "refused"  # the rules no longer allow it (checked again just before acting)
-
-    @property
-    def final(self) -> bool:
-        return self in {
-            LedgerStatus.SUCCEEDED,
-            LedgerStatus.FAILED,
-            LedgerStatus.CONFLICT,
-            LedgerStatus.REFUSED,
-        }
 
 
 def utc_now() -> datetime:
