@@ -317,6 +317,14 @@ class StateStore:
         push = [PushRule.model_validate_json(entity["body"]) for entity in _partition(self.rules, "push")]
         return Policy(share=tuple(share), push=tuple(push))
 
+    def merge_policy(self, policy: Policy, *, replace_all: bool = False) -> Policy:
+        """The policy `put_policy` would store, without writing; StateError if the ids clash.
+
+        Without `replace_all`, an incoming rule replaces the stored rule with its id, but only one of
+        the same kind: a share rule and a push rule with one id is a mistake in one of the files.
+        """
+        return _merge(self.load_policy(), policy, replace_all=replace_all)
+
     def put_policy(self, policy: Policy, *, replace_all: bool = False) -> list[str]:
         """Store every rule of `policy` (validated already); with `replace_all`, drop rules not in it.
 
@@ -327,7 +335,9 @@ class StateStore:
         removed = [rule.id for rule in (*current.share, *current.push) if rule.id not in _ids(merged)]
         for kind, rules in (("share", policy.share), ("push", policy.push)):
             operations = [("upsert", _rule_entity(kind, rule)) for rule in rules]
-            stale = [rule for rule in getattr(current, kind) if rule.id in removed]
+            # A rule that changed kind (share <-> push under --replace) leaves a row behind otherwise.
+            kept = {rule.id for rule in getattr(merged, kind)}
+            stale = [rule for rule in getattr(current, kind) if rule.id not in kept]
             operations += [("delete", {"PartitionKey": kind, "RowKey": rule.id}) for rule in stale]
             for chunk in _chunks(operations, TRANSACTION_LIMIT):
                 self.rules.submit_transaction(chunk)
@@ -485,6 +495,15 @@ def _ids(policy: Policy) -> set[str]:
 def _merge(current: Policy, incoming: Policy, *, replace_all: bool) -> Policy:
     if replace_all:
         return incoming
+    clashes = sorted(
+        {rule.id for rule in current.share} & {rule.id for rule in incoming.push}
+        | {rule.id for rule in current.push} & {rule.id for rule in incoming.share}
+    )
+    if clashes:
+        raise StateError(
+            f"rule id `{clashes[0]}` is stored as a rule of the other kind: "
+            "remove it first, or load with replace"
+        )
     new_ids = _ids(incoming)
     return Policy(
         share=tuple(rule for rule in current.share if rule.id not in new_ids) + incoming.share,
