@@ -262,11 +262,15 @@ def decide_push(
     target: Workspace,
     registry: Registry,
     policy: Policy,
+    *,
+    source: Asset | None = None,
 ) -> PushDecision:
     """May registry `asset` (shared from `origin`, if known) go to `target`, and how?
 
-    `asset.ref` is the registry's name and version; the origin's share is re-checked so that revoking a
-    share rule stops further pushes. `origin` is None for assets that were put in the registry directly.
+    `asset.ref` is the registry's name and version; `source` is the asset as it is in the origin
+    workspace (its own name and version, when the destination naming renamed it; `asset` by default).
+    The origin's share is re-checked so that revoking a share rule stops further pushes. `origin` is None
+    for assets that were put in the registry directly.
     """
 
     def refuse(reason: str, rule_id: str | None = None) -> PushDecision:
@@ -278,7 +282,7 @@ def decide_push(
     if refusal:
         return refuse(refusal)
     if origin is not None:
-        shared = decide_share(asset, origin, registry, policy)
+        shared = decide_share(source or asset, origin, registry, policy)
         if not shared.allowed:
             return refuse(f"not shared from {origin.name}: {shared.reason}", shared.rule_id)
         if shared.audience is not None and target.tenant not in shared.audience:
@@ -316,10 +320,12 @@ def decide_targets(
     workspaces: Iterable[Workspace],
     registry: Registry,
     policy: Policy,
+    *,
+    source: Asset | None = None,
 ) -> list[PushDecision]:
     """One decision per workspace, in name order: the fan-out of one registry asset."""
     ordered = sorted(workspaces, key=lambda workspace: workspace.name)
-    return [decide_push(asset, origin, target, registry, policy) for target in ordered]
+    return [decide_push(asset, origin, target, registry, policy, source=source) for target in ordered]
 
 
 def version_wanted(decision: PushDecision, version: str, latest: str) -> bool:
