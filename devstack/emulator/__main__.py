@@ -15,7 +15,7 @@ from pathlib import Path
 import uvicorn
 
 from devstack.emulator.app import build_app
-from devstack.emulator.emulator import Emulator
+from devstack.emulator.emulator import CLOUD_NAME, Emulator
 from devstack.emulator.tls import write_self_signed
 from devstack.emulator.world import load_world
 
@@ -34,7 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devstack.emulator", description=__doc__)
     parser.add_argument("--world", type=Path, required=True, help="world YAML file")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
-    parser.add_argument("--state-dir", type=Path, default=Path(".state/emulator"), help="where cert and env go")
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(".state/emulator"), help="where cert and env go"
+    )
     parser.add_argument("--speed", type=float, default=1.0, help="divide Event Grid retry delays by this")
     return parser.parse_args(argv)
 
@@ -45,6 +47,7 @@ def write_env(state_dir: Path, base_url: str, cert: Path) -> Path:
         "ARM_CLOUD_METADATA_URL": f"{base_url}/metadata/endpoints",
         "REGISTRY_DISCOVERY_ENDPOINT_URL": f"{base_url}/",
         "REQUESTS_CA_BUNDLE": str(cert.resolve()),
+        "AZUREML_CURRENT_CLOUD": CLOUD_NAME,
         "AZUREML_EMULATOR_URL": base_url,
         "AZUREML_EMULATOR_ADMIN_URL": f"{base_url}/_admin",
         "AZUREML_EMULATOR_CA_BUNDLE": str(cert.resolve()),

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devstack.emulator.events import SubscriptionRefused
+from devstack.emulator.events import SubscriptionRefusedError
 from devstack.emulator.world import parse_event_subscription
 
 if TYPE_CHECKING:
@@ -44,13 +44,15 @@ async def add_subscription(request: Request) -> Response:
         await run_in_threadpool(emu_of(request).dispatcher.subscribe, sub)
     except ValueError as exc:
         return bad_request(str(exc))
-    except SubscriptionRefused as exc:
+    except SubscriptionRefusedError as exc:
         return bad_request(str(exc), 409)
     return JSONResponse(dataclasses.asdict(sub), status_code=201)
 
 
 async def list_subscriptions(request: Request) -> Response:
-    return JSONResponse({"value": [dataclasses.asdict(s) for s in emu_of(request).dispatcher.subscriptions()]})
+    return JSONResponse(
+        {"value": [dataclasses.asdict(s) for s in emu_of(request).dispatcher.subscriptions()]}
+    )
 
 
 async def delete_subscription(request: Request) -> Response:

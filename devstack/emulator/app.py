@@ -8,8 +8,6 @@ every handler with what all routes share: bearer check (401 like ARM), the reque
 
 from __future__ import annotations
 
-import asyncio
-import random
 import re
 import sys
 import time
@@ -18,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,10 +31,15 @@ Handler = Callable[[Request, Emulator], Awaitable[Response]]
 WS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
 REG = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/registries/{reg}"
 MFE = "/mferp/managementfrontend"
-POLL_MS = "20"  # retry-after-ms: azure-core polls again after 20 ms (Retry-After: 0 would mean its 5 s default)
-CANONICAL = [
+POLL_MS = (
+    "20"  # retry-after-ms: azure-core polls again after 20 ms (Retry-After: 0 would mean its 5 s default)
+)
+CANONICAL: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"/resourcegroups/", re.I), "/resourceGroups/"),
-    (re.compile(r"/providers/microsoft\.machinelearningservices/", re.I), "/providers/Microsoft.MachineLearningServices/"),
+    (
+        re.compile(r"/providers/microsoft\.machinelearningservices/", re.I),
+        "/providers/Microsoft.MachineLearningServices/",
+    ),
     (re.compile(r"/(online|batch)endpoints(?=/|$)", re.I), lambda m: f"/{m.group(1).lower()}Endpoints"),
 ]
 
@@ -64,14 +67,22 @@ def arm_error(exc: ArmError) -> JSONResponse:
     return json_response(exc.body(), exc.status, {"x-ms-failure-cause": "service"})
 
 
-def endpoint(pattern: str, handler: Handler, *, auth: bool = True) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(
+    pattern: str, handler: Handler, *, auth: bool = True
+) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a handler with auth, request log, fault injection and ArmError rendering."""
 
     async def run(request: Request) -> Response:
         emu: Emulator = request.app.state.emu
         emu.log_request(request.method, pattern)
         if auth and not request.headers.get("authorization", "").lower().startswith("bearer "):
-            return arm_error(ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."))
+            return arm_error(
+                ArmError(
+                    401,
+                    "AuthenticationFailed",
+                    "Authentication failed. The 'Authorization' header is missing.",
+                )
+            )
         injected = await emu.faults.apply(request.method, request.url.path)
         if injected is not None:
             emu.log_request(request.method, pattern, faulted=True)
@@ -98,7 +109,9 @@ def asset_scope(request: Request, emu: Emulator) -> AssetScope:
 def asset_kind(request: Request) -> str:
     kind = str(request.path_params["kind"])
     if kind not in ASSET_KINDS:
-        raise ArmError(404, "NoSuchRoute", f"The emulator has no route for {request.method} {request.url.path}")
+        raise ArmError(
+            404, "NoSuchRoute", f"The emulator has no route for {request.method} {request.url.path}"
+        )
     return kind
 
 
@@ -177,7 +190,9 @@ async def datastore_secrets(request: Request, emu: Emulator) -> Response:
 # -- assets ---------------------------------------------------------------------------------------------
 async def container_list(request: Request, emu: Emulator) -> Response:
     scope, kind = asset_scope(request, emu), asset_kind(request)
-    return json_response(emu.state.list_containers(scope, kind, dict(request.query_params), self_url(request, emu)))
+    return json_response(
+        emu.state.list_containers(scope, kind, dict(request.query_params), self_url(request, emu))
+    )
 
 
 async def container_get(request: Request, emu: Emulator) -> Response:
@@ -211,7 +226,11 @@ async def version_put(request: Request, emu: Emulator) -> Response:
     if scope.workspace:
         return json_response(rendered, status, {"Location": self_url(request, emu)})
     op_id = emu.state.new_operation({"assetId": rendered["id"]})
-    headers = {"Location": f"{emu.base_url}/_ops/{op_id}", "retry-after-ms": POLL_MS, "x-ms-async-operation-timeout": "PT1H"}
+    headers = {
+        "Location": f"{emu.base_url}/_ops/{op_id}",
+        "retry-after-ms": POLL_MS,
+        "x-ms-async-operation-timeout": "PT1H",
+    }
     return Response(status_code=202, headers=headers)
 
 
@@ -240,7 +259,11 @@ async def temp_data_ref(request: Request, emu: Emulator) -> Response:
             "blobReferenceForConsumption": {
                 "blobUri": blob_uri,
                 "storageAccountArmId": f"{reg.arm_id}/storageAccounts/{reg.name}",
-                "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?sv=2021-08-06&sr=c&sp=rcwl&sig=emulator", "wasbsUri": None},
+                "credential": {
+                    "credentialType": "SAS",
+                    "sasUri": f"{blob_uri}?sv=2021-08-06&sr=c&sp=rcwl&sig=emulator",
+                    "wasbsUri": None,
+                },
             },
             "imageReferenceForConsumption": None,
             "temporaryDataReferenceId": str(uuid.uuid4()),
@@ -257,7 +280,11 @@ async def data_ref(request: Request, emu: Emulator) -> Response:
             "blobReferenceForConsumption": {
                 "blobUri": blob_uri,
                 "storageAccountArmId": None,
-                "credential": {"credentialType": "SAS", "sasUri": blob_uri.rsplit("/", 1)[0] + "?sig=emulator", "wasbsUri": None},
+                "credential": {
+                    "credentialType": "SAS",
+                    "sasUri": blob_uri.rsplit("/", 1)[0] + "?sig=emulator",
+                    "wasbsUri": None,
+                },
             }
         }
     )
@@ -282,12 +309,19 @@ def resource_defaults(request: Request, emu: Emulator, path: str) -> dict[str, A
     if "deployment" in p:
         return ONLINE_DEPLOYMENT_DEFAULTS if p["etype"] == "onlineEndpoints" else {"computeType": "Managed"}
     uri = f"https://{p['endpoint']}.{p.get('region', 'eastus')}.inference.ml.azure.com"
-    return {"scoringUri": f"{uri}/score", "swaggerUri": f"{uri}/swagger.json", "authMode": "Key", "traffic": {}}
+    return {
+        "scoringUri": f"{uri}/score",
+        "swaggerUri": f"{uri}/swagger.json",
+        "authMode": "Key",
+        "traffic": {},
+    }
 
 
 async def resource_put(request: Request, emu: Emulator) -> Response:
     scope, path = asset_scope(request, emu), resource_path(request)
-    status, resource = emu.state.put_resource(scope, path, await body_of(request), resource_defaults(request, emu, path))
+    status, resource = emu.state.put_resource(
+        scope, path, await body_of(request), resource_defaults(request, emu, path)
+    )
     op_id = emu.state.new_operation()
     return json_response(resource, status, lro_headers(emu, op_id, with_result=False))
 
@@ -299,7 +333,9 @@ async def resource_get(request: Request, emu: Emulator) -> Response:
 async def resource_list(request: Request, emu: Emulator) -> Response:
     p = request.path_params
     prefix = f"{p['etype']}/{p['endpoint']}/deployments" if "endpoint" in p else p["etype"]
-    body = emu.state.list_resources(asset_scope(request, emu), prefix, dict(request.query_params), self_url(request, emu))
+    body = emu.state.list_resources(
+        asset_scope(request, emu), prefix, dict(request.query_params), self_url(request, emu)
+    )
     return json_response(body)
 
 
@@ -395,7 +431,9 @@ def sdk_routes() -> list[Route]:
         routes_for(open_routes, auth=False)
         + routes_for(blobs.ROUTES, auth=False)
         + routes_for(authed)
-        + routes_for([("/{path:path}", no_route, ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"])], auth=False)
+        + routes_for(
+            [("/{path:path}", no_route, ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"])], auth=False
+        )
     )
 
 
@@ -409,7 +447,7 @@ class CanonicalPaths:
         if scope["type"] == "http" and not scope["path"].startswith(("/blob/", "/_admin/")):
             path = scope["path"]
             for pattern, repl in CANONICAL:
-                path = pattern.sub(repl, path)  # type: ignore[arg-type]
+                path = pattern.sub(repl, path)
             scope = dict(scope, path=path, raw_path=path.encode())
         await self.app(scope, receive, send)
 

@@ -54,13 +54,28 @@ def blob_headers(data: bytes, meta: dict[str, str]) -> dict[str, str]:
     return headers | {f"x-ms-meta-{k}": v for k, v in meta.items()}
 
 
+def write_headers(data: bytes) -> dict[str, str]:
+    """Headers of a write reply: no Content-Length of the blob, since the reply has no body."""
+    return {k: v for k, v in blob_headers(data, {}).items() if k not in ("Content-Length", "Content-Type")}
+
+
 def not_found() -> Response:
-    body = '<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code><Message>The specified blob does not exist.</Message></Error>'
-    return Response(body, 404, headers=common_headers() | {"x-ms-error-code": "BlobNotFound"}, media_type="application/xml")
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code>'
+        "<Message>The specified blob does not exist.</Message></Error>"
+    )
+    return Response(
+        body,
+        404,
+        headers=common_headers() | {"x-ms-error-code": "BlobNotFound"},
+        media_type="application/xml",
+    )
 
 
 def metadata_from(request: Request) -> dict[str, str]:
-    return {k[len("x-ms-meta-") :]: v for k, v in request.headers.items() if k.lower().startswith("x-ms-meta-")}
+    return {
+        k[len("x-ms-meta-") :]: v for k, v in request.headers.items() if k.lower().startswith("x-ms-meta-")
+    }
 
 
 async def blob_read(request: Request, emu: Emulator) -> Response:
@@ -96,11 +111,11 @@ async def blob_write(request: Request, emu: Emulator) -> Response:
     elif comp == "metadata":
         data, _ = emu.state.blobs.get(key, (b"", {}))
         emu.state.blobs[key] = (data, metadata_from(request))
-        return Response(status_code=200, headers=blob_headers(data, {}))
+        return Response(status_code=200, headers=write_headers(data))
     else:
         emu.state.blobs[key] = (body, metadata_from(request))
     data = emu.state.blobs.get(key, (body, {}))[0]
-    return Response(status_code=201, headers=blob_headers(data, {}) | {"x-ms-request-server-encrypted": "true"})
+    return Response(status_code=201, headers=write_headers(data) | {"x-ms-request-server-encrypted": "true"})
 
 
 async def blob_delete(request: Request, emu: Emulator) -> Response:
@@ -135,7 +150,8 @@ def listing_xml(request: Request, emu: Emulator, prefix: str, names: list[str]) 
     return (
         '<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="'
         f'{escape(emu.base_url)}/blob/" ContainerName="{escape(request.path_params["container"])}">'
-        f"<Prefix>{escape(want)}</Prefix><Blobs>{''.join(blobs_xml)}{prefix_xml}</Blobs><NextMarker /></EnumerationResults>"
+        f"<Prefix>{escape(want)}</Prefix><Blobs>{''.join(blobs_xml)}{prefix_xml}</Blobs>"
+        "<NextMarker /></EnumerationResults>"
     )
 
 

@@ -21,11 +21,13 @@ from devstack.emulator.events import TENANT_ID, Dispatcher
 from devstack.emulator.state import ArmError, State
 from devstack.emulator.world import Workspace, World
 
+CLOUD_NAME = "AzureMLEmulator"  # not a built-in cloud name: the SDK then takes it from the metadata URL
+
 
 def cloud_metadata(base_url: str) -> str:
-    """ARM cloud metadata naming AzureCloud, pointed at the emulator; served as a constant string."""
+    """ARM cloud metadata of one cloud, CLOUD_NAME, pointed at the emulator; served as a constant string."""
     cloud = {
-        "name": "AzureCloud",
+        "name": CLOUD_NAME,
         "portal": "https://portal.azure.com",
         "resourceManager": base_url + "/",
         "authentication": {
@@ -34,7 +36,11 @@ def cloud_metadata(base_url: str) -> str:
             "tenant": "common",
             "identityProvider": "AAD",
         },
-        "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io"},
+        "suffixes": {
+            "storage": "core.windows.net",
+            "keyVaultDns": "vault.azure.net",
+            "acrLoginServer": "azurecr.io",
+        },
         "media": base_url,
         "graph": base_url,
         "sqlManagement": base_url,
@@ -90,6 +96,7 @@ class Emulator:
         return f"{self.base_url.removeprefix('https://')}/blob/{ws.name}#"
 
     def workspace_body(self, ws: Workspace) -> dict[str, Any]:
+        rg_id = f"/subscriptions/{ws.subscription}/resourcegroups/{ws.resource_group}"
         return {
             "id": ws.arm_id,
             "name": ws.name,
@@ -101,8 +108,8 @@ class Emulator:
             "properties": {
                 "friendlyName": ws.name,
                 "description": "",
-                "storageAccount": f"/subscriptions/{ws.subscription}/resourcegroups/{ws.resource_group}/providers/microsoft.storage/storageaccounts/{ws.name}sa",
-                "keyVault": f"/subscriptions/{ws.subscription}/resourcegroups/{ws.resource_group}/providers/microsoft.keyvault/vaults/{ws.name}kv",
+                "storageAccount": f"{rg_id}/providers/microsoft.storage/storageaccounts/{ws.name}sa",
+                "keyVault": f"{rg_id}/providers/microsoft.keyvault/vaults/{ws.name}kv",
                 "hbiWorkspace": False,
                 "tenantId": self.tenant_id,
                 "provisioningState": "Succeeded",
@@ -112,7 +119,11 @@ class Emulator:
                 "mlFlowTrackingUri": f"azureml://{self.base_url.removeprefix('https://')}/mlflow/v1.0{ws.arm_id}",
                 "storageHnsEnabled": False,
             },
-            "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid4()), "tenantId": self.tenant_id},
+            "identity": {
+                "type": "SystemAssigned",
+                "principalId": str(uuid.uuid4()),
+                "tenantId": self.tenant_id,
+            },
             "sku": {"name": "Basic", "tier": "Basic"},
             "systemData": None,
         }
@@ -172,7 +183,7 @@ class Faults:
         for rule in self.rules:
             if rule["method"] not in (None, method) or not rule["regex"].search(path):
                 continue
-            if rule["count"] is not None and rule["count"] <= 0 or random.random() >= rule["probability"]:
+            if (rule["count"] is not None and rule["count"] <= 0) or random.random() >= rule["probability"]:
                 continue
             if rule["count"] is not None:
                 rule["count"] -= 1

@@ -37,7 +37,7 @@ KIND_OPERATION = {
 }
 
 
-class SubscriptionRefused(Exception):
+class SubscriptionRefusedError(Exception):
     """The webhook did not answer the validation handshake as Event Grid requires."""
 
 
@@ -144,9 +144,9 @@ class Dispatcher:
             reply = self._client.post(sub.endpoint, json=[event], headers=headers)
             answer = reply.json().get("validationResponse") if reply.status_code == 200 else None
         except (httpx.HTTPError, ValueError) as exc:
-            raise SubscriptionRefused(f"webhook `{sub.endpoint}` unreachable: {exc}") from exc
+            raise SubscriptionRefusedError(f"webhook `{sub.endpoint}` unreachable: {exc}") from exc
         if answer != code:
-            raise SubscriptionRefused(
+            raise SubscriptionRefusedError(
                 f"webhook `{sub.endpoint}` failed the validation handshake (HTTP {reply.status_code})"
             )
         with self._cond:
@@ -213,7 +213,9 @@ class Dispatcher:
             self._attempts.append(record)
             if not ok and item.attempt < MAX_ATTEMPTS:
                 delay = RETRY_SCHEDULE_S[min(item.attempt - 1, len(RETRY_SCHEDULE_S) - 1)] / self.speed
-                retry = Delivery(time.monotonic() + delay, next(self._seq), item.subscription, item.event, item.attempt + 1)
+                retry = Delivery(
+                    time.monotonic() + delay, next(self._seq), item.subscription, item.event, item.attempt + 1
+                )
                 heapq.heappush(self._queue, retry)
                 self._cond.notify()
 

@@ -142,7 +142,13 @@ class EmulatorAdmin:
         event_types: Iterable[str] = (),
     ) -> dict[str, Any]:
         """Register a webhook; raises RuntimeError when the validation handshake fails."""
-        body = {"name": name, "endpoint": endpoint, "scope": scope, "schema": schema, "eventTypes": list(event_types)}
+        body = {
+            "name": name,
+            "endpoint": endpoint,
+            "scope": scope,
+            "schema": schema,
+            "eventTypes": list(event_types),
+        }
         result: dict[str, Any] = self._json("POST", "/eventSubscriptions", body)
         return result
 

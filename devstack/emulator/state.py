@@ -33,7 +33,9 @@ REG_UPDATABLE = ("isArchived",)
 IGNORED_ON_COMPARE = ("isArchived", "originAssetId", "isAnonymous", *URI_FIELDS)
 PAGE_SIZE = 20
 REGISTRY_ASSET = re.compile(r"^azureml://registries/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$")
-LOCATION_ASSET = re.compile(r"^azureml://locations/([^/]+)/workspaces/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$")
+LOCATION_ASSET = re.compile(
+    r"^azureml://locations/([^/]+)/workspaces/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$"
+)
 DEFAULTS: dict[str, dict[str, Any]] = {
     "models": {"flavors": {}, "jobName": None, "modelType": "custom_model", "stage": None},
     "environments": {"environmentType": "UserCreated", "osType": "Linux"},
@@ -42,6 +44,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "codes": {},
 }
 
+NOUN = {
+    "models": "model",
+    "environments": "environment",
+    "components": "component",
+    "data": "data",
+    "codes": "code",
+}
 Emit = Callable[[str, dict[str, Any]], None]
 
 
@@ -141,7 +150,7 @@ def paged(items: list[dict[str, Any]], query: dict[str, str], url: str) -> dict[
 
 
 def view_filter(query: dict[str, str]) -> Callable[[bool], bool]:
-    """listViewType: ActiveOnly (default, also the SDK's literal `ListViewType.ACTIVE_ONLY`), ArchivedOnly, All."""
+    """listViewType ActiveOnly (default; also the SDK's `ListViewType.ACTIVE_ONLY`), ArchivedOnly or All."""
     view = (query.get("listViewType") or "ActiveOnly").lower().replace("_", "").replace("listviewtype.", "")
     if view == "all":
         return lambda archived: True
@@ -155,9 +164,13 @@ class State:
 
     def __init__(self, world: World, base_url: str, emit: Emit) -> None:
         self.base_url, self.emit = base_url, emit
-        self.workspaces = {(w.subscription.lower(), w.resource_group.lower(), w.name.lower()): w for w in world.workspaces}
+        self.workspaces = {
+            (w.subscription.lower(), w.resource_group.lower(), w.name.lower()): w for w in world.workspaces
+        }
         self.registries = {r.name.lower(): r for r in world.registries}
-        self.scopes: dict[str, Scope] = {f"ws:{w.arm_id.lower()}": Scope(workspace=w) for w in world.workspaces}
+        self.scopes: dict[str, Scope] = {
+            f"ws:{w.arm_id.lower()}": Scope(workspace=w) for w in world.workspaces
+        }
         self.scopes |= {f"reg:{r.name.lower()}": Scope(registry=r) for r in world.registries}
         self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
@@ -206,7 +219,9 @@ class State:
         return found.versions[version]
 
     # -- rendering ----------------------------------------------------------------------------------
-    def render_version(self, scope: Scope, kind: str, name: str, version: str, item: Version) -> dict[str, Any]:
+    def render_version(
+        self, scope: Scope, kind: str, name: str, version: str, item: Version
+    ) -> dict[str, Any]:
         return {
             "id": scope.version_id(kind, name, version),
             "name": version,
@@ -231,10 +246,14 @@ class State:
     def get_version(self, scope: Scope, kind: str, name: str, version: str) -> dict[str, Any]:
         box = scope.assets.get((kind, name))
         if box is None or version not in box.versions:
-            raise ArmError(404, "UserError", f"Could not find asset with ID: {scope.version_id(kind, name, version)}")
+            raise ArmError(
+                404, "UserError", f"Could not find asset with ID: {scope.version_id(kind, name, version)}"
+            )
         return self.render_version(scope, kind, name, version, box.versions[version])
 
-    def list_versions(self, scope: Scope, kind: str, name: str, query: dict[str, str], url: str) -> dict[str, Any]:
+    def list_versions(
+        self, scope: Scope, kind: str, name: str, query: dict[str, str], url: str
+    ) -> dict[str, Any]:
         box = scope.assets.get((kind, name)) or Container()
         keep = view_filter(query)
         items = [(v, it) for v, it in box.versions.items() if keep(bool(it.properties.get("isArchived")))]
@@ -246,7 +265,9 @@ class State:
     def get_container(self, scope: Scope, kind: str, name: str) -> dict[str, Any]:
         box = scope.assets.get((kind, name))
         if box is None:
-            raise ArmError(404, "UserError", f"Could not find asset with ID: {scope.container_id(kind, name)}")
+            raise ArmError(
+                404, "UserError", f"Could not find asset with ID: {scope.container_id(kind, name)}"
+            )
         return self.render_container(scope, kind, name, box)
 
     def list_containers(self, scope: Scope, kind: str, query: dict[str, str], url: str) -> dict[str, Any]:
@@ -261,13 +282,17 @@ class State:
     # -- writes -------------------------------------------------------------------------------------
     def put_container(self, scope: Scope, kind: str, name: str, props: dict[str, Any]) -> dict[str, Any]:
         box = scope.assets.setdefault((kind, name), Container())
-        box.properties |= {k: props[k] for k in ("description", "tags", "properties", "isArchived") if k in props}
+        box.properties |= {
+            k: props[k] for k in ("description", "tags", "properties", "isArchived") if k in props
+        }
         for item in box.versions.values():
             if "isArchived" in props:
                 item.properties["isArchived"] = bool(props["isArchived"])
         return self.render_container(scope, kind, name, box)
 
-    def put_version(self, scope: Scope, kind: str, name: str, version: str, props: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def put_version(
+        self, scope: Scope, kind: str, name: str, version: str, props: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         """Create or update one version; return (HTTP status, rendered version)."""
         if kind not in ASSET_KINDS:
             raise ArmError(404, "NoSuchRoute", f"Unknown asset kind {kind}")
@@ -280,7 +305,13 @@ class State:
         if existing is not None:
             self.update_existing(scope, kind, name, version, existing, props)
             return 200, self.render_version(scope, kind, name, version, existing)
-        full = {"description": None, "tags": {}, "properties": {}, "isArchived": False, "isAnonymous": False}
+        full: dict[str, Any] = {
+            "description": None,
+            "tags": {},
+            "properties": {},
+            "isArchived": False,
+            "isAnonymous": False,
+        }
         full |= DEFAULTS[kind] | ({"originAssetId": None} if scope.registry and kind == "models" else {})
         box.versions[version] = Version(full | props)
         self.after_write(scope, kind, name, version, created=True)
@@ -301,12 +332,13 @@ class State:
             raise ArmError(
                 409,
                 "Conflict",
-                f"Value of property {changed or uri} for {kind[:-1] if kind != 'data' else 'data'} {name}:{version} "
-                f"cannot be replaced; registry assets are immutable: create it without increasing the version is "
-                f"not allowed, increase the version instead.",
+                f"Value of property {changed or uri} for {NOUN[kind]} {name}:{version} cannot be replaced "
+                "without increasing the version: registry assets are immutable.",
             )
 
-    def update_existing(self, scope: Scope, kind: str, name: str, version: str, item: Version, props: dict[str, Any]) -> None:
+    def update_existing(
+        self, scope: Scope, kind: str, name: str, version: str, item: Version, props: dict[str, Any]
+    ) -> None:
         if scope.workspace:
             for f in URI_FIELDS:
                 if f in props and props[f] and props[f] != item.properties.get(f):
@@ -325,7 +357,9 @@ class State:
     def delete_version(self, scope: Scope, kind: str, name: str, version: str) -> None:
         box = scope.assets.get((kind, name))
         if box is None or version not in box.versions:
-            raise ArmError(404, "UserError", f"Could not find asset with ID: {scope.version_id(kind, name, version)}")
+            raise ArmError(
+                404, "UserError", f"Could not find asset with ID: {scope.version_id(kind, name, version)}"
+            )
         del box.versions[version]
         if scope.registry:
             box.deleted.add(version)
@@ -377,7 +411,9 @@ class State:
         return rendered
 
     # -- endpoints and deployments -------------------------------------------------------------------
-    def put_resource(self, scope: Scope, path: str, body: dict[str, Any], defaults: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def put_resource(
+        self, scope: Scope, path: str, body: dict[str, Any], defaults: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         """Create or replace an endpoint or deployment (`path` like `onlineEndpoints/e/deployments/d`)."""
         assert scope.workspace is not None
         self.check_deployment_model(scope.workspace, body.get("properties") or {})
@@ -413,7 +449,11 @@ class State:
 
     def list_resources(self, scope: Scope, prefix: str, query: dict[str, str], url: str) -> dict[str, Any]:
         depth = prefix.count("/") + 1
-        items = [r for p, r in sorted(scope.resources.items()) if p.startswith(prefix + "/") and p.count("/") == depth]
+        items = [
+            r
+            for p, r in sorted(scope.resources.items())
+            if p.startswith(prefix + "/") and p.count("/") == depth
+        ]
         return paged(items, query, url)
 
     def delete_resource(self, scope: Scope, path: str) -> bool:
