@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+from azure.core.exceptions import ResourceExistsError
 from azure.functions import eventgrid as func_eventgrid
 from azure.functions import meta as func_meta
 from azure.functions import queue as func_queue
@@ -268,6 +269,8 @@ def _parse_field(text: str, what: str, low: int, high: int, names: Mapping[str, 
             stop = high if step_text else start
         if what == "day-of-week" and stop == 7:  # 7 is Sunday too, as in cron
             values.add(0)
+            if start == 7:
+                continue
             stop = 6
         if not (low <= start <= stop <= high) or step < 1:
             raise ValueError(f"NCRONTAB {what} `{part}` is outside {low}-{high}")
@@ -376,9 +379,12 @@ class QueueWorker:
         self.spec, self.client, self.poison, self.config, self.stop = spec, client, poison, config, stop
         self.pool = ThreadPoolExecutor(max_workers=config.batch_size, thread_name_prefix=f"queue-{spec.name}")
 
-    def run(self) -> None:
-        with contextlib.suppress(Exception):  # "already exists" is the common case
+    def prepare(self) -> None:
+        """Create the queue before the host reports started, so senders never race the worker."""
+        with contextlib.suppress(ResourceExistsError):
             self.client.create_queue()
+
+    def run(self) -> None:
         delay = FIRST_POLL_SECONDS
         while not self.stop.is_set():
             try:
@@ -414,7 +420,7 @@ class QueueWorker:
 
     def after_failure(self, message: StorageQueueMessage) -> None:
         if (message.dequeue_count or 0) >= self.config.max_dequeue_count:
-            with contextlib.suppress(Exception):  # "already exists"
+            with contextlib.suppress(ResourceExistsError):
                 self.poison.create_queue()
             self.poison.send_message(message.content)
             self.client.delete_message(message.id, message.pop_receipt)
@@ -554,7 +560,9 @@ class LocalHost:
     def _worker_targets(self) -> Iterable[tuple[Callable[[], None], str]]:
         for spec in self.functions.values():
             if spec.trigger_type == "queueTrigger":
-                yield self._queue_worker(spec).run, f"queue-{spec.name}"
+                worker = self._queue_worker(spec)
+                worker.prepare()
+                yield worker.run, f"queue-{spec.name}"
             elif spec.trigger_type == "timerTrigger":
                 schedule = resolve_setting(str(spec.trigger["schedule"]), self.settings)
                 yield TimerWorker(spec, schedule, self._stop).run, f"timer-{spec.name}"

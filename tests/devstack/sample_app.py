@@ -8,11 +8,13 @@ Loaded by tests/devstack in-process (`build_host(sample_app.app)`) and as a subp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 
 import azure.functions as func
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -20,6 +22,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 _lock = threading.Lock()
 EVENTS_SEEN: list[tuple[str, str]] = []  # (event id, event type) of events handled successfully
 TIMER_RUNS: list[bool] = []  # past_due of each timer run
+FAILED_ATTEMPTS: list[tuple[str, int]] = []  # (message id, dequeue count) of each failed queue invocation
 
 
 @app.route(route="greet/{name}/{suffix?}", methods=["GET", "POST"])
@@ -53,6 +56,8 @@ def on_sample_event(event: func.EventGridEvent) -> None:
 def on_sample_message(msg: func.QueueMessage) -> None:
     text = msg.get_body().decode()
     if "boom" in text:
+        with _lock:
+            FAILED_ATTEMPTS.append((msg.id, msg.dequeue_count or 0))
         raise RuntimeError(f"sample failure on attempt {msg.dequeue_count}")
     reply_to = json.loads(text)["reply_to"]
     reply = QueueClient.from_connection_string(
@@ -60,6 +65,8 @@ def on_sample_message(msg: func.QueueMessage) -> None:
         reply_to,
         message_encode_policy=TextBase64EncodePolicy(),
     )
+    with contextlib.suppress(ResourceExistsError):
+        reply.create_queue()
     reply.send_message(json.dumps({"body": text, "dequeue_count": msg.dequeue_count, "id": msg.id}))
 
 
