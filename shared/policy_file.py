@@ -156,12 +156,35 @@ def _reference_problems(
             node = _node_at(root, location)
             problems.append(Problem(node.start_mark.line + 1 if node else 0, _dotted(location), message))
 
+    stored = {workspace.name: workspace for workspace in workspaces}
     for index, workspace in enumerate(document.workspaces):
         check(
             workspace.tenant in tenants,
             ("workspaces", index, "tenant"),
             f"unknown tenant `{workspace.tenant}`",
         )
+        # Storing would fail half-way through a load otherwise: names are unique across ARM ids.
+        other = stored.get(workspace.name)
+        check(
+            other is None or other.arm_id.lower() == workspace.arm_id.lower(),
+            ("workspaces", index, "name"),
+            f"workspace name `{workspace.name}` is already used by {other.arm_id if other else ''}",
+        )
+    sections: list[tuple[str, Sequence[str]]] = [
+        ("tenants", [tenant.id for tenant in document.tenants]),
+        ("workspaces", [workspace.name for workspace in document.workspaces]),
+        ("registries", [registry.name for registry in document.registries]),
+    ]
+    for section, names in sections:
+        field_name = "id" if section == "tenants" else "name"
+        for index, name in enumerate(names):
+            check(name not in names[:index], (section, index, field_name), f"`{name}` is listed twice")
+    rule_ids = [rule.id for rule in (*document.share, *document.push)]
+    for index, rule_id in enumerate(rule_ids):
+        kind, position = (
+            ("share", index) if index < len(document.share) else ("push", index - len(document.share))
+        )
+        check(rule_id not in rule_ids[:index], (kind, position, "id"), f"rule id `{rule_id}` is used twice")
     rules: list[tuple[str, int, ShareRule | PushRule]] = [
         *(("share", index, rule) for index, rule in enumerate(document.share)),
         *(("push", index, rule) for index, rule in enumerate(document.push)),
