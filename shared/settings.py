@@ -14,7 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+    # python-re: the queue name patterns use a look-ahead (no `--`), which pydantic's default Rust
+    # engine refuses, so that the class itself failed to build.
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, populate_by_name=True, regex_engine="python-re"
+    )
 
     # Storage: the Functions host's own account. A connection string locally (Azurite), or an account
     # name in Azure, where DefaultAzureCredential (managed identity) is used.
