@@ -29,6 +29,7 @@ from azure.core.exceptions import (
 
 from shared.domain import Asset, AssetKind, AssetRef, Registry, Workspace
 from shared.errors import ConflictError, PermanentError, RegSyncError, TemporaryError
+from shared.planner import TAG_REGISTRY_ID
 from shared.policy import PushAction, PushMode
 from shared.settings import Settings
 
@@ -153,6 +154,16 @@ class AzureMLGateway:
     def registry_latest(self, registry: Registry, kind: AssetKind) -> list[Asset]:
         return self._latest(self.registry_client(registry), kind, f"registry {registry.name}")
 
+    def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None:
+        """The registry's latest version of `ref`'s name (most recently created), or None."""
+        client = self.registry_client(registry)
+        with _classified(f"reading the latest {ref.kind.value} {ref.name} in registry {registry.name}"):
+            try:
+                entity = _operations(client, ref.kind).get(name=ref.name, label="latest")
+            except ResourceNotFoundError:
+                return None
+        return str(entity.version)
+
     def _latest(self, client: MLClient, kind: AssetKind, where: str) -> list[Asset]:
         with _classified(f"listing {kind.value}s in {where}"):
             containers = list(_operations(client, kind).list())
@@ -221,13 +232,13 @@ class AzureMLGateway:
         except ResourceNotFoundError:
             existing = None
         if existing is not None:
-            if (existing.tags or {}).get("regsync.registry.asset") == registry_id:
+            if (existing.tags or {}).get(TAG_REGISTRY_ID) == registry_id:
                 return f"already registered as {ref.name}:{ref.version}"
             raise ConflictError(
                 f"the workspace already holds {ref} that did not come from {registry_id}; "
                 "RegSync does not overwrite it"
             )
-        entity = self._workspace_copy(registry, ref, {**tags, "regsync.registry.asset": registry_id})
+        entity = self._workspace_copy(registry, ref, {**tags, TAG_REGISTRY_ID: registry_id})
         operations.create_or_update(entity)
         return f"registered {ref.name}:{ref.version} from {registry_id}"
 
