@@ -1,0 +1,108 @@
+"""`regsync`, the operator CLI: inventory, policy files and `explain`, against RegSync's Table Storage.
+
+Who calls it: operators and scripts (the `regsync` script from pyproject, or `python -m shared.cli`), the
+local stack's demo and the integration tests (in-process through typer's CliRunner). One module per noun
+(tenant, workspace, registry, policy) plus `explain`; this module builds the root group, reads the global
+options and turns every expected failure into one line on stderr with exit code 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from azure.core.exceptions import AzureError
+from pydantic import ValidationError
+from typer.core import TyperGroup
+
+from shared.cli import explain, policy, registry, tenant, workspace
+from shared.cli.application import Application, CliError, load_env_file
+from shared.policy_file import PolicyFileError
+from shared.storage import StateError
+
+if TYPE_CHECKING:
+    # typer vendors click; its Context is the type TyperGroup.invoke is declared with.
+    from typer._click.core import Context as ClickContext
+
+
+class RegSyncGroup(TyperGroup):
+    """The root group: the one place where failures become messages and exit codes."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (CliError, StateError) as error:
+            _fail(ctx, [str(error)])
+        except PolicyFileError as error:
+            _fail(ctx, [problem.render(error.source) for problem in error.problems])
+        except ValidationError as error:
+            _fail(ctx, [_field_error(item) for item in error.errors()])
+        except ValueError as error:  # settings that cannot work, e.g. no storage configured
+            _fail(ctx, [str(error)])
+        except AzureError as error:
+            # The first line says what failed; the rest can be long. Never the connection string.
+            summary = str(error).splitlines()[0] if str(error) else type(error).__name__
+            _fail(ctx, [f"the storage request failed: {summary}"])
+
+
+def _field_error(item: Any) -> str:
+    where = ".".join(str(part) for part in item["loc"]) or "input"
+    return f"`{where}`: {item['msg']}"
+
+
+def _fail(ctx: ClickContext, lines: list[str]) -> None:
+    found = ctx.find_object(Application)
+    for line in lines:
+        if found is not None:
+            found.message(line)
+        else:
+            typer.echo(line, err=True)
+    raise typer.Exit(code=1)
+
+
+app = typer.Typer(
+    name="regsync",
+    cls=RegSyncGroup,
+    help="RegSync operator CLI: tenants, workspaces, the registry, policy files, and `explain`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print compact JSON on stdout.")] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option("--env-file", help="KEY=VALUE file (e.g. the local stack's stack.env) to load first."),
+    ] = None,
+    connection_string: Annotated[
+        str | None,
+        typer.Option(
+            "--connection-string", help="Storage connection string (overrides AzureWebJobsStorage)."
+        ),
+    ] = None,
+    table_prefix: Annotated[
+        str | None, typer.Option("--table-prefix", help="Table name prefix (overrides REGSYNC_TABLE_PREFIX).")
+    ] = None,
+) -> None:
+    if env_file is not None:
+        load_env_file(env_file)
+    ctx.obj = Application(
+        json_output=json_output, connection_string=connection_string, table_prefix=table_prefix
+    )
+
+
+app.add_typer(tenant.app, name="tenant")
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(registry.app, name="registry")
+app.add_typer(policy.app, name="policy")
+app.command(name="explain")(explain.explain)
+
+
+def main() -> None:
+    app()
