@@ -1,0 +1,10 @@
+"""Composition root: creates the Functions app and registers the blueprints in functions/. Nothing else."""
+
+import azure.functions as func
+
+from functions.events import blueprint as events
+from functions.pushes import blueprint as pushes
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in (events, pushes):
+    app.register_functions(blueprint)
