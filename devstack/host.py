@@ -639,6 +639,7 @@ class LocalHost:
         except ValueError:
             return PlainTextResponse("body is not a JSON event or array of events", status_code=400)
         if kind == "SubscriptionValidation":
+            log.info("%s: Event Grid subscription validation answered", spec.name)
             return _subscription_validation(events)
         if kind == "Notification":
             failures = await run_in_threadpool(self._deliver_events, spec, events)
