@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import ssl
 import subprocess
 import sys
 import threading
@@ -125,7 +126,11 @@ class EmulatorAdmin:
     """Client of the /_admin/ routes (docs/emulator.md lists them)."""
 
     def __init__(self, base_url: str, ca_bundle: str | Path) -> None:
-        self.client = httpx.Client(base_url=f"{base_url}/_admin", verify=str(ca_bundle), timeout=30.0)
+        self.client = httpx.Client(
+            base_url=f"{base_url}/_admin",
+            verify=ssl.create_default_context(cafile=str(ca_bundle)),
+            timeout=30.0,
+        )
 
     def _json(self, method: str, path: str, body: Any = None) -> Any:
         reply = self.client.request(method, path, json=body)

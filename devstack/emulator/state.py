@@ -32,6 +32,7 @@ WS_UPDATABLE = ("description", "tags", "properties", "stage", "isArchived")
 REG_UPDATABLE = ("isArchived",)
 IGNORED_ON_COMPARE = ("isArchived", "originAssetId", "isAnonymous", *URI_FIELDS)
 PAGE_SIZE = 20
+JOB_OUTPUT = re.compile(r"^(?:azureml://jobs/|runs:/)([^/]+)/")
 REGISTRY_ASSET = re.compile(r"^azureml://registries/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$")
 LOCATION_ASSET = re.compile(
     r"^azureml://locations/([^/]+)/workspaces/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$"
@@ -135,6 +136,13 @@ def strip_version_defaults(kind: str, props: dict[str, Any]) -> dict[str, Any]:
 def differing_field(kind: str, old: dict[str, Any], new: dict[str, Any]) -> str | None:
     a, b = strip_version_defaults(kind, old), strip_version_defaults(kind, new)
     return next((k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)), None)
+
+
+def job_link(kind: str, props: dict[str, Any]) -> dict[str, Any]:
+    """Azure links a model registered from a job output (azureml://jobs/J/outputs/...) to job J."""
+    uri = str(props.get("modelUri") or "")
+    match = JOB_OUTPUT.match(uri) if kind == "models" and not props.get("jobName") else None
+    return {"jobName": match.group(1)} if match else {}
 
 
 def paged(items: list[dict[str, Any]], query: dict[str, str], url: str) -> dict[str, Any]:
@@ -313,7 +321,7 @@ class State:
             "isAnonymous": False,
         }
         full |= DEFAULTS[kind] | ({"originAssetId": None} if scope.registry and kind == "models" else {})
-        box.versions[version] = Version(full | props)
+        box.versions[version] = Version(full | props | job_link(kind, props))
         self.after_write(scope, kind, name, version, created=True)
         return 201, self.render_version(scope, kind, name, version, box.versions[version])
 
