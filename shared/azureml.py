@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
 T = TypeVar("T")
-_TEMPORARY_STATUS = {408, 409, 423, 429, 500, 502, 503, 504}
+_TEMPORARY_STATUS = {408, 423, 429, 500, 502, 503, 504}
 _DEPLOYMENT_NAME = re.compile(r"[^a-z0-9-]+")
 
 
@@ -58,6 +58,8 @@ def classify(error: Exception, doing: str) -> RegSyncError:
     if isinstance(error, HttpResponseError):
         status = error.status_code or 0
         message = _first_line(error.message or str(error))
+        if status == 409:
+            return ConflictError(f"{doing}: AzureML refused with a conflict: {message}")
         if status in _TEMPORARY_STATUS:
             return TemporaryError(
                 f"{doing}: AzureML answered {status}: {message}", retry_after=_retry_after(error)

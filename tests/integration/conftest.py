@@ -1,0 +1,136 @@
+"""Fixtures for integration tests: Azurite (tests/conftest.py) + the AzureML emulator + a seeded store.
+
+Each test gets its own table prefix and push queue, so tests are independent on one Azurite; the
+emulator is shared by the session, so tests use unique asset names.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.emulator.launch import RunningEmulator, apply_env, restore_env, start_emulator
+from shared.azureml import StaticDevCredential
+from shared.engine import Engine, PushMessage
+from shared.policy_file import PolicyDocument, parse_policy
+from shared.runtime import build_engine
+from shared.settings import Settings
+from shared.storage import StateStore, WorkQueue
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_WORLD = REPO / "devstack" / "worlds" / "seed.yaml"
+SEED_POLICY = REPO / "examples" / "seed-policy.yaml"
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    running = start_emulator(SEED_WORLD, tmp_path_factory.mktemp("emulator"), speed=1000)
+    previous = apply_env(running.env)
+    try:
+        yield running
+    finally:
+        restore_env(previous)
+        running.stop()
+
+
+@pytest.fixture
+def settings(storage_connection_string: str, emulator: RunningEmulator) -> Settings:
+    suffix = uuid.uuid4().hex[:10]
+    return Settings(
+        storage_connection_string=storage_connection_string,
+        table_prefix=f"t{suffix}",
+        push_queue=f"pushes-{suffix}",
+        reconcile_queue=f"reconcile-{suffix}",
+        azureml_emulator=True,
+        max_push_attempts=3,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    return build_engine(settings)
+
+
+def apply_document(store: StateStore, document: PolicyDocument) -> None:
+    for tenant in document.tenants:
+        store.put_tenant(tenant)
+    for workspace in document.workspaces:
+        store.put_workspace(workspace)
+    for registry in document.registries:
+        store.put_registry(registry)
+    store.put_policy(document.policy)
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Engine:
+    """The engine with the seed scenario's inventory and rules loaded."""
+    apply_document(engine.store, parse_policy(SEED_POLICY.read_text(), source=str(SEED_POLICY)))
+    return engine
+
+
+@pytest.fixture(scope="session")
+def ml(emulator: RunningEmulator) -> Callable[[str], Any]:
+    """`ml("workspace1")` or `ml("registry")`: an MLClient on the emulator, as a tenant would use it."""
+    from azure.ai.ml import MLClient
+
+    subscriptions = {"workspace4": ("22222222-2222-2222-2222-222222222222", "rg-woodgrove")}
+    default = ("11111111-1111-1111-1111-111111111111", "rg-tenants")
+    clients: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in clients:
+            if name == "registry":
+                clients[name] = MLClient(StaticDevCredential(), registry_name="regsync-registry")
+            else:
+                subscription, group = subscriptions.get(name, default)
+                clients[name] = MLClient(StaticDevCredential(), subscription, group, name)
+        return clients[name]
+
+    return get
+
+
+@pytest.fixture
+def model_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(uuid.uuid4().bytes)
+    (folder / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
+    return folder
+
+
+def register_model(ml: Callable[[str], Any], workspace: str, name: str, folder: Path, **extra: Any) -> Any:
+    from azure.ai.ml.entities import Model
+
+    return ml(workspace).models.create_or_update(Model(name=name, path=str(folder), type="custom_model", **extra))
+
+
+def drain_pushes(engine: Engine, *, max_rounds: int = 20) -> list[Any]:
+    """Run every queued push through the engine, as the queue trigger would, until the queue is empty."""
+    queue: WorkQueue = engine.pushes
+    outcomes = []
+    for _ in range(max_rounds):
+        messages = list(queue.client.receive_messages(max_messages=32, visibility_timeout=60))
+        if not messages:
+            return outcomes
+        for message in messages:
+            push = PushMessage.model_validate(json.loads(message.content))
+            outcomes.append(engine.execute_push(push, final_attempt=message.dequeue_count >= 3))
+            queue.client.delete_message(message)
+    raise AssertionError("the push queue did not drain")
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll with a deadline (never a sleep as synchronisation); return the first truthy result."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
