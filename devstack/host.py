@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
@@ -718,7 +719,8 @@ def _swallow(spec: FunctionSpec, argument: Any) -> None:
 
 def _call_http(spec: FunctionSpec, request: func.HttpRequest) -> Response:
     try:
-        result = invoke_logged(spec, request, f"{request.method} {request.url}")
+        # The path only: the query string may carry the key (`code=`), which is never logged.
+        result = invoke_logged(spec, request, f"{request.method} {urlsplit(request.url).path}")
     except Exception:
         return PlainTextResponse("function failed", status_code=500)
     return _to_starlette(result)
