@@ -208,4 +208,4 @@ def _reference_problems(
                     f"workspace `{name}` belongs to tenant `{owner.tenant}`, "
                     f"not to the rule's tenant `{rule.tenant}`",
                 )
-    return problems
+    return sorted(problems, key=lambda problem: problem.line)
