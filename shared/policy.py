@@ -12,6 +12,7 @@ decision carries its reason: the rule that decided, or why nothing could.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -209,6 +210,12 @@ class Policy(Frozen):
                 raise ValueError(f"rule id `{rule.id}` is used twice")
             seen.add(rule.id)
         return self
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever any rule changes: the reconcile re-judges assets judged under another one."""
+        rules = sorted(rule.model_dump_json() for rule in (*self.share, *self.push))
+        return hashlib.sha256("\n".join(rules).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Led
 - Ledger, PK `{kind}:{name}:{version}` of the registry asset, RK `share` (the registry) or
   `push|{workspace}`: one asset's fan-out is one partition; (asset, target) is a point read.
 - Audit, PK UTC day `YYYYMMDD`, RK `{inverted ticks}-{uuid}`: a day's newest-first page is one partition.
+- Seen, PK workspace name (or `@registry`), RK `{kind}:{name}:{version}`: what the reconcile has already
+  judged under which policy fingerprint (and, for the registry, the asset's provenance tags), so a
+  steady-state reconcile is one partition query per workspace and no AzureML read per asset.
 
 A workspace and its topic-index row are written in one transaction (same partition), so the index is
 never stale. Ledger rows are updated with ETag conditions (optimistic concurrency); the audit table is
@@ -173,6 +176,34 @@ class AuditRecord:
         )
 
 
+@dataclass(frozen=True)
+class SeenAsset:
+    """The reconcile's note on one asset version: judged under `fingerprint`, with this `outcome`."""
+
+    asset_key: str
+    fingerprint: str
+    outcome: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_entity(self, scope: str) -> dict[str, Any]:
+        return {
+            "PartitionKey": scope,
+            "RowKey": self.asset_key,
+            "fingerprint": self.fingerprint,
+            "outcome": self.outcome,
+            "tags": json.dumps(self.tags, sort_keys=True),
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> SeenAsset:
+        return cls(
+            asset_key=entity["RowKey"],
+            fingerprint=entity.get("fingerprint", ""),
+            outcome=entity.get("outcome", ""),
+            tags=json.loads(entity.get("tags") or "{}"),
+        )
+
+
 class StateStore:
     """Typed access to the four tables. Cheap to construct; clients are created once per store."""
 
@@ -183,6 +214,7 @@ class StateStore:
         self.rules = service.get_table_client(f"{prefix}Rules")
         self.ledger = service.get_table_client(f"{prefix}Ledger")
         self.audit_log = service.get_table_client(f"{prefix}Audit")
+        self.seen = service.get_table_client(f"{prefix}Seen")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StateStore:
@@ -197,7 +229,7 @@ class StateStore:
         return cls(service, settings.table_prefix)
 
     def ensure_tables(self) -> None:
-        for table in (self.inventory, self.rules, self.ledger, self.audit_log):
+        for table in (self.inventory, self.rules, self.ledger, self.audit_log, self.seen):
             self._service.create_table_if_not_exists(table.table_name)
 
     # --- tenants -------------------------------------------------------------------------------
@@ -390,6 +422,15 @@ class StateStore:
         else:
             entities = self.ledger.query_entities("RowKey eq @row", parameters={"row": f"push|{workspace}"})
         return (LedgerEntry.from_entity(entity) for entity in entities)
+
+    # --- seen (the reconcile's memory) ---------------------------------------------------------
+
+    def seen_in(self, scope: str) -> dict[str, SeenAsset]:
+        """Everything judged in one workspace (or `@registry`), by asset key: one partition query."""
+        return {entity["RowKey"]: SeenAsset.from_entity(entity) for entity in _partition(self.seen, scope)}
+
+    def remember(self, scope: str, seen: SeenAsset) -> None:
+        self.seen.upsert_entity(seen.to_entity(scope), mode=UpdateMode.REPLACE)
 
     # --- audit ---------------------------------------------------------------------------------
 
