@@ -106,7 +106,8 @@ def model_dir(tmp_path: Path) -> Path:
 
 def ws_arm_id(name: str) -> str:
     sub, rg = WORKSPACES[name]
-    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{name}"
+    provider = "Microsoft.MachineLearningServices"
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider}/workspaces/{name}"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

@@ -166,7 +166,7 @@ def test_workspace_version_updates_only_mutable_fields(
     other = tmp_path / "other"
     other.mkdir()
     (other / "weights.bin").write_bytes(b"different")
-    with pytest.raises(Exception, match="(?i)path"):
+    with pytest.raises(Exception, match=r"(?i)asset path"):
         ws.models.create_or_update(Model(name=unique, version="1", path=str(other)))
 
 
