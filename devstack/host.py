@@ -791,7 +791,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--app", default="function_app:app", help="module:attribute of the FunctionApp")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7071)
-    parser.add_argument("--settings", type=Path, help="local.settings.json-style file; Values go to env")
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        help="local.settings.json-style file (default: ./local.settings.json if present); "
+        "its Values fill in what the environment lacks",
+    )
     parser.add_argument("--host-json", type=Path, help="host.json to use (default: ./host.json)")
     parser.add_argument("--poll-interval", type=float, help="override maxPollingInterval (seconds)")
     parser.add_argument("--keys-file", type=Path, help="write the keys in use here as JSON (mode 0600)")
@@ -803,9 +808,13 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    if args.settings:
-        # Settings first: the app may read them at import time.
-        os.environ.update(load_settings_file(args.settings))
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDKs log every HTTP request at INFO
+    settings_file = args.settings or Path("local.settings.json")
+    if settings_file.exists():
+        # Before the import: the app may read settings then. The environment wins over the file, as
+        # with Core Tools, so the local stack's values (storage, emulator, keys) are never overridden.
+        for name, value in load_settings_file(settings_file).items():
+            os.environ.setdefault(name, value)
     config = HostConfig.load(args.host_json or Path.cwd() / "host.json")
     host = LocalHost(import_app(args.app), config=config, poll_interval=args.poll_interval)
     if args.keys_file:

@@ -226,6 +226,14 @@ class LocalStack:
         return self.env["AZUREML_EMULATOR_URL"]
 
 
+def default_settings_file() -> Path | None:
+    """The app's settings, as Core Tools would use them: local.settings.json, else the checked-in example."""
+    for name in ("local.settings.json", "local.settings.example.json"):
+        if (REPO_ROOT / name).exists():
+            return REPO_ROOT / name
+    return None
+
+
 def up(
     world: Path,
     state_dir: Path,
@@ -237,8 +245,10 @@ def up(
 ) -> LocalStack:
     """Start Azurite, the emulator and the host, subscribe the webhook, write stack.env.
 
-    On any failure everything started so far is stopped again and StackError is raised.
+    `settings` (default: `default_settings_file()`) supplies the app settings the stack does not set
+    itself (queue names, schedules). On any failure everything started so far is stopped again.
     """
+    settings = settings or default_settings_file()
     state_dir.mkdir(parents=True, exist_ok=True)
     if any(c.is_alive() for c in StackRecord.load(state_dir / "stack.json").components):
         raise StackError(f"a stack is already running in `{state_dir}`: run `python -m devstack down` first")
