@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import importlib
 import inspect
@@ -512,7 +513,7 @@ class LocalHost:
         self.settings = settings if settings is not None else os.environ
         config = config or HostConfig()
         if poll_interval is not None:
-            config = HostConfig(**{**config.__dict__, "max_polling_interval": poll_interval})
+            config = dataclasses.replace(config, max_polling_interval=poll_interval)
         self.config = config
         self.keys = keys or HostKeys.from_settings(self.settings)
         self.functions = {spec.name: spec for spec in discover(app)}
