@@ -18,7 +18,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from devstack.emulator.events import TENANT_ID, Dispatcher
-from devstack.emulator.state import ArmError, State
+from devstack.emulator.state import ArmError, State, now_iso, system_data
 from devstack.emulator.world import Workspace, World
 
 CLOUD_NAME = "AzureMLEmulator"  # not a built-in cloud name: the SDK then takes it from the metadata URL
@@ -73,6 +73,7 @@ class Emulator:
         self.faulted: Counter[tuple[str, str]] = Counter()
         self.cloud_metadata_json = cloud_metadata(base_url)
         self.started = 0.0
+        self.created = now_iso()
         self._log_lock = threading.Lock()
 
     def log_request(self, method: str, pattern: str, *, faulted: bool = False) -> None:
@@ -110,7 +111,21 @@ class Emulator:
                 "description": "",
                 "storageAccount": f"{rg_id}/providers/microsoft.storage/storageaccounts/{ws.name}sa",
                 "keyVault": f"{rg_id}/providers/microsoft.keyvault/vaults/{ws.name}kv",
+                "applicationInsights": f"{rg_id}/providers/microsoft.insights/components/{ws.name}ai",
+                "containerRegistry": None,
                 "hbiWorkspace": False,
+                "imageBuildCompute": None,
+                "softDeleteEnabled": False,
+                "notebookInfo": {
+                    "resourceId": ws.workspace_id.replace("-", ""),
+                    "fqdn": f"ml-{ws.name}-{ws.region}.{ws.region}.notebooks.azure.net",
+                    "isPrivateLinkEnabled": False,
+                    "notebookPreparationError": None,
+                },
+                "linkedModelInventoryArmId": None,
+                "privateLinkCount": 0,
+                "sdkTelemetryAppInsightsKey": None,
+                "sasGetterUri": None,
                 "tenantId": self.tenant_id,
                 "provisioningState": "Succeeded",
                 "workspaceId": ws.workspace_id,
@@ -125,7 +140,7 @@ class Emulator:
                 "tenantId": self.tenant_id,
             },
             "sku": {"name": "Basic", "tier": "Basic"},
-            "systemData": None,
+            "systemData": system_data(self.created, self.created),
         }
 
     def datastore_body(self, ws: Workspace) -> dict[str, Any]:
@@ -146,7 +161,7 @@ class Emulator:
                 "protocol": "https",
                 "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
             },
-            "systemData": None,
+            "systemData": system_data(self.created, self.created),
         }
 
 
