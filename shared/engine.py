@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,10 +35,21 @@ from shared.planner import (
     plan_share,
     provenance_tags,
 )
-from shared.policy import Policy, PushDecision, decide_share, decide_targets
-from shared.storage import AuditRecord, ConcurrentUpdateError, LedgerEntry, StateStore, WorkQueue, utc_now
+from shared.policy import Policy, PushDecision, decide_share, decide_targets, region_refusal
+from shared.storage import (
+    AuditRecord,
+    ConcurrentUpdateError,
+    LedgerEntry,
+    SeenAsset,
+    StateStore,
+    WorkQueue,
+    utc_now,
+)
 
 log = logging.getLogger("regsync.engine")
+REGISTRY_SCOPE = "@registry"
+# Share outcomes that need no second look until the rules change.
+_SETTLED = frozenset({"succeeded", "done", "refused", "conflict", "ignored"})
 
 
 class RegSyncLog(logging.LoggerAdapter[logging.Logger]):
@@ -55,6 +66,16 @@ def logger_for(correlation_id: str, subject: str = "", target: str = "") -> RegS
 
 def new_correlation_id() -> str:
     return uuid.uuid4().hex[:16]
+
+
+class ReconcileMessage(BaseModel):
+    """One unit of reconcile work: a workspace's share side, or the registry's push side."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Literal["workspace", "registry"]
+    name: str = ""
+    correlation_id: str
 
 
 class PushMessage(BaseModel):
@@ -105,12 +126,14 @@ class Engine:
         gateway: AzureMLGateway,
         pushes: WorkQueue,
         publisher: Publisher,
+        reconciles: WorkQueue | None = None,
         max_push_attempts: int = 5,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
         self.gateway = gateway
         self.pushes = pushes
+        self.reconciles = reconciles
         self.publisher = publisher
         self.max_push_attempts = max_push_attempts
         self.clock = clock
@@ -277,18 +300,19 @@ class Engine:
         correlation_id: str,
         event_id: str = "",
         retry_failed_below: int = 0,
+        latest_version: str | None = None,
         dry_run: bool = False,
     ) -> list[Outcome]:
         """One ledger row and one queued push per allowed target of a registry asset version."""
+        entries = self.store.entries_for_asset(asset.ref.key)
+        if origin_of(asset.tags) is None and any(entry.target == "share" for entry in entries):
+            # Our own share, not stamped yet: without provenance the audience could not be checked.
+            reason = "its share is still in flight; the share fans out when it is done"
+            return [Outcome("fanout", str(asset.ref), "", "skipped", reason)]
         decisions = self._decisions(asset, world, world.workspaces.values())
-        latest = (
-            self.gateway.latest_registry_version(world.registry, asset.ref)
-            if not dry_run
-            else asset.ref.version
-        )
-        rows = {
-            entry.workspace: entry for entry in self.store.entries_for_asset(asset.ref.key) if entry.workspace
-        }
+        latest = latest_version or (asset.ref.version if dry_run else None)
+        latest = latest or self.gateway.latest_registry_version(world.registry, asset.ref)
+        rows = {entry.workspace: entry for entry in entries if entry.workspace}
         views = {
             name: LedgerStatusView(entry.status, entry.attempts, entry.updated)
             for name, entry in rows.items()
@@ -319,7 +343,9 @@ class Engine:
                     correlation_id,
                 )
             )
-        if not dry_run:
+        queued = {LedgerStatus.PENDING.value, LedgerStatus.AWAITING_APPROVAL.value}
+        if not dry_run and any(outcome.status in queued for outcome in outcomes):
+            # A steady-state reconcile writes nothing, not even audit lines.
             self._audit_fanout(asset, outcomes, decisions, correlation_id)
         return outcomes
 
@@ -535,6 +561,109 @@ class Engine:
         logger_for(message.correlation_id).error(
             "push of %s to %s failed for good: %s", ref, message.target, reason
         )
+
+    # --- reconcile: events are hints, this is the guarantee ----------------------------------------
+
+    def schedule_reconcile(self, *, correlation_id: str) -> int:
+        """The timer's whole job: one reconcile message per workspace and one for the registry."""
+        if self.reconciles is None:
+            raise PermanentError("no reconcile queue is configured")
+        names = [workspace.name for workspace in self.store.list_workspaces()]
+        messages = [
+            ReconcileMessage(scope="workspace", name=name, correlation_id=correlation_id) for name in names
+        ]
+        messages.append(ReconcileMessage(scope="registry", correlation_id=correlation_id))
+        for message in messages:
+            self.reconciles.send(message.model_dump(mode="json"))
+        return len(messages)
+
+    def reconcile(
+        self, message: ReconcileMessage, *, dry_run: bool = False, world: World | None = None
+    ) -> list[Outcome]:
+        world = world or self.world()
+        if message.scope == "registry":
+            return self.reconcile_registry(
+                correlation_id=message.correlation_id, dry_run=dry_run, world=world
+            )
+        return self.reconcile_workspace(
+            message.name, correlation_id=message.correlation_id, dry_run=dry_run, world=world
+        )
+
+    def reconcile_workspace(
+        self, name: str, *, correlation_id: str, dry_run: bool = False, world: World | None = None
+    ) -> list[Outcome]:
+        """Share side of one workspace: judge each latest asset version not yet judged under these rules.
+
+        Cost with nothing to do: one list call per asset kind and one Seen partition query.
+        """
+        world = world or self.world()
+        workspace = world.workspaces.get(name)
+        if workspace is None:
+            raise PermanentError(f"workspace `{name}` is not managed by RegSync")
+        refusal = region_refusal(workspace, world.registry)
+        if refusal:  # nothing it holds can be shared: spare AzureML the calls
+            return [Outcome("reconcile", name, world.registry.name, "refused", refusal)]
+        fingerprint, seen = world.policy.fingerprint, self.store.seen_in(name)
+        outcomes: list[Outcome] = []
+        for kind in AssetKind:
+            for listed in self.gateway.workspace_latest(workspace, kind):
+                note = seen.get(listed.ref.key)
+                if note is not None and note.fingerprint == fingerprint and note.outcome in _SETTLED:
+                    continue
+                results = self._propagate_for_reconcile(workspace, listed.ref, world, correlation_id, dry_run)
+                outcomes += results
+                if not dry_run and results and results[0].status in _SETTLED:
+                    self.store.remember(name, SeenAsset(listed.ref.key, fingerprint, results[0].status))
+        return outcomes
+
+    def _propagate_for_reconcile(
+        self, workspace: Workspace, ref: AssetRef, world: World, correlation_id: str, dry_run: bool
+    ) -> list[Outcome]:
+        try:
+            return self.propagate(workspace, ref, correlation_id=correlation_id, world=world, dry_run=dry_run)
+        except (TemporaryError, PermanentError) as error:
+            # One asset's trouble must not stop the reconcile of the others; the next run retries it.
+            logger_for(correlation_id, str(ref), workspace.name).warning("reconcile of %s: %s", ref, error)
+            status = "retrying" if isinstance(error, TemporaryError) else LedgerStatus.FAILED.value
+            return [Outcome("share", str(ref), workspace.name, status, str(error))]
+
+    def reconcile_registry(
+        self, *, correlation_id: str, dry_run: bool = False, world: World | None = None
+    ) -> list[Outcome]:
+        """Push side: every latest registry version reaches every workspace the rules allow.
+
+        Catches lost events, new subscribers, newer versions under `latest`, and failed pushes (retried
+        up to twice the per-message attempt limit). Provenance tags are remembered in the Seen table,
+        so with nothing to do the cost is one list call per asset kind.
+        """
+        world = world or self.world()
+        seen = self.store.seen_in(REGISTRY_SCOPE)
+        outcomes: list[Outcome] = []
+        for kind in AssetKind:
+            for listed in self.gateway.registry_latest(world.registry, kind):
+                asset = self._registry_asset(listed, seen.get(listed.ref.key), world, dry_run)
+                if asset is None:
+                    continue
+                outcomes += self.fan_out(
+                    asset,
+                    world=world,
+                    correlation_id=correlation_id,
+                    retry_failed_below=2 * self.max_push_attempts,
+                    latest_version=listed.ref.version,
+                    dry_run=dry_run,
+                )
+        return outcomes
+
+    def _registry_asset(
+        self, listed: Asset, note: SeenAsset | None, world: World, dry_run: bool
+    ) -> Asset | None:
+        if note is not None:
+            return Asset(ref=listed.ref, tags=note.tags)
+        asset = self.gateway.get_registry_asset(world.registry, listed.ref)
+        # Remember only stamped provenance: an unstamped version may be our own share still in flight.
+        if asset is not None and origin_of(asset.tags) is not None and not dry_run:
+            self.store.remember(REGISTRY_SCOPE, SeenAsset(listed.ref.key, "", "listed", asset.tags))
+        return asset
 
     # --- ledger rows ------------------------------------------------------------------------------
 

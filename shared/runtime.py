@@ -20,10 +20,13 @@ def build_engine(settings: Settings) -> Engine:
     store.ensure_tables()
     pushes = WorkQueue.from_settings(settings, settings.push_queue)
     pushes.ensure()
+    reconciles = WorkQueue.from_settings(settings, settings.reconcile_queue)
+    reconciles.ensure()
     return Engine(
         store=store,
         gateway=AzureMLGateway(settings),
         pushes=pushes,
+        reconciles=reconciles,
         publisher=publisher_from_settings(settings),
         max_push_attempts=settings.max_push_attempts,
     )
