@@ -4,7 +4,8 @@ import azure.functions as func
 
 from functions.events import blueprint as events
 from functions.pushes import blueprint as pushes
+from functions.reconcile import blueprint as reconcile
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (events, pushes):
+for blueprint in (events, pushes, reconcile):
     app.register_functions(blueprint)
