@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.azureml import AzureMLGateway
 from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus, Registry, Workspace
-from shared.errors import PermanentError, TemporaryError
+from shared.errors import InvalidInputError, PermanentError, TemporaryError
 from shared.events import AssetEvent, IgnoredEvent
 from shared.notify import ASSET_PUSHED, ASSET_SHARED, PUSH_FAILED, Publisher
 from shared.planner import (
@@ -35,7 +35,14 @@ from shared.planner import (
     plan_share,
     provenance_tags,
 )
-from shared.policy import Policy, PushDecision, decide_share, decide_targets, region_refusal
+from shared.policy import (
+    Policy,
+    PushDecision,
+    VersionPolicy,
+    decide_share,
+    decide_targets,
+    region_refusal,
+)
 from shared.storage import (
     AuditRecord,
     ConcurrentUpdateError,
@@ -561,6 +568,94 @@ class Engine:
         logger_for(message.correlation_id).error(
             "push of %s to %s failed for good: %s", ref, message.target, reason
         )
+
+    # --- pull and approval: a tenant asks, an approver releases ------------------------------------
+
+    def pull(
+        self,
+        workspace: str,
+        ref: AssetRef,
+        *,
+        correlation_id: str,
+        actor: str = "regsync",
+        dry_run: bool = False,
+    ) -> Outcome:
+        """A workspace asks for one registry asset version; the rules decide, as for any push.
+
+        The version policy does not apply (the caller named the version); gates and denies do.
+        """
+        world = self.world()
+        target = world.workspaces.get(workspace)
+        if target is None:
+            raise PermanentError(f"workspace `{workspace}` is not managed by RegSync")
+        asset = self.gateway.get_registry_asset(world.registry, ref)
+        if asset is None:
+            return Outcome(
+                "pull", str(ref), workspace, "refused", f"{ref} is not in registry {world.registry.name}"
+            )
+        decision = replace(self._decisions(asset, world, [target])[0], version_policy=VersionPolicy.ALL)
+        if not decision.allowed:
+            if not dry_run:
+                self.store.audit(
+                    AuditRecord(
+                        "pull", "refused", decision.reason, str(ref), workspace, actor, correlation_id
+                    )
+                )
+            return Outcome("pull", str(ref), workspace, "refused", decision.reason)
+        rows = {entry.workspace: entry for entry in self.store.entries_for_asset(ref.key) if entry.workspace}
+        view = {
+            workspace: LedgerStatusView(
+                rows[workspace].status, rows[workspace].attempts, rows[workspace].updated
+            )
+        }
+        plans = plan_fanout(
+            [decision],
+            view if workspace in rows else {},
+            version=ref.version,
+            latest_version=ref.version,
+            now=self.clock(),
+            retry_failed_below=2 * self.max_push_attempts,
+        )
+        plan = plans[0]
+        if dry_run:
+            return Outcome("pull", str(ref), workspace, f"planned:{plan.step.value}", plan.reason)
+        outcome = self._apply_fanout(
+            plan.step, decision, asset, rows.get(workspace), plan.reason, "", correlation_id
+        )
+        self.store.audit(
+            AuditRecord("pull", outcome.status, plan.reason, str(ref), workspace, actor, correlation_id)
+        )
+        return replace(outcome, action="pull")
+
+    def approve(self, workspace: str, ref: AssetRef, *, approver: str, correlation_id: str) -> Outcome:
+        """Release a push that waits for approval: it becomes pending and is queued."""
+        row = self.store.get_entry(ref.key, f"push|{workspace}")
+        if row is None or row.status is not LedgerStatus.AWAITING_APPROVAL:
+            state = row.status.value if row else "no push"
+            raise InvalidInputError(f"{ref} -> {workspace} does not wait for approval (it is: {state})")
+        reason = f"approved by {approver}"
+        try:
+            self.store.update_entry(
+                replace(
+                    row,
+                    status=LedgerStatus.PENDING,
+                    message=reason,
+                    updated=self.clock(),
+                    correlation_id=correlation_id,
+                )
+            )
+        except ConcurrentUpdateError as error:
+            raise TemporaryError(
+                f"{ref} -> {workspace} changed meanwhile; try again", retry_after=1
+            ) from error
+        message = PushMessage(
+            kind=ref.kind, name=ref.name, version=ref.version, target=workspace, correlation_id=correlation_id
+        )
+        self.pushes.send(message.model_dump(mode="json"))
+        self.store.audit(
+            AuditRecord("approve", "pending", reason, str(ref), workspace, approver, correlation_id)
+        )
+        return Outcome("approve", str(ref), workspace, LedgerStatus.PENDING.value, reason)
 
     # --- reconcile: events are hints, this is the guarantee ----------------------------------------
 
