@@ -48,7 +48,7 @@ def explain(
     # Pushes are decided for the registry's copy: its name and version after destination naming.
     shared_asset = asset.model_copy(update={"ref": share.destination}) if share.destination else asset
     targets = decide_targets(shared_asset, origin, workspaces, registry, policy)
-    tenants = {item.name: (item.tenant, item.region) for item in workspaces}
+    placement = {item.name: (item.tenant, item.region) for item in workspaces}
     if cli.json_output:
         cli.emit_json(_as_json(asset, origin.name, registry.name, share, targets))
         return
@@ -56,7 +56,7 @@ def explain(
     rows = [
         (
             decision.target,
-            *tenants[decision.target],
+            *placement[decision.target],
             "yes" if decision.allowed else "no",
             decision.rule_id or "",
             _how(decision),
