@@ -6,7 +6,9 @@ a write causes are handed to the `emit` callback (`events.Dispatcher.publish`), 
 
 Rules (docs/emulator.md explains each choice):
 - registry versions are immutable: the same content again is accepted, any other change is a 409, and a
-  deleted registry version cannot be recreated; only `isArchived` may change (archive/restore);
+  deleted registry version cannot be recreated; only `isArchived` (archive/restore), `tags` and
+  `description` may change: content is immutable, annotations are not (as Azure's model-version update
+  API states: "only description and tags can be modified");
 - an existing workspace version keeps its content: only tags, description, properties, stage and
   isArchived change, a changed asset path is refused like Azure ("Asset paths cannot be updated.");
 - a workspace may share to, or use assets of, a registry only when its region is one of the registry's.
@@ -29,7 +31,7 @@ ASSET_KINDS = ("models", "environments", "components", "data", "codes")
 EVENT_KINDS = ("models", "environments", "components", "data")
 URI_FIELDS = ("modelUri", "codeUri", "dataUri")
 WS_UPDATABLE = ("description", "tags", "properties", "stage", "isArchived")
-REG_UPDATABLE = ("isArchived",)
+REG_UPDATABLE = ("isArchived", "tags", "description")
 IGNORED_ON_COMPARE = ("isArchived", "originAssetId", "isAnonymous", *URI_FIELDS)
 PAGE_SIZE = 20
 JOB_OUTPUT = re.compile(r"^(?:azureml://jobs/|runs:/)([^/]+)/")
@@ -334,7 +336,12 @@ class State:
         existing = box.versions.get(version)
         if existing is None:
             return
-        changed = differing_field(kind, existing.properties, props)
+        annotations = set(REG_UPDATABLE)
+        changed = differing_field(
+            kind,
+            {k: v for k, v in existing.properties.items() if k not in annotations},
+            {k: v for k, v in props.items() if k not in annotations},
+        )
         uri = next((f for f in URI_FIELDS if f in props and props[f] != existing.properties.get(f)), None)
         if changed or (uri and "originAssetId" not in props):
             raise ArmError(
