@@ -23,7 +23,7 @@ REGISTRY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,32}$"
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9\-]{0,62}$"
 RESOURCE_GROUP_PATTERN = r"^[A-Za-z0-9_\-.()]{1,89}[A-Za-z0-9_\-()]$"
 SUBSCRIPTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-REGION_PATTERN = r"^[a-z0-9]{2,40}$"
+REGION_PATTERN = r"^[A-Za-z0-9]{2,40}$"
 STAGE_PATTERN = r"^[a-z][a-z0-9\-]{0,31}$"
 
 AssetName = Annotated[str, StringConstraints(pattern=ASSET_NAME_PATTERN)]

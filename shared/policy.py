@@ -292,7 +292,8 @@ def decide_push(
         shared = decide_share(source or asset, origin, registry, policy)
         if not shared.allowed:
             return refuse(f"not shared from {origin.name}: {shared.reason}", shared.rule_id)
-        if shared.audience is not None and target.tenant not in shared.audience:
+        # The audience limits other tenants; the origin's own tenant always belongs to it.
+        if shared.audience is not None and target.tenant not in (*shared.audience, origin.tenant):
             return refuse(
                 f"share rule `{shared.rule_id}` limits its audience to tenants "
                 f"[{', '.join(shared.audience)}]; {target.name} belongs to {target.tenant}",

@@ -217,11 +217,6 @@ def test_workspace_name_length_is_3_to_33() -> None:
             Workspace(**workspace_fields(name=name))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Region declares to_lower=True but pydantic checks the lower-case-only pattern first, "
-    "so 'EastUS' is refused instead of being normalised to 'eastus'",
-)
 def test_workspace_region_is_normalised_to_lower_case() -> None:
     assert Workspace(**workspace_fields(region="EastUS")).region == "eastus"
 
