@@ -68,6 +68,8 @@ class Emulator:
         self.tenant_id = TENANT_ID
         self.dispatcher = Dispatcher(speed=speed)
         self.state = State(world, base_url, self.dispatcher.publish)
+        for sub in world.event_subscriptions:
+            self.dispatcher.add_validated(sub)
         self.faults = Faults()
         self.requests: Counter[tuple[str, str]] = Counter()
         self.faulted: Counter[tuple[str, str]] = Counter()

@@ -152,6 +152,11 @@ class Dispatcher:
         with self._cond:
             self._subs[sub.name] = sub
 
+    def add_validated(self, sub: EventSubscription) -> None:
+        """A subscription from the world file: it exists already, as in Azure, so no handshake."""
+        with self._cond:
+            self._subs[sub.name] = sub
+
     def unsubscribe(self, name: str) -> bool:
         with self._cond:
             return self._subs.pop(name, None) is not None
