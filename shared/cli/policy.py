@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from shared.admin import apply_document
 from shared.cli.application import Application, CliError, application, checked, unknown
 from shared.domain import AssetKind
 from shared.policy import AssetSelector, Policy, PushRule, RuleId, ShareRule
@@ -54,17 +55,7 @@ def load(
     """Validate a policy file, then store its inventory and rules (nothing at all if it is invalid)."""
     cli = application(ctx)
     document = _parse(cli, file, with_store=True)
-    store = cli.store
-    # The merge check reads the stored rules: an id clash must stop us before the first write.
-    cli.read(lambda: store.merge_policy(document.policy, replace_all=replace), document.policy)
-    store = cli.writable_store()
-    for tenant in document.tenants:
-        store.put_tenant(tenant)
-    for registry in document.registries:
-        store.put_registry(registry)
-    for workspace in document.workspaces:
-        store.put_workspace(workspace)
-    removed = store.put_policy(document.policy, replace_all=replace)
+    removed = apply_document(cli.writable_store(), document, replace_all=replace)
     if cli.json_output:
         cli.emit_json({"file": str(file), **_counts(document), "removed_rules": removed})
         return

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from devstack.emulator.launch import RunningEmulator, apply_env, restore_env, start_emulator
+from shared.admin import apply_document
 from shared.azureml import StaticDevCredential
 from shared.engine import Engine, PushMessage
-from shared.policy_file import PolicyDocument, parse_policy
+from shared.policy_file import parse_policy
 from shared.runtime import build_engine
 from shared.settings import Settings
-from shared.storage import StateStore, WorkQueue
+from shared.storage import WorkQueue
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_WORLD = REPO / "devstack" / "worlds" / "seed.yaml"
@@ -55,16 +56,6 @@ def settings(storage_connection_string: str, emulator: RunningEmulator) -> Setti
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
     return build_engine(settings)
-
-
-def apply_document(store: StateStore, document: PolicyDocument) -> None:
-    for tenant in document.tenants:
-        store.put_tenant(tenant)
-    for workspace in document.workspaces:
-        store.put_workspace(workspace)
-    for registry in document.registries:
-        store.put_registry(registry)
-    store.put_policy(document.policy)
 
 
 @pytest.fixture
