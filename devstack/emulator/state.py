@@ -17,8 +17,6 @@ Rules (docs/emulator.md explains each choice):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -507,11 +505,3 @@ class State:
             else:
                 out["registries"][scope.registry.name] = entry  # type: ignore[union-attr]
         return out
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)
