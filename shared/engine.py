@@ -657,6 +657,15 @@ class Engine:
         )
         return Outcome("approve", str(ref), workspace, LedgerStatus.PENDING.value, reason)
 
+    def registry_latest_version(self, kind: AssetKind, name: str) -> str | None:
+        """The registry's latest version of an asset name, or None: a pull that names no version."""
+        registry = self.store.get_registry()
+        if registry is None:
+            raise PermanentError("no registry is configured: add one with `regsync registry add`")
+        # The gateway reads only the kind and name of the ref; the version is a placeholder.
+        probe = AssetRef(kind=kind, name=name, version="latest")
+        return self.gateway.latest_registry_version(registry, probe)
+
     # --- reconcile: events are hints, this is the guarantee ----------------------------------------
 
     def schedule_reconcile(self, *, correlation_id: str) -> int:
