@@ -11,6 +11,7 @@ the settings say we are pointed at devstack's emulator.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -330,14 +331,25 @@ class AzureMLGateway:
 
 
 def deployment_name(ref: AssetRef) -> str:
-    """A valid deployment name (letter first, 3-32 of [a-z0-9-]) that is stable for one asset version."""
-    slug = _DEPLOYMENT_NAME.sub("-", f"{ref.name}-v{ref.version}".lower()).strip("-")
-    if not slug or not slug[0].isalpha():
-        slug = f"d-{slug}"
-    if len(slug) <= 32:
-        return slug.ljust(3, "x")
-    version = _DEPLOYMENT_NAME.sub("-", f"v{ref.version}".lower())[:12]
-    return f"{slug[: 31 - len(version)].rstrip('-')}-{version}"
+    """A valid deployment name (letter first, 3-32 of [a-z0-9-]), stable and unique per asset version.
+
+    Readable (`name-vversion`) when that fits losslessly; otherwise a prefix plus a hash of the exact
+    name and version, so versions differing only in case, separators or a long tail never collide.
+    """
+    exact = f"{ref.name}-v{ref.version}"
+    readable = exact.lower()
+    if (
+        readable == exact
+        and readable[0].isalpha()
+        and len(readable) <= 32
+        and not _DEPLOYMENT_NAME.search(readable)
+    ):
+        return readable
+    digest = hashlib.sha256(f"{ref.name}:{ref.version}".encode()).hexdigest()[:8]
+    prefix = _DEPLOYMENT_NAME.sub("-", readable).strip("-")[:22].rstrip("-")
+    if not prefix or not prefix[0].isalpha():
+        prefix = f"d{prefix}"[:22].rstrip("-")
+    return f"{prefix}-{digest}"
 
 
 def shifted_traffic(current: dict[str, int], deployment: str, percent: int) -> dict[str, int]:

@@ -102,9 +102,10 @@ def _model_registered(event_id: str, topic: str, subject: str, data: Mapping[str
 
 
 def _resource_write(event_id: str, subject: str, data: Mapping[str, Any]) -> AssetEvent | IgnoredEvent:
-    uri = _lower_keys(data).get("resourceuri") or subject
+    # The subject is the truth; data.resourceUri only stands in when the subject is empty.
+    uri = subject or _lower_keys(data).get("resourceuri")
     if not isinstance(uri, str):
-        raise InvalidInputError(f"event `{event_id}`: data.resourceUri must be text")
+        raise InvalidInputError(f"event `{event_id}`: the subject or data.resourceUri must be text")
     workspace = parse_workspace_arm_id(uri)
     match = _ASSET_URI.search(uri)
     if workspace is None or match is None:

@@ -18,14 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
+from string import Formatter
 from typing import Annotated, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 
 from shared.domain import (
+    ASSET_NAME_PATTERN,
+    ASSET_VERSION_PATTERN,
     Asset,
     AssetKind,
     AssetRef,
+    AssetVersion,
     Frozen,
     Registry,
     Stage,
@@ -98,6 +102,13 @@ class Destination(Frozen):
     def _known_fields_only(self) -> Destination:
         _check_template(self.name, NAME_TEMPLATE_FIELDS, "destination.name")
         _check_template(self.version, VERSION_TEMPLATE_FIELDS, "destination.version")
+        # Render with plain sample values: a template that cannot name an asset is refused now, not
+        # when the first share would crash on it.
+        sample = self.name.format(name="a", tenant="t", workspace="w"), self.version.format(version="1")
+        if not re.match(ASSET_NAME_PATTERN, sample[0]) or not re.match(ASSET_VERSION_PATTERN, sample[1]):
+            raise ValueError(
+                f"destination `{self.name}`:`{self.version}` does not render a valid asset name and version"
+            )
         return self
 
     def apply(self, ref: AssetRef, origin: Workspace) -> AssetRef:
@@ -106,6 +117,11 @@ class Destination(Frozen):
 
 
 def _check_template(template: str, allowed: frozenset[str], field: str) -> None:
+    try:
+        list(Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"{field} is not a valid template: {error}") from None
+    # Whole brace contents, so conversions and format specs ({name!r}, {name:>300}) are refused too.
     unknown = set(_TEMPLATE_FIELD.findall(template)) - allowed
     if unknown:
         raise ValueError(
@@ -179,7 +195,7 @@ class PushRule(Rule):
     targets: Targets = Targets()
     action: PushAction = PushAction()
     version_policy: VersionPolicy = VersionPolicy.LATEST
-    pinned_version: str | None = None
+    pinned_version: AssetVersion | None = None
     gate: Gate = Gate.AUTOMATIC
 
     @model_validator(mode="after")
@@ -309,14 +325,16 @@ def decide_push(
     allow = _first(matching, Effect.ALLOW)
     if allow is None:
         return refuse(f"not subscribed: no push rule sends {asset.ref} to {target.name}")
-    how = f"{allow.action.mode.value}, {allow.gate.value}"
+    # The strictest gate of all matching allows holds: a tenant's rule cannot bypass a provider's gate.
+    gate = Gate.APPROVAL if any(rule.gate is Gate.APPROVAL for rule in matching) else allow.gate
+    how = f"{allow.action.mode.value}, {gate.value}"
     return PushDecision(
         allowed=True,
         reason=f"pushed by rule `{allow.id}` of {allow.owner} ({how})",
         target=target.name,
         rule_id=allow.id,
         action=allow.action,
-        gate=allow.gate,
+        gate=gate,
         version_policy=allow.version_policy,
         pinned_version=allow.pinned_version,
     )
