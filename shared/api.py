@@ -1,0 +1,491 @@
+"""The HTTP API's logic, framework-free: ApiRequest -> (caller check, validation, engine) -> ApiResponse.
+
+Who calls it: functions/http_api.py registers one HTTP trigger per entry of ROUTES and passes each
+request to `dispatch`; it also maps the errors raised here to status codes, in one place. docs/api.md
+and docs/openapi.yaml describe the routes.
+
+Every route first identifies the caller (shared.auth), then validates its input completely (pydantic,
+unknown fields refused), then checks that the caller may act for every tenant or workspace the request
+names, and only then reads or writes: a refused or malformed request writes nothing. Dry runs use the
+engine's dry-run paths, which make no table writes, queue messages or AzureML writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from shared.admin import apply_document
+from shared.auth import Caller, ForbiddenError, parse_principal
+from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, LedgerStatus, TenantId, WorkspaceName
+from shared.engine import Engine, Outcome, World
+from shared.errors import ConflictError, InvalidInputError, PermanentError
+from shared.policy import PushRule, RuleId, ShareRule
+from shared.policy_file import PolicyDocument, PolicyFileError, Problem, parse_policy
+from shared.storage import AuditRecord, LedgerEntry, StateError, StateStore, iso
+
+M = TypeVar("M", bound=BaseModel)
+# The Functions host passes the function key as `?code=`; it is the platform's, never an input of ours.
+PLATFORM_PARAMS = frozenset({"code"})
+AUDIT_SCAN_LIMIT = 1000  # a tenant's audit view filters at most one page of this many records
+_ERROR_STATES = {LedgerStatus.FAILED, LedgerStatus.RETRYING, LedgerStatus.CONFLICT, LedgerStatus.REFUSED}
+
+
+# --- requests, responses and the errors only HTTP has -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    route: str  # the route template it came in on, e.g. `rules/{rule_id}`
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    route_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    body: Any  # JSON-serialisable
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class NotFoundError(PermanentError):
+    """A workspace, tenant, rule or route the request names does not exist (HTTP 404)."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """The request body is larger than settings.max_body_bytes (HTTP 413)."""
+
+
+class PolicyProblemsError(InvalidInputError):
+    """A policy document with problems; each names its line (HTTP 400 listing them)."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = [{"line": p.line, "where": p.where, "message": p.message} for p in problems]
+        count = len(self.problems)
+        super().__init__(f"the policy document has {count} problem{'s' if count != 1 else ''}")
+
+
+# --- request bodies and queries ----------------------------------------------------------------------
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SyncRequest(Strict):
+    """What to reconcile: everything, a tenant's workspaces, one workspace, or one asset of a workspace."""
+
+    scope: Literal["all", "tenant", "workspace", "asset"]
+    tenant: TenantId | None = None
+    workspace: WorkspaceName | None = None
+    asset: AssetRef | None = None
+    dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _fields_fit_the_scope(self) -> SyncRequest:
+        wanted = {
+            "all": set(),
+            "tenant": {"tenant"},
+            "workspace": {"workspace"},
+            "asset": {"workspace", "asset"},
+        }
+        given = {name for name in ("tenant", "workspace", "asset") if getattr(self, name) is not None}
+        if given != wanted[self.scope]:
+            needs = ", ".join(sorted(wanted[self.scope])) or "nothing else"
+            raise ValueError(f"scope `{self.scope}` takes {needs}")
+        return self
+
+
+class PullRequest(Strict):
+    workspace: WorkspaceName
+    kind: AssetKind
+    name: AssetName
+    version: AssetVersion | None = None
+
+
+class ApproveRequest(Strict):
+    workspace: WorkspaceName
+    kind: AssetKind
+    name: AssetName
+    version: AssetVersion
+
+
+class StatusQuery(Strict):
+    tenant: TenantId | None = None
+    workspace: WorkspaceName | None = None
+    kind: AssetKind | None = None
+    name: AssetName | None = None
+
+
+class AuditQuery(Strict):
+    day: str | None = Field(default=None, pattern=r"^\d{8}$")
+    limit: int = Field(default=100, ge=1, le=AUDIT_SCAN_LIMIT)
+
+
+# --- one request, as the handlers see it ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    request: ApiRequest
+    caller: Caller
+    engine: Engine
+    correlation_id: str
+
+    @property
+    def store(self) -> StateStore:
+        return self.engine.store
+
+    def body(self, model: type[M]) -> M:
+        try:
+            data = json.loads(self.request.body)
+        except ValueError as error:  # bad JSON and bad UTF-8 alike
+            raise InvalidInputError(f"the request body is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise InvalidInputError("the request body must be a JSON object")
+        return validated(model, data)
+
+    def query(self, model: type[M], **fixed: Any) -> M:
+        params = {key: value for key, value in self.request.params.items() if key not in PLATFORM_PARAMS}
+        return validated(model, {**params, **fixed})
+
+    def audit(self, action: str, outcome: str, reason: str, *, subject: str = "", target: str = "") -> None:
+        record = AuditRecord(action, outcome, reason, subject, target, self.caller.name, self.correlation_id)
+        self.store.audit(record)
+
+
+def validated(model: type[M], data: Mapping[str, Any]) -> M:
+    """`data` as `model`, or InvalidInputError naming the first wrong field (and how many more)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = error.errors()
+        first = problems[0]
+        where = ".".join(str(part) for part in first["loc"]) or "request"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InvalidInputError(
+            f"`{where}`: {str(first['msg']).removeprefix('Value error, ')}{more}"
+        ) from None
+
+
+def ok(body: Any, status: int = 200) -> ApiResponse:
+    return ApiResponse(status, body)
+
+
+# --- scope checks: every tenant or workspace a request names -------------------------------------------
+
+
+def workspace_for(call: Call, name: str, world: World | None = None) -> str:
+    """The tenant of workspace `name`, after checking that it exists and the caller may act for it."""
+    workspace = world.workspaces.get(name) if world else call.store.get_workspace(name)
+    if workspace is None:
+        raise NotFoundError(f"workspace `{name}` is not managed by RegSync")
+    call.caller.require(workspace.tenant, f"workspace `{name}`")
+    return workspace.tenant
+
+
+def tenant_for(call: Call, tenant: str) -> None:
+    call.caller.require(tenant, f"tenant `{tenant}`")
+    if call.store.get_tenant(tenant) is None:
+        raise NotFoundError(f"tenant `{tenant}` is unknown")
+
+
+# --- sync and plan --------------------------------------------------------------------------------------
+
+
+def sync(call: Call) -> ApiResponse:
+    return run_sync(call, call.body(SyncRequest))
+
+
+def plan(call: Call) -> ApiResponse:
+    params = {key: value for key, value in call.request.params.items() if key not in PLATFORM_PARAMS}
+    asset = {key: params.pop(key) for key in ("kind", "name", "version") if key in params}
+    return run_sync(
+        call, validated(SyncRequest, {**params, **({"asset": asset} if asset else {}), "dry_run": True})
+    )
+
+
+def run_sync(call: Call, request: SyncRequest) -> ApiResponse:
+    """Reconcile what the request names, inline; `all` (not dry) is queued per workspace instead."""
+    engine, cid, dry = call.engine, call.correlation_id, request.dry_run
+    world = engine.world()
+    names = sync_workspaces(call, request, world)  # checks the caller first: nothing runs before it
+    if request.scope == "all" and not dry:
+        scheduled = engine.schedule_reconcile(correlation_id=cid)
+        call.audit("sync", "scheduled", f"{scheduled} reconcile messages queued")
+        return ok({"correlation_id": cid, "scope": "all", "dry_run": False, "scheduled": scheduled}, 202)
+    outcomes: list[Outcome] = []
+    if request.asset is not None:
+        origin = world.workspaces[names[0]]
+        outcomes = engine.propagate(origin, request.asset, correlation_id=cid, world=world, dry_run=dry)
+    else:
+        for name in names:
+            outcomes += engine.reconcile_workspace(name, correlation_id=cid, dry_run=dry, world=world)
+    if request.scope == "all":  # dry: the registry side too, as the timer's messages would do it
+        outcomes += engine.reconcile_registry(correlation_id=cid, dry_run=True, world=world)
+    if not dry:
+        target = request.workspace or request.tenant or ""
+        call.audit("sync", "done", f"scope {request.scope}: {len(outcomes)} outcomes", target=target)
+    body = {"correlation_id": cid, "scope": request.scope, "dry_run": dry}
+    return ok({**body, "outcomes": [outcome.as_dict() for outcome in outcomes]})
+
+
+def sync_workspaces(call: Call, request: SyncRequest, world: World) -> list[str]:
+    if request.scope == "all":
+        call.caller.require_provider("sync or plan every tenant at once")
+        return sorted(world.workspaces)
+    if request.tenant is not None:
+        tenant_for(call, request.tenant)
+        return sorted(name for name, ws in world.workspaces.items() if ws.tenant == request.tenant)
+    assert request.workspace is not None  # the model's validator guarantees it for these scopes
+    workspace_for(call, request.workspace, world)
+    return [request.workspace]
+
+
+# --- pull and approve -----------------------------------------------------------------------------------
+
+
+def pull(call: Call) -> ApiResponse:
+    """A refusal by the rules is an answer, not an error: 200 with status `refused` and the reason."""
+    request = call.body(PullRequest)
+    workspace_for(call, request.workspace)
+    version = request.version or call.engine.registry_latest_version(request.kind, request.name)
+    if version is None:
+        reason = f"the registry has no {request.kind.value} named {request.name}"
+        refused = Outcome(
+            "pull", f"{request.kind.value} {request.name}", request.workspace, "refused", reason
+        )
+        return ok({"correlation_id": call.correlation_id, "outcome": refused.as_dict()})
+    ref = AssetRef(kind=request.kind, name=request.name, version=version)
+    outcome = call.engine.pull(
+        request.workspace, ref, correlation_id=call.correlation_id, actor=call.caller.name
+    )
+    status = 200 if outcome.status == "refused" else 202
+    return ok({"correlation_id": call.correlation_id, "outcome": outcome.as_dict()}, status)
+
+
+def approve(call: Call) -> ApiResponse:
+    """Only the provider releases gated pushes: gates are how provider rules bound tenants (e.g. prod)."""
+    request = call.body(ApproveRequest)
+    call.caller.require_provider("approve a gated push")
+    workspace_for(call, request.workspace)
+    ref = AssetRef(kind=request.kind, name=request.name, version=request.version)
+    try:
+        outcome = call.engine.approve(
+            request.workspace, ref, approver=call.caller.name, correlation_id=call.correlation_id
+        )
+    except InvalidInputError as error:  # the push exists in another state: a conflict with the ledger
+        raise ConflictError(str(error)) from None
+    return ok({"correlation_id": call.correlation_id, "outcome": outcome.as_dict()}, 202)
+
+
+# --- status and audit -----------------------------------------------------------------------------------
+
+
+def status(call: Call) -> ApiResponse:
+    """Ledger rows: pushes (asset -> workspace) and shares (asset -> registry), filtered for the caller."""
+    query = call.query(StatusQuery)
+    owners = {workspace.name: workspace.tenant for workspace in call.store.list_workspaces()}
+    if query.workspace is not None:
+        workspace_for(call, query.workspace)
+    if query.tenant is not None:
+        tenant_for(call, query.tenant)
+    tenant = query.tenant or call.caller.tenant  # a tenant caller sees its own tenant only
+    pushes: list[dict[str, Any]] = []
+    shares: list[dict[str, Any]] = []
+    # One scan: share rows are keyed by asset, their origin is a field (an operator query, not a hot path).
+    for entry in call.store.list_ledger():
+        row = status_row(entry)
+        about, asset = row["workspace"], row["asset"]
+        if (
+            (tenant is not None and owners.get(about) != tenant)
+            or (query.workspace is not None and about != query.workspace)
+            or (query.kind is not None and asset["kind"] != query.kind.value)
+            or (query.name is not None and asset["name"] != query.name)
+        ):
+            continue
+        (pushes if entry.workspace else shares).append(row)
+    return ok({"pushes": pushes, "shares": shares})
+
+
+def status_row(entry: LedgerEntry) -> dict[str, Any]:
+    kind, name, version = entry.asset_key.split(":", 2)  # names and versions hold no ':'
+    return {
+        "asset": {"kind": kind, "name": name, "version": version},
+        "target": entry.workspace or "registry",
+        # The workspace a row is about: a push's target, or the workspace a share came from.
+        "workspace": entry.workspace or str(entry.detail.get("origin", "")),
+        "state": entry.status.value,
+        "attempts": entry.attempts,
+        "message": entry.message,
+        "last_error": entry.message if entry.status in _ERROR_STATES else "",
+        "updated": iso(entry.updated),
+    }
+
+
+def audit(call: Call) -> ApiResponse:
+    """Provider: the day's records. Tenant: those whose target is one of its workspaces or the tenant."""
+    query = call.query(AuditQuery)
+    try:
+        day = datetime.strptime(query.day, "%Y%m%d").replace(tzinfo=UTC) if query.day else None
+    except ValueError:
+        raise InvalidInputError(f"`day`: {query.day} is not a date (YYYYMMDD)") from None
+    if call.caller.provider:
+        records = call.store.recent_audit(day=day, limit=query.limit)
+    else:
+        mine = {ws.name for ws in call.store.list_workspaces(tenant=call.caller.tenant)} | {
+            call.caller.tenant
+        }
+        scanned = call.store.recent_audit(day=day, limit=AUDIT_SCAN_LIMIT)
+        records = [record for record in scanned if record.target in mine][: query.limit]
+    fields = ("action", "outcome", "reason", "subject", "target", "actor", "correlation_id")
+    rows = [{**{name: getattr(record, name) for name in fields}, "at": iso(record.at)} for record in records]
+    return ok({"day": (day or datetime.now(UTC)).strftime("%Y%m%d"), "records": rows})
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+
+def list_rules(call: Call) -> ApiResponse:
+    """Provider: every rule. Tenant: its own rules (editable) and the provider's (read-only)."""
+    policy = call.store.load_policy()
+    caller = call.caller
+    rules: list[ShareRule | PushRule] = [*policy.share, *policy.push]
+    visible = [rule for rule in rules if caller.provider or rule.tenant in (None, caller.tenant)]
+    return ok(
+        {
+            "rules": [
+                {
+                    "kind": "share" if isinstance(rule, ShareRule) else "push",
+                    "editable": caller.may_act_for(rule.tenant),
+                    **rule.model_dump(mode="json"),
+                }
+                for rule in visible
+            ]
+        }
+    )
+
+
+def put_rules(call: Call) -> ApiResponse:
+    """Upsert the document's rules by id (and, for the provider, its inventory), all or nothing."""
+    document = checked_document(call)
+    try:
+        apply_document(call.store, document)
+    except StateError as error:  # an id stored as a rule of the other kind
+        raise ConflictError(str(error)) from None
+    ids = [rule.id for rule in (*document.share, *document.push)]
+    call.audit("rules", "stored", f"{len(ids)} rules stored", subject=", ".join(ids), target=owner(call))
+    return ok({"stored": ids, **counts(document)})
+
+
+def validate_rules(call: Call) -> ApiResponse:
+    """The same checks as PUT (including the caller's permissions), without writing."""
+    return ok({"valid": True, **counts(checked_document(call))})
+
+
+def delete_rule(call: Call) -> ApiResponse:
+    rule_id = call.request.route_params.get("rule_id", "")
+    try:
+        TypeAdapter(RuleId).validate_python(rule_id)
+    except ValidationError:
+        raise InvalidInputError("`rule_id`: not a rule id (letters, digits, `_`, `.`, `-`)") from None
+    policy = call.store.load_policy()
+    rule = next((rule for rule in (*policy.share, *policy.push) if rule.id == rule_id), None)
+    if rule is None:
+        raise NotFoundError(f"rule `{rule_id}` does not exist")
+    call.caller.require(rule.tenant, f"rule `{rule_id}` of {rule.owner}")
+    call.store.delete_rule(rule_id)
+    call.audit("rules", "removed", f"rule {rule_id} removed", subject=rule_id, target=owner(call))
+    return ok({"removed": rule_id})
+
+
+def checked_document(call: Call) -> PolicyDocument:
+    """The body as a policy document, validated against the store, and within the caller's rights."""
+    try:
+        text = call.request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError("the policy document is not UTF-8 text") from None
+    try:
+        document = parse_policy(
+            text,
+            source="request body",
+            known_tenants=[tenant.id for tenant in call.store.list_tenants()],
+            known_workspaces=call.store.list_workspaces(),
+        )
+    except PolicyFileError as error:
+        raise PolicyProblemsError(error.problems) from None
+    if not call.caller.provider:
+        policy = call.store.load_policy()
+        check_tenant_document(call.caller, document, [*policy.share, *policy.push])
+    return document
+
+
+def check_tenant_document(
+    caller: Caller, document: PolicyDocument, stored: Iterable[ShareRule | PushRule]
+) -> None:
+    """A tenant writes rules of its own tenant only, adds no inventory, and takes over no rule id."""
+    if document.tenants or document.workspaces or document.registries:
+        raise ForbiddenError("only the provider may write tenants, workspaces or registries")
+    owners = {rule.id: rule for rule in stored}
+    for rule in (*document.share, *document.push):
+        if rule.tenant != caller.tenant:
+            raise ForbiddenError(f"rule `{rule.id}` must name tenant `{caller.tenant}` as its tenant")
+        existing = owners.get(rule.id)
+        if existing is not None and existing.tenant != caller.tenant:
+            raise ForbiddenError(f"rule id `{rule.id}` belongs to {existing.owner}")
+
+
+def owner(call: Call) -> str:
+    return call.caller.tenant or "provider"
+
+
+def counts(document: PolicyDocument) -> dict[str, int]:
+    return {"share_rules": len(document.share), "push_rules": len(document.push)}
+
+
+# --- the route table and the dispatcher -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    function_name: str  # the Functions name: explicit, unique, snake_case
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str  # below /api/
+    handler: Callable[[Call], ApiResponse]
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("api_sync", "POST", "sync", sync),
+    Route("api_plan", "GET", "plan", plan),
+    Route("api_pull", "POST", "pull", pull),
+    Route("api_approve", "POST", "approve", approve),
+    Route("api_status", "GET", "status", status),
+    Route("api_audit", "GET", "audit", audit),
+    Route("api_rules_list", "GET", "rules", list_rules),
+    Route("api_rules_put", "PUT", "rules", put_rules),
+    Route("api_rules_validate", "POST", "rules/validate", validate_rules),
+    Route("api_rules_delete", "DELETE", "rules/{rule_id}", delete_rule),
+)
+_BY_KEY: dict[tuple[str, str], Route] = {(route.method, route.path): route for route in ROUTES}
+
+
+def dispatch(request: ApiRequest, *, engine: Engine, max_body_bytes: int, correlation_id: str) -> ApiResponse:
+    """Identify the caller, bound the body, run the route. Raises the errors the adapter maps."""
+    route = _BY_KEY.get((request.method.upper(), request.route))
+    if route is None:
+        raise NotFoundError(f"there is no route {request.method.upper()} /api/{request.route}")
+    caller = parse_principal(request.headers)
+    if len(request.body) > max_body_bytes:
+        raise PayloadTooLargeError(
+            f"the request body has {len(request.body)} bytes; the limit is {max_body_bytes} "
+            "(setting REGSYNC_MAX_BODY_BYTES)"
+        )
+    return route.handler(Call(request, caller, engine, correlation_id))
