@@ -272,6 +272,27 @@ async def temp_data_ref(request: Request, emu: Emulator) -> Response:
     )
 
 
+async def start_pending_upload(request: Request, emu: Emulator) -> Response:
+    """Workspace code uploads: like tempdatarefs, a SAS container URL on the emulator's blob service."""
+    ws, p = asset_scope(request, emu).workspace, request.path_params
+    assert ws is not None
+    blob_uri = f"{emu.base_url}/blob/{ws.name}/{p['kind']}-{p['name']}-{p['version']}".lower()
+    return json_response(
+        {
+            "blobReferenceForConsumption": {
+                "blobUri": blob_uri,
+                "storageAccountArmId": f"{ws.arm_id}/storageAccounts/{ws.name}",
+                "credential": {
+                    "credentialType": "SAS",
+                    "sasUri": f"{blob_uri}?sv=2021-08-06&sr=c&sig=emulator",
+                },
+            },
+            "pendingUploadId": str(uuid.uuid4()),
+            "pendingUploadType": "TemporaryBlobReference",
+        }
+    )
+
+
 async def data_ref(request: Request, emu: Emulator) -> Response:
     body = await body_of(request)
     blob_uri = str(body.get("blobUri") or "")
@@ -418,6 +439,7 @@ def sdk_routes() -> list[Route]:
         (WS + "/datastores", datastore_list, ["GET"]),
         (WS + "/datastores/{name}", datastore_get, ["GET"]),
         (WS + "/datastores/{name}/listSecrets", datastore_secrets, ["POST"]),
+        (WS + "/{kind}/{name}/versions/{version}/startPendingUpload", start_pending_upload, ["POST"]),
         *endpoint_routes(),
     ]
     for prefix in (MFE + REG, REG):

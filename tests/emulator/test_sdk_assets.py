@@ -183,6 +183,15 @@ def test_archive_and_restore(ml: MLFactory, model_dir: Path, unique: str) -> Non
     assert [m.version for m in ws.models.list(name=unique)] == ["1"]
 
 
+def test_registry_archive_and_restore(ml: MLFactory, model_dir: Path, unique: str) -> None:
+    reg = ml("registry")
+    reg.models.create_or_update(Model(name=unique, version="1", path=str(model_dir)))
+    reg.models.archive(name=unique, version="1")
+    assert [m.version for m in reg.models.list(name=unique)] == []
+    reg.models.restore(name=unique, version="1")
+    assert [m.version for m in reg.models.list(name=unique)] == ["1"]
+
+
 def test_list_follows_next_link(ml: MLFactory, raw: httpx.Client, unique: str) -> None:
     base = ws_arm_id("workspace3")
     for version in range(1, 26):
@@ -233,6 +242,17 @@ def test_component_created_in_registry_with_code(ml: MLFactory, tmp_path: Path, 
     fetched = ml("registry").components.get(unique, version="1")
     assert fetched.command == "python train.py"
     assert str(fetched.code).startswith(f"azureml://registries/{REGISTRY}/codes/")
+
+
+def test_component_created_in_workspace_with_code(ml: MLFactory, tmp_path: Path, unique: str) -> None:
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "score.py").write_text(f"print('{unique}')\n", encoding="utf-8")
+    component = CommandComponent(
+        name=unique, version="1", command="python score.py", code=str(code), environment="azureml:env:1"
+    )
+    ml("workspace1").components.create_or_update(component)
+    assert ml("workspace1").components.get(unique, version="1").command == "python score.py"
 
 
 def test_missing_bearer_token_is_refused_like_arm(raw: httpx.Client) -> None:
