@@ -357,8 +357,8 @@ def shifted_traffic(current: dict[str, int], deployment: str, percent: int) -> d
     others = {name: share for name, share in current.items() if name != deployment and share > 0}
     rest = 100 - percent
     total = sum(others.values())
-    if not others or total == 0:
-        return {deployment: 100} if percent > 0 or not others else {deployment: 0}
+    if total == 0:  # nothing else serves traffic: the new deployment takes all of it
+        return {deployment: 100}
     scaled = {name: share * rest // total for name, share in others.items()}
     leftover = rest - sum(scaled.values())
     first = max(scaled, key=lambda name: scaled[name])

@@ -74,8 +74,9 @@ def _envelope(raw: Mapping[str, Any]) -> tuple[str, str, str, str, Mapping[str, 
         raise InvalidInputError(f"event id is longer than {MAX_EVENT_ID} characters")
     event_type = _text(raw, "type" if cloud else "eventType")
     topic = _text(raw, "source" if cloud else "topic")
-    subject = raw.get("subject") or ""
-    data = raw.get("data") or {}
+    subject = raw.get("subject", "")
+    data = raw.get("data", {})
+    data = {} if data is None else data
     if not isinstance(subject, str) or not isinstance(data, Mapping):
         raise InvalidInputError(f"event `{event_id}`: subject must be text and data an object")
     return event_id, event_type, topic, subject, data

@@ -195,7 +195,7 @@ class PushStep(StrEnum):
     CLAIM = "claim"  # take the row (running, attempts + 1) and do the push
     DONE = "done"  # already succeeded: a duplicate message
     BUSY = "busy"  # another worker holds a fresh claim: try again later
-    HOLD = "hold"  # waiting for approval, refused or in conflict: nothing to do
+    HOLD = "hold"  # waiting for approval or in conflict: nothing to do (a refused row is re-judged)
 
 
 def plan_push(row: LedgerStatusView | None, *, now: datetime, lease: timedelta = DEFAULT_LEASE) -> PushStep:
