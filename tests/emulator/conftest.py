@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.emulator.launch import EmulatorAdmin, RunningEmulator, apply_env, restore_env, start_emulator
+from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 
 SEED = Path(__file__).resolve().parents[2] / "devstack" / "worlds" / "seed.yaml"
 SUB1 = "11111111-1111-1111-1111-111111111111"
@@ -39,17 +39,6 @@ class StaticCredential:
         from azure.core.credentials import AccessToken
 
         return AccessToken("test-token", int(time.time()) + 3600)
-
-
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(SEED, tmp_path_factory.mktemp("emulator"), speed=1000)
-    previous = apply_env(running.env)
-    try:
-        yield running
-    finally:
-        restore_env(previous)
-        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack.emulator.launch import RunningEmulator, apply_env, restore_env, start_emulator
+from devstack.emulator.launch import RunningEmulator
 from shared.admin import apply_document
 from shared.azureml import StaticDevCredential
 from shared.engine import Engine, PushMessage
@@ -27,17 +27,6 @@ from shared.storage import WorkQueue
 REPO = Path(__file__).resolve().parents[2]
 SEED_WORLD = REPO / "devstack" / "worlds" / "seed.yaml"
 SEED_POLICY = REPO / "examples" / "seed-policy.yaml"
-
-
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(SEED_WORLD, tmp_path_factory.mktemp("emulator"), speed=1000)
-    previous = apply_env(running.env)
-    try:
-        yield running
-    finally:
-        restore_env(previous)
-        running.stop()
 
 
 @pytest.fixture
@@ -98,7 +87,9 @@ def model_folder(tmp_path: Path) -> Path:
 def register_model(ml: Callable[[str], Any], workspace: str, name: str, folder: Path, **extra: Any) -> Any:
     from azure.ai.ml.entities import Model
 
-    return ml(workspace).models.create_or_update(Model(name=name, path=str(folder), type="custom_model", **extra))
+    return ml(workspace).models.create_or_update(
+        Model(name=name, path=str(folder), type="custom_model", **extra)
+    )
 
 
 def drain_pushes(engine: Engine, *, max_rounds: int = 20) -> list[Any]:
