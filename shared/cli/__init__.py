@@ -1,9 +1,10 @@
-"""`regsync`, the operator CLI: inventory, policy files and `explain`, against RegSync's Table Storage.
+"""`regsync`, the operator CLI: inventory, policy files, `explain` and the operations, on RegSync's state.
 
 Who calls it: operators and scripts (the `regsync` script from pyproject, or `python -m shared.cli`), the
 local stack's demo and the integration tests (in-process through typer's CliRunner). One module per noun
-(tenant, workspace, registry, policy) plus `explain`; this module builds the root group, reads the global
-options and turns every expected failure into one line on stderr with exit code 1.
+(tenant, workspace, registry, policy) plus one per operation (explain, plan, sync, pull, approve, status,
+audit); this module builds the root group, reads the global options and turns every expected failure
+into one line on stderr with exit code 1.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
-from shared.cli import explain, policy, registry, tenant, workspace
+from shared.cli import approve, audit, explain, plan, policy, pull, registry, status, sync, tenant, workspace
 from shared.cli.application import Application, CliError, load_env_file
+from shared.errors import RegSyncError
 from shared.policy_file import PolicyFileError
 from shared.storage import StateError
 
@@ -32,7 +34,7 @@ class RegSyncGroup(TyperGroup):
     def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
-        except (CliError, StateError) as error:
+        except (CliError, StateError, RegSyncError) as error:
             _fail(ctx, [str(error)])
         except PolicyFileError as error:
             _fail(ctx, [problem.render(error.source) for problem in error.problems])
@@ -64,7 +66,7 @@ def _fail(ctx: ClickContext, lines: list[str]) -> None:
 app = typer.Typer(
     name="regsync",
     cls=RegSyncGroup,
-    help="RegSync operator CLI: tenants, workspaces, the registry, policy files, and `explain`.",
+    help="RegSync operator CLI: inventory, policy files, `explain`, and plan/sync/pull/approve/status/audit.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -102,6 +104,13 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(registry.app, name="registry")
 app.add_typer(policy.app, name="policy")
 app.command(name="explain")(explain.explain)
+# Operations: the engine in-process, on the same storage and AzureML as the Functions app.
+app.command(name="plan")(plan.plan)
+app.command(name="sync")(sync.sync)
+app.command(name="pull")(pull.pull)
+app.command(name="approve")(approve.approve)
+app.command(name="status")(status.status)
+app.command(name="audit")(audit.audit)
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from shared.engine import Engine
+from shared.runtime import build_engine
 from shared.settings import Settings
 from shared.storage import StateStore
 
@@ -74,6 +76,11 @@ class Application:
     @cached_property
     def store(self) -> StateStore:
         return StateStore.from_settings(self.settings)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The engine the Functions app runs, built from the same settings (storage, queues, AzureML)."""
+        return build_engine(self.settings)
 
     def writable_store(self) -> StateStore:
         """The store, with its tables created: called before the first write of an invocation."""

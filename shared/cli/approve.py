@@ -1,0 +1,42 @@
+"""`regsync approve`: release a push that waits for approval (a gated rule, e.g. for prod)."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from shared.cli.application import CliError, application, checked
+from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, WorkspaceName
+from shared.engine import new_correlation_id
+from shared.errors import InvalidInputError
+
+
+def approve(
+    ctx: typer.Context,
+    workspace: Annotated[str, typer.Option("--workspace", help="The target workspace of the push.")],
+    name: Annotated[str, typer.Option("--name", help="Asset name in the registry.")],
+    version: Annotated[str, typer.Option("--version", help="Asset version.")],
+    kind: Annotated[AssetKind, typer.Option("--kind", help="Asset kind.")] = AssetKind.MODEL,
+    approver: Annotated[
+        str | None, typer.Option("--approver", help="Who approves (default: the login name).")
+    ] = None,
+) -> None:
+    """Approve one gated push: it becomes pending and is queued."""
+    cli = application(ctx)
+    checked("workspace", WorkspaceName, workspace)
+    ref = AssetRef(
+        kind=kind, name=checked("name", AssetName, name), version=checked("version", AssetVersion, version)
+    )
+    cid = new_correlation_id()
+    try:
+        outcome = cli.engine.approve(
+            workspace, ref, approver=approver or f"{getpass.getuser()} (cli)", correlation_id=cid
+        )
+    except InvalidInputError as error:
+        raise CliError(str(error)) from None
+    if cli.json_output:
+        cli.emit_json({"correlation_id": cid, "outcome": outcome.as_dict()})
+    else:
+        cli.message(f"{ref} -> {workspace}: {outcome.status} ({outcome.reason})")

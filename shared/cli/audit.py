@@ -1,0 +1,44 @@
+"""`regsync audit`: the audit trail (every decision and action, refusals included), newest first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from shared.cli.application import Application, CliError, application
+from shared.storage import AuditRecord, iso
+
+COLUMNS = ["AT", "ACTION", "OUTCOME", "SUBJECT", "TARGET", "ACTOR", "REASON"]
+
+
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 50,
+    day: Annotated[str | None, typer.Option("--day", help="UTC day YYYYMMDD (default: today).")] = None,
+) -> None:
+    """Show the newest audit records of one UTC day."""
+    cli = application(ctx)
+    records = recent(cli, limit=limit, day=_day(day))
+    if cli.json_output:
+        fields = ("action", "outcome", "reason", "subject", "target", "actor", "correlation_id")
+        cli.emit_json([{**{name: getattr(r, name) for name in fields}, "at": iso(r.at)} for r in records])
+        return
+    cli.emit_table(
+        COLUMNS,
+        [(iso(r.at), r.action, r.outcome, r.subject, r.target, r.actor, r.reason) for r in records],
+    )
+
+
+def recent(cli: Application, *, limit: int, day: datetime | None = None) -> list[AuditRecord]:
+    return cli.read_list(lambda: cli.store.recent_audit(day=day, limit=limit))
+
+
+def _day(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise CliError(f"`day`: `{text}` is not a date (YYYYMMDD)") from None

@@ -1,0 +1,50 @@
+"""`regsync pull`: a workspace asks for a registry asset; the rules decide, as for any push.
+
+A refusal is an answer, printed with its reason, but the exit code is 1: the asset is not coming.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shared.cli.application import application, checked, unknown
+from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, WorkspaceName
+from shared.engine import Outcome, new_correlation_id
+
+ACTOR = "regsync-cli"
+
+
+def pull(
+    ctx: typer.Context,
+    workspace: Annotated[str, typer.Option("--workspace", help="The workspace that asks.")],
+    name: Annotated[str, typer.Option("--name", help="Asset name in the registry.")],
+    kind: Annotated[AssetKind, typer.Option("--kind", help="Asset kind.")] = AssetKind.MODEL,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version (default: the registry's latest).")
+    ] = None,
+) -> None:
+    """Queue the push of a registry asset to a workspace, if the rules allow it."""
+    cli = application(ctx)
+    checked("workspace", WorkspaceName, workspace)
+    checked("name", AssetName, name)
+    if version is not None:
+        checked("version", AssetVersion, version)
+    engine = cli.engine
+    if engine.store.get_workspace(workspace) is None:
+        raise unknown("workspace", workspace)
+    version = version or engine.registry_latest_version(kind, name)
+    cid = new_correlation_id()
+    if version is None:
+        reason = f"the registry has no {kind.value} named {name}"
+        outcome = Outcome("pull", f"{kind.value} {name}", workspace, "refused", reason)
+    else:
+        ref = AssetRef(kind=kind, name=name, version=version)
+        outcome = engine.pull(workspace, ref, correlation_id=cid, actor=ACTOR)
+    if cli.json_output:
+        cli.emit_json({"correlation_id": cid, "outcome": outcome.as_dict()})
+    else:
+        cli.emit_line(f"pull of {outcome.subject} into {workspace}: {outcome.status} ({outcome.reason})")
+    if outcome.status == "refused":
+        raise typer.Exit(code=1)
