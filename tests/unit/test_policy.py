@@ -536,6 +536,21 @@ def test_asset_shared_under_a_new_name_is_still_pushed() -> None:
     assert decision.allowed, decision.reason
 
 
+def test_share_deny_on_the_source_name_stops_pushes_of_a_renamed_asset() -> None:
+    renaming = ShareRule(id="contoso-all", tenant="contoso", destination=Destination(name="{tenant}-{name}"))
+    deny = ShareRule(
+        id="no-credit", tenant="contoso", effect=Effect.DENY, assets=AssetSelector(include=("credit-*",))
+    )
+    registry_asset = Asset(ref=AssetRef(kind="model", name="contoso-credit-card-default", version="1"))
+
+    decision = decide_push(
+        registry_asset, WS1, WS3, REGISTRY, share(renaming, deny, push=(PUSH_ALL,)), source=asset()
+    )
+
+    assert not decision.allowed
+    assert decision.reason == "not shared from ws1: denied by share rule `no-credit` of tenant contoso"
+
+
 def test_audience_limits_which_tenants_receive() -> None:
     rule = ShareRule(id="to-fabrikam", tenant="contoso", audience=("fabrikam",))
     policy = share(rule, push=(PUSH_ALL,))
@@ -550,6 +565,19 @@ def test_empty_audience_reaches_only_the_origins_own_tenant() -> None:
     policy = share(ShareRule(id="own-tenant-only", audience=()), push=(PUSH_ALL,))
 
     assert allowed_targets(decide_targets(asset(), WS1, ALL_WORKSPACES, REGISTRY, policy)) == ["ws2"]
+
+
+def test_audience_refusal_names_the_rule_the_audience_and_the_target_tenant() -> None:
+    outsider = workspace("ws6", "northwind")
+    policy = share(ShareRule(id="to-fabrikam", audience=("fabrikam",)), push=(PUSH_ALL,))
+
+    decision = decide_push(asset(), WS1, outsider, REGISTRY, policy)
+
+    assert not decision.allowed
+    assert decision.rule_id == "to-fabrikam"
+    assert decision.reason == (
+        "share rule `to-fabrikam` limits its audience to tenants [fabrikam]; ws6 belongs to northwind"
+    )
 
 
 # --- Push: action, gate, version policy -------------------------------------------------------------
