@@ -274,7 +274,11 @@ def decide_share(asset: Asset, origin: Workspace, registry: Registry, policy: Po
     allow = _most_specific_share(matching)
     if allow is None:
         return ShareDecision(False, f"private: no share rule allows {asset.ref} from {origin.name}")
-    destination = allow.destination.apply(asset.ref, origin)
+    try:
+        destination = allow.destination.apply(asset.ref, origin)
+    except ValueError:  # e.g. a long name plus a prefix exceeds AzureML's limit
+        reason = f"share rule `{allow.id}` names {asset.ref} `{allow.destination.name}`, which is no valid asset name"
+        return ShareDecision(False, reason, allow.id)
     reason = f"shared by rule `{allow.id}` of {allow.owner} as {destination.name}:{destination.version}"
     return ShareDecision(True, reason, allow.id, destination, allow.audience)
 
