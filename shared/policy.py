@@ -277,7 +277,8 @@ def decide_share(asset: Asset, origin: Workspace, registry: Registry, policy: Po
     try:
         destination = allow.destination.apply(asset.ref, origin)
     except ValueError:  # e.g. a long name plus a prefix exceeds AzureML's limit
-        reason = f"share rule `{allow.id}` names {asset.ref} `{allow.destination.name}`, which is no valid asset name"
+        template = allow.destination.name
+        reason = f"share rule `{allow.id}` renames {asset.ref} by `{template}` into no valid asset name"
         return ShareDecision(False, reason, allow.id)
     reason = f"shared by rule `{allow.id}` of {allow.owner} as {destination.name}:{destination.version}"
     return ShareDecision(True, reason, allow.id, destination, allow.audience)
