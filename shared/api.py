@@ -169,11 +169,10 @@ def validated(model: type[M], data: Mapping[str, Any]) -> M:
     except ValidationError as error:
         problems = error.errors()
         first = problems[0]
-        where = ".".join(str(part) for part in first["loc"]) or "request"
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise InvalidInputError(
-            f"`{where}`: {str(first['msg']).removeprefix('Value error, ')}{more}"
-        ) from None
+        raise InvalidInputError(f"{f'`{where}`: ' if where else ''}{message}{more}") from None
 
 
 def ok(body: Any, status: int = 200) -> ApiResponse:

@@ -222,8 +222,12 @@ class Engine:
             )
             return [planned, *self.fan_out(shared, world=world, correlation_id=correlation_id, dry_run=True)]
         # Apply the share step; conflicts are recorded, not retried.
+        if plan.step is ShareStep.REFUSE:
+            return [
+                self._record("share", str(ref), origin.name, "refused", plan.reason, correlation_id, dry_run)
+            ]
         if plan.step is ShareStep.CONFLICT:
-            return [self._conflict(destination, origin, plan.reason, row, event_id, correlation_id)]
+            return [self._conflict(destination, origin, plan.reason, event_id, correlation_id)]
         tags = provenance_tags(source, origin, rule_id=decision.rule_id, correlation_id=correlation_id)
         outcome = self._apply_share(
             plan.step, source, origin, destination, tags, world, row, event_id, correlation_id
@@ -271,19 +275,17 @@ class Engine:
         return Outcome("share", str(destination), world.registry.name, LedgerStatus.SUCCEEDED.value, reason)
 
     def _conflict(
-        self,
-        destination: AssetRef,
-        origin: Workspace,
-        reason: str,
-        row: LedgerEntry | None,
-        event_id: str,
-        correlation_id: str,
+        self, destination: AssetRef, origin: Workspace, reason: str, event_id: str, correlation_id: str
     ) -> Outcome:
-        if row is None or row.status is not LedgerStatus.CONFLICT:
+        """Record, once, that `origin` cannot share to an occupied destination. The destination's own
+        share row (the asset that holds it) is left alone; the conflict has a row of its own."""
+        target = f"conflict|{origin.name}"
+        row = self.store.get_entry(destination.key, target)
+        if row is None:
             now = self.clock()
             entry = LedgerEntry(
                 destination.key,
-                "share",
+                target,
                 LedgerStatus.CONFLICT,
                 message=reason,
                 updated=now,
@@ -292,7 +294,7 @@ class Engine:
                 correlation_id=correlation_id,
                 detail={"origin": origin.name},
             )
-            self._write(row, entry)
+            self._write(None, entry)
             self._audit("share", "conflict", reason, destination, origin.name, correlation_id)
         logger_for(correlation_id).warning("conflict: %s; not retried", reason)
         return Outcome("share", str(destination), origin.name, LedgerStatus.CONFLICT.value, reason)
@@ -603,14 +605,15 @@ class Engine:
                 )
             return Outcome("pull", str(ref), workspace, "refused", decision.reason)
         rows = {entry.workspace: entry for entry in self.store.entries_for_asset(ref.key) if entry.workspace}
+        # A first pull has no row yet: the view must not read one.
         view = {
-            workspace: LedgerStatusView(
-                rows[workspace].status, rows[workspace].attempts, rows[workspace].updated
-            )
+            name: LedgerStatusView(row.status, row.attempts, row.updated)
+            for name, row in rows.items()
+            if name == workspace
         }
         plans = plan_fanout(
             [decision],
-            view if workspace in rows else {},
+            view,
             version=ref.version,
             latest_version=ref.version,
             now=self.clock(),
