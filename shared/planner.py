@@ -89,6 +89,11 @@ def plan_share(
     share_row_status: LedgerStatus | None,
 ) -> SharePlan:
     """What to do about sharing `source` from `origin`, given what the registry and the ledger hold."""
+    if source.tags.get(TAG_REGISTRY_ID):
+        reason = (
+            f"{source.ref} is RegSync's copy of {source.tags[TAG_REGISTRY_ID]}; copies are never shared back"
+        )
+        return SharePlan(ShareStep.REFUSE, reason)
     if not decision.allowed or decision.destination is None:
         return SharePlan(ShareStep.REFUSE, decision.reason)
     destination = decision.destination
