@@ -38,7 +38,12 @@ from typing import Any, TypeVar
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
-from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
 
 from shared.domain import (
     LedgerStatus,
@@ -471,7 +476,13 @@ class WorkQueue:
             service = QueueServiceClient(
                 url, credential=DefaultAzureCredential(), message_encode_policy=policy
             )
-        return cls(service.get_queue_client(name))
+        # The service client does not hand its policies down to its queue clients: the Functions host
+        # reads base64 text (host.json messageEncoding), so the queue client itself must encode.
+        return cls(
+            service.get_queue_client(
+                name, message_encode_policy=policy, message_decode_policy=TextBase64DecodePolicy()
+            )
+        )
 
     def ensure(self) -> None:
         with contextlib.suppress(ResourceExistsError):
