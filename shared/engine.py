@@ -270,7 +270,16 @@ class Engine:
         self._finish(claimed, LedgerStatus.SUCCEEDED, f"shared from {origin.name}")
         reason = f"shared {source.ref} from {origin.name} as {destination.name}:{destination.version}"
         self._audit("share", "succeeded", reason, destination, world.registry.name, correlation_id)
-        self.publisher.publish(ASSET_SHARED, str(destination), {**tags, "asset": destination.key})
+        self.publisher.publish(
+            ASSET_SHARED,
+            str(destination),
+            {
+                **tags,
+                "asset": destination.key,
+                "target": world.registry.name,
+                "correlation_id": correlation_id,
+            },
+        )
         logs.info("%s; fanning out", reason)
         return Outcome("share", str(destination), world.registry.name, LedgerStatus.SUCCEEDED.value, reason)
 
