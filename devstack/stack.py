@@ -1,4 +1,5 @@
-"""Brings the whole local stack up and down: Azurite, the AzureML emulator and the local Functions host.
+"""Brings the whole local stack up and down: Azurite, the AzureML emulator, the local Event Grid topic
+(devstack/topic.py, where RegSync publishes its own events) and the local Functions host.
 
 Called by `python -m devstack up|down` (devstack/__main__.py), by the demo and by end-to-end tests
 (`local_stack(...)`). Each component is a detached subprocess in its own session, so it outlives the `up`
@@ -8,7 +9,7 @@ those processes (after checking in /proc that the pid still is the process `up` 
 Files in the state directory:
 - `stack.json`: the components (written as each starts, so a failed `up` can still be brought down);
 - `stack.env`: `KEY=value` lines with everything a client needs (see docs/local-stack.md);
-- `logs/{azurite,emulator,host}.log`: each component's output; `emulator/`: the emulator's state.
+- `logs/{azurite,emulator,topic,host}.log`: each component's output; `emulator/`: the emulator's state.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ import yaml
 from devstack.azurite import free_port, start_azurite
 from devstack.emulator.launch import EmulatorAdmin, read_env_file
 from devstack.host import EVENTGRID_KEY_SETTING, FUNCTION_KEY_SETTING, MASTER_KEY_SETTING
+from devstack.topic import KEY_ENV as TOPIC_KEY_ENV
+from devstack.topic import LIST_PATH as TOPIC_LIST_PATH
+from devstack.topic import PUBLISH_PATH as TOPIC_PUBLISH_PATH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_DEADLINE_SECONDS = 60.0
@@ -159,26 +163,48 @@ def _start_emulator(world: Path, state_dir: Path, speed: float, record: StackRec
     return read_env_file(emulator_dir / "emulator.env")
 
 
+def _start_topic(state_dir: Path, record: StackRecord) -> dict[str, str]:
+    """The local Event Grid topic; its key goes in the environment, never on a command line."""
+    port, key = free_port(), secrets.token_urlsafe(32)
+    command = [sys.executable, "-m", "devstack.topic", "--port", str(port)]
+    process = _spawn("topic", command, state_dir, {**os.environ, TOPIC_KEY_ENV: key})
+    record.components.append(Component.of("topic", process))
+    record.save(state_dir / "stack.json")
+    url = f"http://127.0.0.1:{port}"
+    _wait_until(lambda: _answers(f"{url}{TOPIC_LIST_PATH}", {}), process, "topic", state_dir)
+    return {
+        "REGSYNC_EVENTGRID_TOPIC_ENDPOINT": f"{url}{TOPIC_PUBLISH_PATH}",
+        TOPIC_KEY_ENV: key,
+        "REGSYNC_LOCAL_TOPIC_URL": url,
+    }
+
+
 def _start_host(
-    app: str, env: Mapping[str, str], settings: Path | None, state_dir: Path, record: StackRecord
+    app: str,
+    env: Mapping[str, str],
+    settings: Path | None,
+    host_json: Path | None,
+    state_dir: Path,
+    record: StackRecord,
 ) -> str:
     port = free_port()
     command = [sys.executable, "-m", "devstack.host", "--app", app, "--port", str(port)]
     if settings is not None:
         command += ["--settings", str(settings.resolve())]
+    if host_json is not None:
+        command += ["--host-json", str(host_json.resolve())]
     process = _spawn("host", command, state_dir, {**os.environ, **env})
     record.components.append(Component.of("host", process))
     record.save(state_dir / "stack.json")
     url = f"http://127.0.0.1:{port}"
-    _wait_until(lambda: _host_answers(url, env[MASTER_KEY_SETTING]), process, "host", state_dir)
+    status_url = f"{url}/admin/host/status"
+    _wait_until(lambda: _answers(status_url, {"code": env[MASTER_KEY_SETTING]}), process, "host", state_dir)
     return url
 
 
-def _host_answers(url: str, master_key: str) -> bool:
+def _answers(url: str, params: Mapping[str, str]) -> bool:
     try:
-        return (
-            httpx.get(f"{url}/admin/host/status", params={"code": master_key}, timeout=2).status_code == 200
-        )
+        return httpx.get(url, params=params, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -242,11 +268,13 @@ def up(
     app: str = DEFAULT_APP,
     eventgrid_function: str = DEFAULT_EVENTGRID_FUNCTION,
     settings: Path | None = None,
+    host_json: Path | None = None,
 ) -> LocalStack:
-    """Start Azurite, the emulator and the host, subscribe the webhook, write stack.env.
+    """Start Azurite, the emulator, the topic and the host, subscribe the webhook, write stack.env.
 
     `settings` (default: `default_settings_file()`) supplies the app settings the stack does not set
-    itself (queue names, schedules). On any failure everything started so far is stopped again.
+    itself (queue names, schedules); `host_json` (default: the repository's host.json) the host's
+    configuration (queue retries and poison). On any failure everything started so far is stopped again.
     """
     settings = settings or default_settings_file()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -254,7 +282,7 @@ def up(
         raise StackError(f"a stack is already running in `{state_dir}`: run `python -m devstack down` first")
     record = StackRecord()
     try:
-        env = _start_all(world, state_dir, speed, app, eventgrid_function, settings, record)
+        env = _start_all(world, state_dir, speed, app, eventgrid_function, settings, host_json, record)
     except BaseException:
         down(state_dir)
         raise
@@ -269,20 +297,23 @@ def _start_all(
     app: str,
     eventgrid_function: str,
     settings: Path | None,
+    host_json: Path | None,
     record: StackRecord,
 ) -> dict[str, str]:
     # Storage first (the host's queue workers need it), then the emulator (the host's settings point at it).
     azurite = _start_azurite(state_dir, record)
     emulator_env = _start_emulator(world, state_dir, speed, record)
+    topic_env = _start_topic(state_dir, record)  # before the host: the app publishes there
     keys = {name: secrets.token_urlsafe(32) for name in (FUNCTION_KEY_SETTING, MASTER_KEY_SETTING)}
     keys[EVENTGRID_KEY_SETTING] = secrets.token_urlsafe(32)
     host_env = {
         **emulator_env,
+        **topic_env,
         **keys,
         "AzureWebJobsStorage": azurite["connection_string"],
         "REGSYNC_AZUREML_EMULATOR": "true",
     }
-    host_url = _start_host(app, host_env, settings, state_dir, record)
+    host_url = _start_host(app, host_env, settings, host_json, state_dir, record)
     webhook = (
         f"{host_url}/runtime/webhooks/EventGrid?functionName={eventgrid_function}"
         f"&code={keys[EVENTGRID_KEY_SETTING]}"
@@ -349,10 +380,17 @@ def local_stack(
     app: str = DEFAULT_APP,
     eventgrid_function: str = DEFAULT_EVENTGRID_FUNCTION,
     settings: Path | None = None,
+    host_json: Path | None = None,
 ) -> Iterator[LocalStack]:
     """`up` on entry, `down` on exit, whatever happens in between."""
     stack = up(
-        world, state_dir, speed=speed, app=app, eventgrid_function=eventgrid_function, settings=settings
+        world,
+        state_dir,
+        speed=speed,
+        app=app,
+        eventgrid_function=eventgrid_function,
+        settings=settings,
+        host_json=host_json,
     )
     try:
         yield stack

@@ -71,7 +71,7 @@ def test_up_then_down(tmp_path: Path) -> None:
         env = read_stack_env(state_dir)
         assert env.keys() >= CLIENT_KEYS
         components = StackRecord.load(state_dir / "stack.json").components
-        assert [c.name for c in components] == ["azurite", "emulator", "host"]
+        assert [c.name for c in components] == ["azurite", "emulator", "topic", "host"]
         assert all(c.is_alive() for c in components)  # they outlive the `up` command
 
         listed = httpx.get(
