@@ -37,7 +37,7 @@ def event_as_mapping(event: Any) -> dict[str, Any]:
         "source": event.source,
         "subject": event.subject,
         "type": event.type,
-        "data": event.data,
+        "data": event.get_json(),
     }
 
 

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from shared import runtime
 from shared.engine import PushMessage
-from shared.settings import load_settings
 
 blueprint = func.Blueprint()
 log = logging.getLogger("regsync.functions.pushes")
@@ -30,6 +29,7 @@ def run_push(message: func.QueueMessage) -> None:
     except ValidationError as error:
         log.error("push message %s is malformed and was dropped, nothing changed: %s", message.id, error)
         return
-    final_attempt = (message.dequeue_count or 1) >= load_settings().max_push_attempts
-    outcome = runtime.engine().execute_push(push, final_attempt=final_attempt)
+    engine = runtime.engine()
+    final_attempt = (message.dequeue_count or 1) >= engine.max_push_attempts
+    outcome = engine.execute_push(push, final_attempt=final_attempt)
     log.info("[%s] push %s -> %s: %s", push.correlation_id, outcome.subject, outcome.target, outcome.status)

@@ -3,8 +3,10 @@ emulator on the seed world, with the SDK's environment pointed at it for the ses
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +38,12 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
     finally:
         restore_env(previous)
         running.stop()
+
+
+@functools.cache
+def registered_functions() -> dict[str, Any]:
+    """The app's functions by name. azure-functions refuses a second `get_functions()` on one app, as the
+    real worker indexes it once; every test module shares this one index."""
+    import function_app
+
+    return {function.get_function_name(): function for function in function_app.app.get_functions()}

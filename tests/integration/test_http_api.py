@@ -20,15 +20,15 @@ import azure.functions as func
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-import function_app
 from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared import runtime
 from shared.engine import Engine
+from tests.conftest import registered_functions
 from tests.integration.conftest import drain_pushes, register_model
 
 pytestmark = pytest.mark.integration
 
-FUNCTIONS = {f.get_function_name(): f for f in function_app.app.get_functions()}
+FUNCTIONS = registered_functions()
 PROVIDER = [{"typ": "name", "val": "ops@provider"}, {"typ": "roles", "val": "regsync.provider"}]
 
 
