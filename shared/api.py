@@ -256,16 +256,13 @@ def pull(call: Call) -> ApiResponse:
     """A refusal by the rules is an answer, not an error: 200 with status `refused` and the reason."""
     request = call.body(PullRequest)
     workspace_for(call, request.workspace)
-    version = request.version or call.engine.registry_latest_version(request.kind, request.name)
-    if version is None:
-        reason = f"the registry has no {request.kind.value} named {request.name}"
-        refused = Outcome(
-            "pull", f"{request.kind.value} {request.name}", request.workspace, "refused", reason
-        )
-        return ok({"correlation_id": call.correlation_id, "outcome": refused.as_dict()})
-    ref = AssetRef(kind=request.kind, name=request.name, version=version)
     outcome = call.engine.pull(
-        request.workspace, ref, correlation_id=call.correlation_id, actor=call.caller.name
+        request.workspace,
+        request.kind,
+        request.name,
+        request.version,
+        correlation_id=call.correlation_id,
+        actor=call.caller.name,
     )
     status = 200 if outcome.status == "refused" else 202
     return ok({"correlation_id": call.correlation_id, "outcome": outcome.as_dict()}, status)

@@ -165,6 +165,11 @@ class AzureMLGateway:
                 entity = _operations(client, ref.kind).get(name=ref.name, label="latest")
             except ResourceNotFoundError:
                 return None
+            except Exception as error:
+                # The SDK turns the registry's 404 into a ValidationException of type RESOURCE_NOT_FOUND.
+                if str(getattr(error, "error_type", "")).endswith("RESOURCE_NOT_FOUND"):
+                    return None
+                raise
         return str(entity.version)
 
     def _latest(self, client: MLClient, kind: AssetKind, where: str) -> list[Asset]:

@@ -585,20 +585,27 @@ class Engine:
     def pull(
         self,
         workspace: str,
-        ref: AssetRef,
+        kind: AssetKind,
+        name: str,
+        version: str | None = None,
         *,
         correlation_id: str,
         actor: str = "regsync",
         dry_run: bool = False,
     ) -> Outcome:
-        """A workspace asks for one registry asset version; the rules decide, as for any push.
-
-        The version policy does not apply (the caller named the version); gates and denies do.
+        """A workspace asks for a registry asset (its latest version if none is named); the rules decide,
+        as for any push. The version policy does not apply (the caller chose); gates and denies do.
         """
         world = self.world()
         target = world.workspaces.get(workspace)
         if target is None:
             raise PermanentError(f"workspace `{workspace}` is not managed by RegSync")
+        probe = AssetRef(kind=kind, name=name, version=version or "latest")
+        version = version or self.gateway.latest_registry_version(world.registry, probe)
+        if version is None:
+            reason = f"the registry has no {kind.value} named {name}"
+            return Outcome("pull", f"{kind.value} {name}", workspace, "refused", reason)
+        ref = AssetRef(kind=kind, name=name, version=version)
         asset = self.gateway.get_registry_asset(world.registry, ref)
         if asset is None:
             return Outcome(
@@ -668,15 +675,6 @@ class Engine:
             AuditRecord("approve", "pending", reason, str(ref), workspace, approver, correlation_id)
         )
         return Outcome("approve", str(ref), workspace, LedgerStatus.PENDING.value, reason)
-
-    def registry_latest_version(self, kind: AssetKind, name: str) -> str | None:
-        """The registry's latest version of an asset name, or None: a pull that names no version."""
-        registry = self.store.get_registry()
-        if registry is None:
-            raise PermanentError("no registry is configured: add one with `regsync registry add`")
-        # The gateway reads only the kind and name of the ref; the version is a placeholder.
-        probe = AssetRef(kind=kind, name=name, version="latest")
-        return self.gateway.latest_registry_version(registry, probe)
 
     # --- reconcile: events are hints, this is the guarantee ----------------------------------------
 

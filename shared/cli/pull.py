@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from shared.cli.application import application, checked, unknown
-from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, WorkspaceName
-from shared.engine import Outcome, new_correlation_id
+from shared.domain import AssetKind, AssetName, AssetVersion, WorkspaceName
+from shared.engine import new_correlation_id
 
 ACTOR = "regsync-cli"
 
@@ -34,14 +34,8 @@ def pull(
     engine = cli.engine
     if engine.store.get_workspace(workspace) is None:
         raise unknown("workspace", workspace)
-    version = version or engine.registry_latest_version(kind, name)
     cid = new_correlation_id()
-    if version is None:
-        reason = f"the registry has no {kind.value} named {name}"
-        outcome = Outcome("pull", f"{kind.value} {name}", workspace, "refused", reason)
-    else:
-        ref = AssetRef(kind=kind, name=name, version=version)
-        outcome = engine.pull(workspace, ref, correlation_id=cid, actor=ACTOR)
+    outcome = engine.pull(workspace, kind, name, version, correlation_id=cid, actor=ACTOR)
     if cli.json_output:
         cli.emit_json({"correlation_id": cid, "outcome": outcome.as_dict()})
     else:

@@ -147,11 +147,6 @@ def test_a_pull_the_rules_refuse_says_why_and_queues_nothing(
     assert seeded.store.get_entry(f"model:credit-card-default:{version}", "push|workspace2") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared.azureml.latest_registry_version: for a name the registry lacks, the SDK's "
-    "get(label='latest') raises ValidationException, not ResourceNotFoundError, so it fails instead of None",
-)
 def test_a_pull_of_a_name_the_registry_lacks_is_refused(run: Run) -> None:
     missing = run("--json", "pull", "--workspace", "workspace3", "--name", f"absent-{uuid.uuid4().hex[:8]}")
     assert missing.exit_code == 1

@@ -270,8 +270,9 @@ def test_pull_allowed_is_queued_and_refused_is_an_answer_with_its_reason(
         {"workspace": "workspace3", "kind": "model", "name": unique("absent")},
         caller=tenant("northwind"),
     )
-    # The SDK reports a name without versions as invalid input, which RegSync classifies as permanent.
-    assert missing.status == 422 and "does not exist in registry" in missing.error["message"]
+    # A name the registry lacks is an answer too: refused, with the reason.
+    assert missing.status == 200
+    assert missing.body["outcome"]["reason"].startswith("the registry has no model named absent")
 
 
 def test_gated_push_waits_until_the_provider_approves(
