@@ -34,6 +34,7 @@ from shared.planner import (
     plan_push,
     plan_share,
     provenance_tags,
+    registry_copy,
 )
 from shared.policy import (
     Policy,
@@ -194,15 +195,15 @@ class Engine:
             reason = f"{ref} is not (or no longer) in workspace {origin.name}"
             logs.info("%s; nothing to share", reason)
             return [self._record("share", str(ref), origin.name, "ignored", reason, correlation_id, dry_run)]
+        copy_reason = registry_copy(source)
+        if copy_reason:  # our own pushes echo back as workspace events: not news, not audited
+            logs.debug("%s", copy_reason)
+            return [Outcome("share", str(ref), origin.name, "ignored", copy_reason)]
         # Decide, then observe only what the plan needs: the registry's copy and our ledger row.
         decision = decide_share(source, origin, world.registry, world.policy)
         if not decision.allowed or decision.destination is None:
             logs.info("not shared: %s", decision.reason)
-            return [
-                self._record(
-                    "share", str(ref), origin.name, "refused", decision.reason, correlation_id, dry_run
-                )
-            ]
+            return [self._refuse_share(origin, ref, decision.reason, world, correlation_id, dry_run)]
         destination = decision.destination
         row = self.store.get_entry(destination.key, "share")
         in_registry = self.gateway.get_registry_asset(world.registry, destination)
@@ -236,6 +237,20 @@ class Engine:
             ref=destination, tags=tags
         )
         return [outcome, *self.fan_out(shared, world=world, correlation_id=correlation_id, event_id=event_id)]
+
+    def _refuse_share(
+        self, origin: Workspace, ref: AssetRef, reason: str, world: World, correlation_id: str, dry_run: bool
+    ) -> Outcome:
+        """Audit a refusal once per asset and policy version: one write makes several events and the
+        reconcile judges the same asset again, and the audit should say it once."""
+        outcome = Outcome("share", str(ref), origin.name, "refused", reason)
+        fingerprint = world.policy.fingerprint
+        note = self.store.recall(origin.name, ref.key)
+        if dry_run or (note is not None and note.fingerprint == fingerprint and note.outcome == "refused"):
+            return outcome
+        self._record("share", str(ref), origin.name, "refused", reason, correlation_id, dry_run)
+        self.store.remember(origin.name, SeenAsset(ref.key, fingerprint, "refused"))
+        return outcome
 
     def _apply_share(
         self,
@@ -708,7 +723,7 @@ class Engine:
     ) -> list[Outcome]:
         """Share side of one workspace: judge each latest asset version not yet judged under these rules.
 
-        Cost with nothing to do: one list call per asset kind and one Seen partition query.
+        Cost with nothing to do: one paged list call per asset kind and one Seen partition query.
         """
         world = world or self.world()
         workspace = world.workspaces.get(name)
@@ -748,7 +763,7 @@ class Engine:
 
         Catches lost events, new subscribers, newer versions under `latest`, and failed pushes (retried
         up to twice the per-message attempt limit). Provenance tags are remembered in the Seen table,
-        so with nothing to do the cost is one list call per asset kind.
+        so with nothing to do the cost is one paged list call per asset kind (a page holds 20).
         """
         world = world or self.world()
         seen = self.store.seen_in(REGISTRY_SCOPE)
@@ -774,8 +789,14 @@ class Engine:
         if note is not None:
             return Asset(ref=listed.ref, tags=note.tags)
         asset = self.gateway.get_registry_asset(world.registry, listed.ref)
-        # Remember only stamped provenance: an unstamped version may be our own share still in flight.
-        if asset is not None and origin_of(asset.tags) is not None and not dry_run:
+        if asset is None or dry_run:
+            return asset
+        # Remember the tags unless provenance is missing because our own share is still in flight (a
+        # share row exists); assets put in the registry directly have none and are remembered too.
+        in_flight = (
+            origin_of(asset.tags) is None and self.store.get_entry(listed.ref.key, "share") is not None
+        )
+        if not in_flight:
             self.store.remember(REGISTRY_SCOPE, SeenAsset(listed.ref.key, "", "listed", asset.tags))
         return asset
 

@@ -66,6 +66,14 @@ def origin_of(tags: Mapping[str, str]) -> Origin | None:
 # --- share ------------------------------------------------------------------------------------
 
 
+def registry_copy(source: Asset) -> str | None:
+    """Why `source` must not be shared, if it is RegSync's own copy of a registry asset (else None)."""
+    registry_id = source.tags.get(TAG_REGISTRY_ID)
+    if not registry_id:
+        return None
+    return f"{source.ref} is RegSync's copy of {registry_id}; copies are never shared back"
+
+
 class ShareStep(StrEnum):
     REFUSE = "refuse"  # the policy (or the region) says no
     SHARE = "share"  # not in the registry yet: share it
@@ -89,11 +97,9 @@ def plan_share(
     share_row_status: LedgerStatus | None,
 ) -> SharePlan:
     """What to do about sharing `source` from `origin`, given what the registry and the ledger hold."""
-    if source.tags.get(TAG_REGISTRY_ID):
-        reason = (
-            f"{source.ref} is RegSync's copy of {source.tags[TAG_REGISTRY_ID]}; copies are never shared back"
-        )
-        return SharePlan(ShareStep.REFUSE, reason)
+    copy_reason = registry_copy(source)
+    if copy_reason:
+        return SharePlan(ShareStep.REFUSE, copy_reason)
     if not decision.allowed or decision.destination is None:
         return SharePlan(ShareStep.REFUSE, decision.reason)
     destination = decision.destination

@@ -434,6 +434,10 @@ class StateStore:
         """Everything judged in one workspace (or `@registry`), by asset key: one partition query."""
         return {entity["RowKey"]: SeenAsset.from_entity(entity) for entity in _partition(self.seen, scope)}
 
+    def recall(self, scope: str, asset_key: str) -> SeenAsset | None:
+        entity = _point_read(self.seen, scope, asset_key)
+        return SeenAsset.from_entity(entity) if entity else None
+
     def remember(self, scope: str, seen: SeenAsset) -> None:
         self.seen.upsert_entity(seen.to_entity(scope), mode=UpdateMode.REPLACE)
 

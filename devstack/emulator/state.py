@@ -335,10 +335,17 @@ class State:
         if existing is None:
             return
         annotations = set(REG_UPDATABLE)
+        # The SDK re-sends a registry model without its jobName (the lineage is read-only there): an
+        # omitted jobName keeps the stored one rather than counting as a change.
+        carried = {
+            k: existing.properties[k]
+            for k in ("jobName",)
+            if props.get(k) is None and k in existing.properties
+        }
         changed = differing_field(
             kind,
             {k: v for k, v in existing.properties.items() if k not in annotations},
-            {k: v for k, v in props.items() if k not in annotations},
+            {k: v for k, v in (props | carried).items() if k not in annotations},
         )
         uri = next((f for f in URI_FIELDS if f in props and props[f] != existing.properties.get(f)), None)
         if changed or (uri and "originAssetId" not in props):
