@@ -27,8 +27,9 @@ TAG_CORRELATION = "regsync.correlation"
 TAG_REGISTRY_ID = "regsync.registry.asset"
 
 # A ledger row that says "pending" or "running" for longer than this was abandoned (a crash, a lost
-# message): the next reconcile or redelivered event takes it over.
-DEFAULT_LEASE = timedelta(minutes=10)
+# message): the next reconcile or redelivered event takes it over. Longer than host.json's
+# functionTimeout (10 min), so a push still running is never taken over.
+DEFAULT_LEASE = timedelta(minutes=15)
 
 
 def provenance_tags(
