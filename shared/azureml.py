@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import (
@@ -277,10 +277,12 @@ class AzureMLGateway:
         from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
 
         endpoint_name = action.endpoint or ""
-        endpoint = _get_or_none(lambda: client.online_endpoints.get(name=endpoint_name))
-        if endpoint is None:
-            endpoint = ManagedOnlineEndpoint(name=endpoint_name, auth_mode="key", tags=tags)
-            endpoint = client.online_endpoints.begin_create_or_update(endpoint).result()
+        endpoint = _get_or_create(
+            lambda: client.online_endpoints.get(name=endpoint_name),
+            lambda: client.online_endpoints.begin_create_or_update(
+                ManagedOnlineEndpoint(name=endpoint_name, auth_mode="key", tags=tags)
+            ),
+        )
         name = deployment_name(ref)
         model_id = ref.registry_id(registry.name)
         deployment = _get_or_none(
@@ -309,11 +311,12 @@ class AzureMLGateway:
         from azure.ai.ml.entities import BatchDeployment, BatchEndpoint
 
         endpoint_name = action.endpoint or ""
-        endpoint = _get_or_none(lambda: client.batch_endpoints.get(name=endpoint_name))
-        if endpoint is None:
-            endpoint = client.batch_endpoints.begin_create_or_update(
+        endpoint = _get_or_create(
+            lambda: client.batch_endpoints.get(name=endpoint_name),
+            lambda: client.batch_endpoints.begin_create_or_update(
                 BatchEndpoint(name=endpoint_name, tags=tags)
-            ).result()
+            ),
+        )
         name = deployment_name(ref)
         deployment = _get_or_none(
             lambda: client.batch_deployments.get(name=name, endpoint_name=endpoint_name)
@@ -391,6 +394,12 @@ def _get_or_none(read: Callable[[], T]) -> T | None:
         return read()
     except ResourceNotFoundError:
         return None
+
+
+def _get_or_create(read: Callable[[], T], begin_create: Callable[[], Any]) -> T:
+    """An endpoint as it is, or created (a long-running operation, waited for) when it is missing."""
+    found = _get_or_none(read)
+    return found if found is not None else cast(T, begin_create().result())
 
 
 @contextmanager

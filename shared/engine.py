@@ -856,14 +856,7 @@ class Engine:
     def _finish(self, row: LedgerEntry, status: LedgerStatus, message: str) -> None:
         now = self.clock()
         finished = now if status.final else None
-        try:
-            self.store.update_entry(
-                replace(row, status=status, message=message, updated=now, finished=finished)
-            )
-        except ConcurrentUpdateError:
-            logger_for(row.correlation_id).warning(
-                "ledger row %s -> %s changed while we held it", row.asset_key, row.target
-            )
+        self._write(row, replace(row, status=status, message=message, updated=now, finished=finished))
 
     def _settle_done(
         self,

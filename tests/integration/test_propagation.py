@@ -7,8 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from shared.domain import AssetKind, AssetRef, LedgerStatus
-from shared.engine import Engine
+from shared.engine import Engine, PushMessage
+from shared.policy_file import parse_policy
 from tests.integration.conftest import drain_pushes, register_model
 
 
@@ -64,3 +67,56 @@ def test_a_model_trained_by_a_job_keeps_its_job_link_through_share_and_push(
     in_registry = ml("registry").models.get("credit-card-default", model.version)
     assert in_registry.tags["regsync.origin.job"] == job
     assert [o.status for o in drain_pushes(seeded)] == ["succeeded"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "target"),
+    [("deploy_online", "workspace4"), ("deploy_batch", "workspace2")],
+)
+def test_a_push_rule_can_deploy_the_registry_model_to_an_endpoint(
+    seeded: Engine, ml: Callable[[str], Any], model_folder: Path, mode: str, target: str
+) -> None:
+    name = f"dep-{uuid.uuid4().hex[:8]}"
+    tenant = {"workspace4": "woodgrove", "workspace2": "contoso"}[target]
+    endpoint = f"ep-{uuid.uuid4().hex[:8]}"
+    extra = parse_policy(
+        f"""
+share:
+  - {{id: share-{name}, tenant: contoso, workspaces: [workspace1], assets: {{include: [{name}]}}}}
+push:
+  - id: deploy-{name}
+    tenant: {tenant}
+    targets: {{workspaces: [{target}]}}
+    assets: {{kinds: [model], include: [{name}]}}
+    action: {{mode: {mode}, endpoint: {endpoint}, instance_count: 1}}
+""",
+        known_tenants=["contoso", tenant],
+        known_workspaces=seeded.store.list_workspaces(),
+    )
+    seeded.store.put_policy(extra.policy)
+    model = register_model(ml, "workspace1", name, model_folder)
+    origin = seeded.store.get_workspace("workspace1")
+    assert origin is not None
+
+    seeded.propagate(
+        origin, AssetRef(kind=AssetKind.MODEL, name=name, version=model.version), correlation_id="d"
+    )
+    [pushed] = drain_pushes(seeded)
+
+    assert pushed.status == "succeeded", pushed.reason
+    registry_id = f"azureml://registries/regsync-registry/models/{name}/versions/{model.version}"
+    if mode == "deploy_online":
+        [deployment] = list(ml(target).online_deployments.list(endpoint_name=endpoint))
+        assert deployment.model == registry_id
+        assert ml(target).online_endpoints.get(endpoint).traffic == {deployment.name: 100}
+    else:
+        [deployment] = list(ml(target).batch_deployments.list(endpoint_name=endpoint))
+        assert registry_id in str(deployment.model)
+        assert ml(target).batch_endpoints.get(endpoint).defaults.deployment_name == deployment.name
+    again = seeded.execute_push(
+        PushMessage(
+            kind=AssetKind.MODEL, name=name, version=model.version, target=target, correlation_id="again"
+        ),
+        final_attempt=False,
+    )
+    assert again.status == "succeeded"  # a duplicate message changes nothing
