@@ -185,13 +185,24 @@ class AzureMLGateway:
 
     # --- share ---------------------------------------------------------------------------------
 
-    def share(self, origin: Workspace, ref: AssetRef, registry: Registry, destination: AssetRef) -> None:
-        """Copy a workspace asset version into the registry (an import that keeps its lineage)."""
+    def share(
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        registry: Registry,
+        destination: AssetRef,
+        tags: dict[str, str],
+    ) -> None:
+        """Copy a workspace asset version into the registry, with provenance `tags`.
+
+        Models, environments and data are imported (the registry keeps their lineage), then tagged;
+        components have no share: they are created in the registry, tagged from the start.
+        """
         client = self.workspace_client(origin)
         doing = f"sharing {ref} from {origin.name} to registry {registry.name} as {destination.name}"
         with _classified(doing):
             if ref.kind is AssetKind.COMPONENT:
-                self._share_component(client, ref, registry, destination)
+                self._share_component(client, ref, registry, destination, tags)
                 return
             _operations(client, ref.kind).share(
                 name=ref.name,
@@ -200,13 +211,14 @@ class AzureMLGateway:
                 share_with_name=destination.name,
                 share_with_version=destination.version,
             )
+        self.stamp_registry_tags(registry, destination, tags)
 
     def _share_component(
-        self, client: MLClient, ref: AssetRef, registry: Registry, destination: AssetRef
+        self, client: MLClient, ref: AssetRef, registry: Registry, destination: AssetRef, tags: dict[str, str]
     ) -> None:
-        # Components have no share: create them in the registry from the workspace definition.
         component = client.components.get(name=ref.name, version=ref.version)
         component.name, component.version = destination.name, destination.version
+        component.tags = {**(component.tags or {}), **tags}
         self.registry_client(registry).components.create_or_update(component)
 
     def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None:

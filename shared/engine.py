@@ -272,8 +272,9 @@ class Engine:
         claimed = self._claim(destination.key, "share", row, event_id, correlation_id, detail)
         try:
             if step is ShareStep.SHARE:
-                self.gateway.share(origin, source.ref, world.registry, destination)
-            self.gateway.stamp_registry_tags(world.registry, destination, tags)
+                self.gateway.share(origin, source.ref, world.registry, destination, tags)
+            else:  # a share cut short before its provenance was stamped
+                self.gateway.stamp_registry_tags(world.registry, destination, tags)
         except TemporaryError as error:
             self._finish(claimed, LedgerStatus.RETRYING, str(error))
             logs.warning("share of %s failed temporarily (%s); will be retried", destination, error)

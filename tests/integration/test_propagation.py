@@ -120,3 +120,53 @@ push:
         final_attempt=False,
     )
     assert again.status == "succeeded"  # a duplicate message changes nothing
+
+
+def test_data_and_components_are_shared_and_pushed_too(
+    seeded: Engine, ml: Callable[[str], Any], tmp_path: Path
+) -> None:
+    from azure.ai.ml.entities import CommandComponent, Data
+
+    prefix = f"dc{uuid.uuid4().hex[:8]}"  # component names: lower letters, digits and underscores
+    rules = parse_policy(
+        f"""
+share:
+  - {{id: share-{prefix}, tenant: contoso, workspaces: [workspace1], assets: {{include: [{prefix}_*]}}}}
+push:
+  - {{id: push-{prefix}, tenant: northwind, targets: {{workspaces: [workspace3]}}, assets: {{include: [{prefix}_*]}}}}
+""",
+        known_tenants=["contoso", "northwind"],
+        known_workspaces=seeded.store.list_workspaces(),
+    )
+    seeded.store.put_policy(rules.policy)
+    (tmp_path / "rows.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "train.py").write_text("print('train')\n", encoding="utf-8")
+    ws1 = ml("workspace1")
+    ws1.data.create_or_update(
+        Data(name=f"{prefix}_rows", version="1", path=str(tmp_path / "rows.csv"), type="uri_file")
+    )
+    ws1.components.create_or_update(
+        CommandComponent(
+            name=f"{prefix}_train",
+            version="1",
+            command="python train.py",
+            code=str(code),
+            environment="azureml://registries/regsync-registry/environments/base/versions/1",
+        )
+    )
+    origin = seeded.store.get_workspace("workspace1")
+    assert origin is not None
+
+    for kind, name in ((AssetKind.DATA, f"{prefix}_rows"), (AssetKind.COMPONENT, f"{prefix}_train")):
+        outcomes = seeded.propagate(
+            origin, AssetRef(kind=kind, name=name, version="1"), correlation_id=prefix
+        )
+        assert outcomes[0].status == "succeeded", outcomes[0].reason
+    assert sorted((o.subject, o.status) for o in drain_pushes(seeded)) == [
+        (f"component {prefix}_train:1", "succeeded"),
+        (f"data {prefix}_rows:1", "succeeded"),
+    ]
+    assert ml("workspace3").data.get(f"{prefix}_rows", "1").tags["regsync.origin.workspace"] == "workspace1"
+    assert ml("workspace3").components.get(f"{prefix}_train", "1").command == "python train.py"
