@@ -158,7 +158,7 @@ class AzureMLGateway:
         return self._latest(self.registry_client(registry), kind, f"registry {registry.name}")
 
     def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None:
-        """The registry's latest version of `ref`'s name (most recently created), or None."""
+        """The registry's latest version of `ref`'s name (AzureML's `latest`: most recently created)."""
         client = self.registry_client(registry)
         with _classified(f"reading the latest {ref.kind.value} {ref.name} in registry {registry.name}"):
             try:
@@ -171,6 +171,12 @@ class AzureMLGateway:
                     return None
                 raise
         return str(entity.version)
+
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]:
+        """Every version of `ref`'s name in the registry: one paged list call."""
+        client = self.registry_client(registry)
+        with _classified(f"listing the versions of {ref.kind.value} {ref.name} in registry {registry.name}"):
+            return [str(entity.version) for entity in _operations(client, ref.kind).list(name=ref.name)]
 
     def _latest(self, client: MLClient, kind: AssetKind, where: str) -> list[Asset]:
         with _classified(f"listing {kind.value}s in {where}"):

@@ -25,10 +25,12 @@ from shared.events import AssetEvent, IgnoredEvent
 from shared.notify import ASSET_PUSHED, ASSET_SHARED, PUSH_FAILED, Publisher
 from shared.planner import (
     DEFAULT_LEASE,
+    FanoutPlan,
     FanoutStep,
     LedgerStatusView,
     PushStep,
     ShareStep,
+    newest_numeric,
     origin_of,
     plan_fanout,
     plan_push,
@@ -344,21 +346,26 @@ class Engine:
             reason = "its share is still in flight; the share fans out when it is done"
             return [Outcome("fanout", str(asset.ref), "", "skipped", reason)]
         decisions = self._decisions(asset, world, world.workspaces.values())
-        latest = latest_version or (asset.ref.version if dry_run else None)
-        latest = latest or self.gateway.latest_registry_version(world.registry, asset.ref)
         rows = {entry.workspace: entry for entry in entries if entry.workspace}
         views = {
             name: LedgerStatusView(entry.status, entry.attempts, entry.updated)
             for name, entry in rows.items()
         }
-        plans = plan_fanout(
-            decisions,
-            views,
-            version=asset.ref.version,
-            latest_version=latest or asset.ref.version,
-            now=self.clock(),
-            retry_failed_below=retry_failed_below,
-        )
+
+        def plans_for(latest: str) -> list[FanoutPlan]:
+            return plan_fanout(
+                decisions,
+                views,
+                version=asset.ref.version,
+                latest_version=latest,
+                now=self.clock(),
+                retry_failed_below=retry_failed_below,
+            )
+
+        plans = plans_for(latest_version or asset.ref.version)
+        if any(step.step is not FanoutStep.SKIP for step in plans):
+            # Before acting, confirm which version is the latest (steady state never pays this read).
+            plans = plans_for(self._latest_version(world.registry, asset.ref))
         outcomes = [self._refusal(decision, asset) for decision in decisions if _worth_reporting(decision)]
         for plan in plans:
             if dry_run:
@@ -382,6 +389,11 @@ class Engine:
             # A steady-state reconcile writes nothing, not even audit lines.
             self._audit_fanout(asset, outcomes, decisions, correlation_id)
         return outcomes
+
+    def _latest_version(self, registry: Registry, ref: AssetRef) -> str:
+        if ref.version.isdigit():
+            return newest_numeric(ref.version, self.gateway.registry_versions(registry, ref))
+        return self.gateway.latest_registry_version(registry, ref) or ref.version
 
     def _apply_fanout(
         self,

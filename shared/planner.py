@@ -131,6 +131,13 @@ def plan_share(
 # --- fan-out ----------------------------------------------------------------------------------
 
 
+def newest_numeric(version: str, others: Iterable[str]) -> str:
+    """Under `latest`, AzureML's own integer versions compare as numbers, whatever their creation order:
+    an older version shared late must not replace a newer one. Other versions keep creation order."""
+    numbers = [int(other) for other in (version, *others) if other.isdigit()]
+    return str(max(numbers))
+
+
 class FanoutStep(StrEnum):
     ENQUEUE = "enqueue"  # no row yet: create it pending and send a push message
     AWAIT_APPROVAL = "await_approval"  # no row yet, gated: create it awaiting approval, send nothing

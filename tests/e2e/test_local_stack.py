@@ -273,11 +273,6 @@ def test_an_older_version_announced_after_a_newer_one_is_acknowledged_and_shared
     assert older.tags["regsync.origin.version"] == out_of_order.older.version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.fan_out takes `latest` from the registry's latest label (the most recently CREATED "
-    "version), so an older version whose event arrives late is shared last and then pushed as the latest",
-)
 def test_an_older_version_announced_late_is_not_pushed_under_a_latest_policy(
     out_of_order: OutOfOrder, store: StateStore
 ) -> None:

@@ -126,9 +126,12 @@ def test_sync_shares_and_queues_then_status_shows_the_matrix(
     narrowed = run("status", "--tenant", "woodgrove")
     assert narrowed.stdout.splitlines()[0].split() == ["ASSET", "ORIGIN", "REGISTRY", "workspace4"]
     assert label not in narrowed.stdout  # nothing of it came from or went to woodgrove
-    trail = as_json(run("--json", "audit", "--limit", "5"))
+    trail = as_json(run("--json", "audit", "--limit", "200"))
     assert trail[0]["action"] == "push" and trail[0]["outcome"] == "succeeded"  # newest first
-    assert [r["action"] for r in trail] == ["push", "sync", "fanout", "share"][: len(trail)]
+    # The session's emulator holds other tests' assets too: follow this asset's own trail.
+    about_it = [r["action"] for r in trail if f"credit-card-default:{version}" in r["subject"]]
+    assert about_it == ["push", "fanout", "share"]
+    assert "sync" in [r["action"] for r in trail]
 
 
 def test_a_pull_the_rules_refuse_says_why_and_queues_nothing(

@@ -48,7 +48,7 @@ BERT = "bert-base-uncased_fine-tuned"  # the seed rules push this one name to wo
 
 def register_bert(ml: Callable[[str], Any], folder: Path) -> str:
     """A new, unique version of the seed's BERT model in workspace3; returns the version."""
-    version = uuid.uuid4().hex[:8]
+    version = f"v{uuid.uuid4().hex[:8]}"  # not an integer: AzureML compares those by value
     register_model(ml, "workspace3", BERT, folder, version=version)
     return version
 

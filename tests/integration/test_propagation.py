@@ -133,7 +133,10 @@ def test_data_and_components_are_shared_and_pushed_too(
 share:
   - {{id: share-{prefix}, tenant: contoso, workspaces: [workspace1], assets: {{include: [{prefix}_*]}}}}
 push:
-  - {{id: push-{prefix}, tenant: northwind, targets: {{workspaces: [workspace3]}}, assets: {{include: [{prefix}_*]}}}}
+  - id: push-{prefix}
+    tenant: northwind
+    targets: {{workspaces: [workspace3]}}
+    assets: {{include: [{prefix}_*]}}
 """,
         known_tenants=["contoso", "northwind"],
         known_workspaces=seeded.store.list_workspaces(),

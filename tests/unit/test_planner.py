@@ -29,6 +29,7 @@ from shared.planner import (
     PushStep,
     SharePlan,
     ShareStep,
+    newest_numeric,
     origin_of,
     plan_fanout,
     plan_push,
@@ -619,3 +620,22 @@ def test_a_push_never_claims_a_succeeded_held_or_freshly_running_row(view: Ledge
         assert step is PushStep.BUSY
     else:
         assert step is PushStep.CLAIM
+
+
+@pytest.mark.parametrize(
+    ("version", "others", "newest"),
+    [
+        ("1", ["2", "10"], "10"),
+        ("10", ["9"], "10"),
+        ("3", ["v7", "1.2", "2"], "3"),
+        ("20240501120000", ["20240501120005"], "20240501120005"),
+    ],
+)
+def test_integer_versions_compare_as_numbers(version: str, others: list[str], newest: str) -> None:
+    assert newest_numeric(version, others) == newest
+
+
+def test_a_late_old_version_is_not_wanted_under_latest_once_the_newer_one_is_known() -> None:
+    decision = PushDecision(True, "pushed", "ws3", "r", PushAction(), version_policy=VersionPolicy.LATEST)
+    plans = plan_fanout([decision], {}, version="1", latest_version=newest_numeric("1", ["2"]), now=NOW)
+    assert plans == []
