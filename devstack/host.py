@@ -821,7 +821,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.keys_file:
         write_keys_file(args.keys_file, host.keys)
     log.info("serving %d functions on http://%s:%d", len(host.functions), args.host, args.port)
-    uvicorn.run(host.asgi, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(host.asgi, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 if __name__ == "__main__":

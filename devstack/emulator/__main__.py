@@ -69,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     write_env(args.state_dir, base_url, cert)
     emu = Emulator(world, base_url, speed=args.speed)
     config = uvicorn.Config(
-        build_app(emu), ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning", access_log=False
+        build_app(emu),
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,  # idle keep-alive clients must not hold `down` up
     )
     server = ReadyServer(config)
     server.ready_line = f"READY {base_url}"
