@@ -31,11 +31,21 @@ def up_command(
     settings: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="local.settings.json for the host")
     ] = None,
+    host_json: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="host.json for the host (default: the app's)"),
+    ] = None,
 ) -> None:
-    """Start Azurite, the AzureML emulator and the local Functions host; print READY."""
+    """Start Azurite, the AzureML emulator, the local topic and the local Functions host; print READY."""
     try:
         stack = up(
-            world, state_dir, speed=speed, app=app, eventgrid_function=eventgrid_function, settings=settings
+            world,
+            state_dir,
+            speed=speed,
+            app=app,
+            eventgrid_function=eventgrid_function,
+            settings=settings,
+            host_json=host_json,
         )
     except StackError as error:
         typer.echo(f"up failed: {error}", err=True)

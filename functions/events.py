@@ -47,7 +47,7 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
     try:
         parsed = parse_event(event_as_mapping(event))
     except InvalidInputError as error:
-        log.error("[%s] malformed event refused, nothing changed: %s", correlation_id, error)
+        log.error("[%s] malformed event %s refused, nothing changed: %s", correlation_id, event.id, error)
         return
     try:
         outcomes = runtime.engine().handle_event(parsed, correlation_id=correlation_id)
