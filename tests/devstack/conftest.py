@@ -51,20 +51,6 @@ def serve(host: LocalHost, *, deadline_seconds: float = 30.0) -> Iterator[HostUn
         thread.join(60)
 
 
-def wait_for(
-    condition: Callable[[], object], *, deadline_seconds: float = 30.0, what: str = "condition"
-) -> object:
-    """Poll `condition` until it returns something truthy; fail with `what` after the deadline."""
-    end = time.monotonic() + deadline_seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling with a deadline, not synchronising on time
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 

@@ -11,7 +11,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from devstack.azurite import RunningAzurite
 from devstack.host import HostConfig, queue_client
 from tests.devstack import sample_app
-from tests.devstack.conftest import KEYS, HostUnderTest, unique, wait_for
+from tests.devstack.conftest import KEYS, HostUnderTest, unique
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ import gc
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -141,14 +140,3 @@ def topic_events(stack: LocalStack, event_type: str) -> list[dict[str, Any]]:
     reply = httpx.get(f"{stack.env['REGSYNC_LOCAL_TOPIC_URL']}/events", params={"type": event_type})
     reply.raise_for_status()
     return list(reply.json()["value"])
-
-
-def wait_for(predicate: Callable[[], Any], *, what: str, timeout: float = DEADLINE_SECONDS) -> Any:
-    """Poll with a deadline (never a sleep as synchronisation); return the first truthy result."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)  # polling interval, not synchronisation
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

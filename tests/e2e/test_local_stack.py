@@ -26,7 +26,8 @@ from devstack.emulator.launch import EmulatorAdmin
 from devstack.stack import LocalStack
 from shared.domain import AssetKind, AssetRef, LedgerStatus, workspace_arm_id
 from shared.storage import LedgerEntry, StateStore
-from tests.e2e.conftest import SUB1, topic_events, wait_for
+from tests.e2e.conftest import SUB1, topic_events
+from tests.support import model_registered, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -77,20 +78,6 @@ def settled(store: StateStore, ref: AssetRef, targets: tuple[str, ...]) -> dict[
 
 def about(events: list[dict[str, Any]], ref: AssetRef) -> list[dict[str, Any]]:
     return [event for event in events if event["data"].get("asset") == ref.key]
-
-
-def model_registered(workspace: str, name: str, version: str, event_id: str) -> dict[str, Any]:
-    """A ModelRegistered event as AzureML sends it (docs sample shape)."""
-    return {
-        "id": event_id,
-        "topic": workspace_arm_id(SUB1, "rg-tenants", workspace),
-        "subject": f"models/{name}:{version}",
-        "eventType": MODEL_REGISTERED,
-        "eventTime": "2026-11-22T10:00:00Z",
-        "data": {"modelName": name, "modelVersion": version},
-        "dataVersion": "",
-        "metadataVersion": "1",
-    }
 
 
 def notify(stack: LocalStack, body: Any) -> httpx.Response:
@@ -213,7 +200,7 @@ def test_the_same_event_delivered_five_times_shares_once_and_pushes_once_per_tar
     version = new_version()
     ref = AssetRef(kind=AssetKind.MODEL, name=BERT, version=version)
     register_model(ml, "workspace3", BERT, version, model_folder)  # its own event is lost (paused)
-    event = model_registered("workspace3", BERT, version, f"dup-{version}")
+    event = model_registered("workspace3", BERT, version, event_id=f"dup-{version}")
 
     replies = [notify(stack, [event]).status_code for _ in range(5)]
 
@@ -254,7 +241,7 @@ def out_of_order(
             register_model(ml, "workspace3", BERT, ref.version, folder)
         replies = [
             notify(
-                stack, [model_registered("workspace3", BERT, ref.version, f"late-{ref.version}")]
+                stack, [model_registered("workspace3", BERT, ref.version, event_id=f"late-{ref.version}")]
             ).status_code
             for ref in (newer, older)
         ]
@@ -290,7 +277,7 @@ def test_an_event_from_a_foreign_topic_is_acknowledged_audited_and_not_acted_on(
     stack: LocalStack, store: StateStore
 ) -> None:
     name, event_id = f"intruder-{new_version()}", f"foreign-{new_version()}"
-    event = model_registered("workspace1", name, "1", event_id)
+    event = model_registered("workspace1", name, "1", event_id=event_id)
     event["topic"] = workspace_arm_id(SUB1, "rg-elsewhere", "intruder")
 
     reply = notify(stack, [event])
@@ -306,7 +293,9 @@ MALFORMED = {
     "not JSON": (b"{not json", 400, None),
     "no event type": (b'[{"id": "ID", "subject": "models/m:1", "data": {}}]', 202, "`eventType` is missing"),
     "no version in the subject": (
-        json.dumps([{**model_registered("workspace1", "m", "1", "ID"), "subject": "models/m"}]).encode(),
+        json.dumps(
+            [{**model_registered("workspace1", "m", "1", event_id="ID"), "subject": "models/m"}]
+        ).encode(),
         202,
         "a subject `models/NAME:VERSION`",
     ),
@@ -337,7 +326,8 @@ def test_a_malformed_event_is_refused_with_a_log_line_and_changes_nothing(
 
 def _refusal_since(stack: LocalStack, seen: int) -> str | None:
     lines = host_log(stack).splitlines()[seen:]
-    return next((line for line in lines if "malformed event refused, nothing changed" in line), None)
+    refusals = (line for line in lines if "malformed event" in line and "refused, nothing changed" in line)
+    return next(refusals, None)
 
 
 def test_a_workspace_outside_the_registry_regions_is_refused_with_the_reason_in_the_audit_log(

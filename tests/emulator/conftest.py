@@ -97,14 +97,3 @@ def ws_arm_id(name: str) -> str:
     sub, rg = WORKSPACES[name]
     provider = "Microsoft.MachineLearningServices"
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider}/workspaces/{name}"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll with a deadline (no sleeps as synchronisation); returns the first truthy result."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

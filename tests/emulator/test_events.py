@@ -13,7 +13,8 @@ import pytest
 from azure.ai.ml.entities import Environment, Model
 
 from devstack.emulator.launch import EmulatorAdmin
-from tests.emulator.conftest import SUB1, wait_for, ws_arm_id
+from tests.emulator.conftest import SUB1, ws_arm_id
+from tests.support import wait_for
 
 MLFactory = Callable[[str], Any]
 

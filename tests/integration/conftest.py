@@ -7,7 +7,6 @@ emulator is shared by the session, so tests use unique asset names.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -105,14 +104,3 @@ def drain_pushes(engine: Engine, *, max_rounds: int = 20) -> list[Any]:
             outcomes.append(engine.execute_push(push, final_attempt=message.dequeue_count >= 3))
             queue.client.delete_message(message)
     raise AssertionError("the push queue did not drain")
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll with a deadline (never a sleep as synchronisation); return the first truthy result."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

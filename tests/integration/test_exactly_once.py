@@ -18,25 +18,11 @@ import pytest
 from shared.domain import AssetKind, AssetRef, LedgerStatus, workspace_arm_id
 from shared.engine import Engine
 from shared.errors import TemporaryError
-from shared.events import MODEL_REGISTERED, parse_event
+from shared.events import parse_event
 from tests.integration.conftest import drain_pushes, register_model
+from tests.support import model_registered
 
 SUB1 = "11111111-1111-1111-1111-111111111111"
-
-
-def model_registered(
-    workspace: str, name: str, version: str, *, event_id: str | None = None
-) -> dict[str, Any]:
-    return {
-        "id": event_id or str(uuid.uuid4()),
-        "topic": workspace_arm_id(SUB1, "rg-tenants", workspace),
-        "subject": f"models/{name}:{version}",
-        "eventType": MODEL_REGISTERED,
-        "eventTime": "2026-11-22T10:00:00Z",
-        "data": {"modelName": name, "modelVersion": version},
-        "dataVersion": "",
-        "metadataVersion": "1",
-    }
 
 
 def unique(prefix: str) -> str:
@@ -151,7 +137,6 @@ def test_a_different_asset_under_an_existing_registry_version_is_a_recorded_conf
     register_model(ml, "workspace4", name, model_folder, version="1")  # woodgrove shares bert-* too
     seeded.handle_event(parse_event(model_registered("workspace3", name, "1")), correlation_id="first")
     event = model_registered("workspace4", name, "1")
-    event["topic"] = workspace_arm_id("22222222-2222-2222-2222-222222222222", "rg-woodgrove", "workspace4")
 
     outcomes = seeded.handle_event(parse_event(event), correlation_id="second")
 

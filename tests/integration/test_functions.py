@@ -19,11 +19,12 @@ from azure.functions.timer import TimerRequest
 
 from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared import runtime
-from shared.domain import AssetKind, AssetRef, LedgerStatus, workspace_arm_id
+from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import Engine, PushMessage
 from shared.errors import TemporaryError
 from tests.conftest import registered_functions
 from tests.integration.conftest import register_model
+from tests.support import model_registered
 
 FUNCTIONS = {name: function.get_user_function() for name, function in registered_functions().items()}
 SUB1 = "11111111-1111-1111-1111-111111111111"
@@ -38,31 +39,6 @@ def app_engine(seeded: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engi
 
 def grid_event(raw: dict[str, Any]) -> Any:
     return EventGridEventInConverter.decode(Datum(json.dumps(raw), "json"), trigger_metadata={})
-
-
-def model_registered(workspace: str, name: str, version: str, *, cloud: bool = False) -> dict[str, Any]:
-    topic = workspace_arm_id(SUB1, "rg-tenants", workspace)
-    data = {"ModelName": name, "ModelVersion": version, "ModelTags": {}}
-    if cloud:
-        return {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": topic,
-            "subject": f"models/{name}:{version}",
-            "type": "Microsoft.MachineLearningServices.ModelRegistered",
-            "time": "2026-11-22T10:00:00Z",
-            "data": data,
-        }
-    return {
-        "id": str(uuid.uuid4()),
-        "topic": topic,
-        "subject": f"models/{name}:{version}",
-        "data": data,
-        "eventType": "Microsoft.MachineLearningServices.ModelRegistered",
-        "eventTime": "2026-11-22T10:00:00Z",
-        "dataVersion": "",
-        "metadataVersion": "1",
-    }
 
 
 def ledger(engine: Engine) -> list[Any]:
