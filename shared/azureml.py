@@ -326,7 +326,7 @@ class AzureMLGateway:
     def _deploy_batch(
         self, client: MLClient, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
     ) -> str:
-        from azure.ai.ml.entities import BatchDeployment, BatchEndpoint
+        from azure.ai.ml.entities import BatchEndpoint, ModelBatchDeployment, ResourceConfiguration
 
         endpoint_name = action.endpoint or ""
         endpoint = _get_or_create(
@@ -340,12 +340,12 @@ class AzureMLGateway:
             lambda: client.batch_deployments.get(name=name, endpoint_name=endpoint_name)
         )
         if deployment is None:
-            deployment = BatchDeployment(
+            deployment = ModelBatchDeployment(
                 name=name,
                 endpoint_name=endpoint_name,
                 model=ref.registry_id(registry.name),
                 compute=action.compute,
-                instance_count=action.instance_count,
+                resources=ResourceConfiguration(instance_count=action.instance_count),
                 tags=tags,
             )
             client.batch_deployments.begin_create_or_update(deployment).result()
