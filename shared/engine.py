@@ -44,6 +44,7 @@ from shared.policy import (
     VersionPolicy,
     decide_share,
     decide_targets,
+    pinned_versions,
     region_refusal,
 )
 from shared.storage import (
@@ -783,17 +784,22 @@ class Engine:
         outcomes: list[Outcome] = []
         for kind in AssetKind:
             for listed in self.gateway.registry_latest(world.registry, kind):
-                asset = self._registry_asset(listed, seen.get(listed.ref.key), world, dry_run)
-                if asset is None:
-                    continue
-                outcomes += self.fan_out(
-                    asset,
-                    world=world,
-                    correlation_id=correlation_id,
-                    retry_failed_below=2 * self.max_push_attempts,
-                    latest_version=listed.ref.version,
-                    dry_run=dry_run,
-                )
+                # The latest version, and any older one that a rule pins (e.g. prod stays on 3).
+                pinned = pinned_versions(world.policy, listed.ref)
+                refs = [AssetRef(kind=kind, name=listed.ref.name, version=v) for v in sorted(pinned)]
+                versions = [listed, *(Asset(ref=ref) for ref in refs)]
+                for version in versions:
+                    asset = self._registry_asset(version, seen.get(version.ref.key), world, dry_run)
+                    if asset is None:
+                        continue
+                    outcomes += self.fan_out(
+                        asset,
+                        world=world,
+                        correlation_id=correlation_id,
+                        retry_failed_below=2 * self.max_push_attempts,
+                        latest_version=listed.ref.version,
+                        dry_run=dry_run,
+                    )
         return outcomes
 
     def _registry_asset(

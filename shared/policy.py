@@ -78,13 +78,18 @@ class AssetSelector(Frozen):
     exclude: tuple[Glob, ...] = ()
     tags: dict[TagKey, str] = Field(default_factory=dict)
 
-    def matches(self, asset: Asset) -> bool:
-        ref = asset.ref
+    def names(self, ref: AssetRef) -> bool:
+        """Kind and name match (tags aside)."""
         return (
             ref.kind in self.kinds
             and any(fnmatchcase(ref.name, pattern) for pattern in self.include)
             and not any(fnmatchcase(ref.name, pattern) for pattern in self.exclude)
-            and all(_tag_matches(asset.tags.get(key), wanted) for key, wanted in self.tags.items())
+        )
+
+    def matches(self, asset: Asset) -> bool:
+        tags = self.tags.items()
+        return self.names(asset.ref) and all(
+            _tag_matches(asset.tags.get(key), wanted) for key, wanted in tags
         )
 
 
@@ -357,6 +362,19 @@ def decide_targets(
     """One decision per workspace, in name order: the fan-out of one registry asset."""
     ordered = sorted(workspaces, key=lambda workspace: workspace.name)
     return [decide_push(asset, origin, target, registry, policy, source=source) for target in ordered]
+
+
+def pinned_versions(policy: Policy, ref: AssetRef) -> set[str]:
+    """Versions of `ref`'s name that allow rules pin (other than `ref`'s): the reconcile fans them out
+    besides the latest. Tags are not looked at here; the decisions for each version do that."""
+    return {
+        rule.pinned_version
+        for rule in policy.push
+        if rule.effect is Effect.ALLOW
+        and rule.pinned_version is not None
+        and rule.pinned_version != ref.version
+        and rule.assets.names(ref)
+    }
 
 
 def version_wanted(decision: PushDecision, version: str, latest: str) -> bool:

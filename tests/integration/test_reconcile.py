@@ -202,3 +202,42 @@ def test_a_new_subscriber_gets_the_existing_matching_assets(
     assert (
         ml("workspace4").models.get(f"{prefix}-late", model.version).path.startswith("azureml://registries/")
     )
+
+
+def test_a_version_pinned_by_a_rule_reaches_its_workspace_although_it_is_not_the_latest(
+    engine: Engine, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    prefix = f"rc{uuid.uuid4().hex[:8]}"
+    apply_document(engine.store, parse_policy(scoped_policy(prefix)))
+    name = f"{prefix}-promoted"
+    origin = engine.store.get_workspace("workspace1")
+    assert origin is not None
+    for version in ("1", "2"):  # both shared, by their events
+        register_model(ml, "workspace1", name, model_folder, version=version)
+        engine.propagate(
+            origin, AssetRef(kind=AssetKind.MODEL, name=name, version=version), correlation_id="e"
+        )
+    drain_pushes(engine)
+
+    policy = yaml.safe_load(scoped_policy(prefix))
+    policy["push"].append(
+        {
+            "id": "prod-stays-on-1",
+            "tenant": "woodgrove",
+            "targets": {"workspaces": ["workspace4"]},
+            "assets": {"kinds": ["model"], "include": [name]},
+            "version_policy": "pinned",
+            "pinned_version": "1",
+        }
+    )
+    apply_document(engine.store, parse_policy(yaml.safe_dump(policy)))
+    converge(engine)
+
+    ws4 = {
+        v: e.status
+        for v in ("1", "2")
+        for e in engine.store.entries_for_asset(f"model:{name}:{v}")
+        if e.target == "push|workspace4"
+    }
+    assert ws4 == {"1": LedgerStatus.SUCCEEDED}
+    assert ml("workspace4").models.get(name, "1").tags["regsync.origin.version"] == "1"

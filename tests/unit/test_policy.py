@@ -25,6 +25,7 @@ from shared.policy import (
     decide_push,
     decide_share,
     decide_targets,
+    pinned_versions,
     region_refusal,
     version_wanted,
 )
@@ -812,3 +813,24 @@ def test_rule_defaults_select_every_asset_kind_and_name() -> None:
     assert rule.owner == "the provider"
     assert set(rule.assets.kinds) == set(AssetKind)
     assert ShareRule(id="r", tenant="contoso").owner == "tenant contoso"
+
+
+def test_pinned_versions_are_the_versions_allow_rules_pin_for_a_name() -> None:
+    pin = PushRule(
+        id="pin",
+        assets=AssetSelector(include=("m*",), tags={"stage": "prod"}),
+        version_policy=VersionPolicy.PINNED,
+        pinned_version="3",
+    )
+    other = PushRule(
+        id="other",
+        assets=AssetSelector(include=("x*",)),
+        version_policy=VersionPolicy.PINNED,
+        pinned_version="4",
+    )
+    deny = PushRule(id="deny", effect=Effect.DENY, version_policy=VersionPolicy.PINNED, pinned_version="5")
+    policy = Policy(push=(pin, other, deny))
+    ref = AssetRef(kind=AssetKind.MODEL, name="model", version="7")
+
+    assert pinned_versions(policy, ref) == {"3"}  # tags are judged later, per version
+    assert pinned_versions(policy, AssetRef(kind=AssetKind.MODEL, name="model", version="3")) == set()
