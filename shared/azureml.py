@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _TEMPORARY_STATUS = {408, 423, 429, 500, 502, 503, 504}
 _DEPLOYMENT_NAME = re.compile(r"[^a-z0-9-]+")
+_WORKSPACE_ENVIRONMENT = re.compile(
+    r"/workspaces/[^/]+/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"
+)
 
 
 class StaticDevCredential:
@@ -223,6 +226,24 @@ class AzureMLGateway:
         self, client: MLClient, ref: AssetRef, registry: Registry, destination: AssetRef, tags: dict[str, str]
     ) -> None:
         component = client.components.get(name=ref.name, version=ref.version)
+        environment = _WORKSPACE_ENVIRONMENT.search(str(component.environment or ""))
+        if environment is not None:
+            # A registry component may only use registry environments: share its environment first.
+            env = AssetRef(
+                kind=AssetKind.ENVIRONMENT, name=environment["name"], version=environment["version"]
+            )
+            if (
+                self._get(self.registry_client(registry), env, f"reading {env} in registry {registry.name}")
+                is None
+            ):
+                client.environments.share(
+                    name=env.name,
+                    version=env.version,
+                    registry_name=registry.name,
+                    share_with_name=env.name,
+                    share_with_version=env.version,
+                )
+            component.environment = env.registry_id(registry.name)
         component.name, component.version = destination.name, destination.version
         component.tags = {**(component.tags or {}), **tags}
         self.registry_client(registry).components.create_or_update(component)

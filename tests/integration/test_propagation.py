@@ -125,7 +125,7 @@ push:
 def test_data_and_components_are_shared_and_pushed_too(
     seeded: Engine, ml: Callable[[str], Any], tmp_path: Path
 ) -> None:
-    from azure.ai.ml.entities import CommandComponent, Data
+    from azure.ai.ml.entities import CommandComponent, Data, Environment
 
     prefix = f"dc{uuid.uuid4().hex[:8]}"  # component names: lower letters, digits and underscores
     rules = parse_policy(
@@ -147,6 +147,7 @@ push:
     code.mkdir()
     (code / "train.py").write_text("print('train')\n", encoding="utf-8")
     ws1 = ml("workspace1")
+    ws1.environments.create_or_update(Environment(name=f"{prefix}_env", version="1", image="python:3.11"))
     ws1.data.create_or_update(
         Data(name=f"{prefix}_rows", version="1", path=str(tmp_path / "rows.csv"), type="uri_file")
     )
@@ -156,7 +157,7 @@ push:
             version="1",
             command="python train.py",
             code=str(code),
-            environment="azureml://registries/regsync-registry/environments/base/versions/1",
+            environment=f"azureml:{prefix}_env:1",  # a workspace environment: shared first
         )
     )
     origin = seeded.store.get_workspace("workspace1")
@@ -173,3 +174,8 @@ push:
     ]
     assert ml("workspace3").data.get(f"{prefix}_rows", "1").tags["regsync.origin.workspace"] == "workspace1"
     assert ml("workspace3").components.get(f"{prefix}_train", "1").command == "python train.py"
+    shared_component = ml("registry").components.get(f"{prefix}_train", "1")
+    assert f"registries/regsync-registry/environments/{prefix}_env/versions/1" in str(
+        shared_component.environment
+    )
+    assert ml("registry").environments.get(f"{prefix}_env", "1").version == "1"
