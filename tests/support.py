@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.domain import workspace_arm_id
@@ -61,3 +62,16 @@ def model_registered(
         "dataVersion": "",
         "metadataVersion": "1",
     }
+
+
+def live_group_members(groups: set[int]) -> list[int]:
+    """Pids of live (non-zombie) processes whose process group is one of `groups`."""
+    members = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _parent, group = stat_file.read_text().rsplit(")", 1)[1].split()[:3]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(group) in groups and state != "Z":
+            members.append(int(stat_file.parent.name))
+    return members

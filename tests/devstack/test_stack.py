@@ -13,6 +13,7 @@ import pytest
 
 from devstack.emulator.launch import EmulatorAdmin
 from devstack.stack import Component, StackRecord, _stop, read_stack_env
+from tests.support import live_group_members
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED = REPO_ROOT / "devstack" / "worlds" / "seed.yaml"
@@ -34,19 +35,6 @@ def devstack(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180
     )
-
-
-def live_group_members(groups: set[int]) -> list[int]:
-    """Pids of live (non-zombie) processes whose process group is one of `groups`."""
-    members = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _parent, group = stat_file.read_text().rsplit(")", 1)[1].split()[:3]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(group) in groups and state != "Z":
-            members.append(int(stat_file.parent.name))
-    return members
 
 
 def test_down_leaves_a_reused_pid_alone() -> None:

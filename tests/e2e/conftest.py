@@ -24,6 +24,7 @@ from devstack.emulator.launch import EmulatorAdmin, apply_env, restore_env
 from devstack.stack import LocalStack, local_stack
 from shared.settings import Settings
 from shared.storage import StateStore
+from tests.support import live_group_members
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_WORLD = REPO / "devstack" / "worlds" / "seed.yaml"
@@ -73,19 +74,6 @@ def load_policy(stack: LocalStack) -> None:
         [*command, "policy", "load", str(SEED_POLICY)], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-
-
-def live_group_members(groups: set[int]) -> list[int]:
-    """Pids of live (non-zombie) processes whose process group is one of `groups`."""
-    members = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _parent, group = stat_file.read_text().rsplit(")", 1)[1].split()[:3]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(group) in groups and state != "Z":
-            members.append(int(stat_file.parent.name))
-    return members
 
 
 @pytest.fixture(scope="module")

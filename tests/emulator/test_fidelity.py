@@ -17,7 +17,8 @@ import pytest
 
 from tests.emulator.conftest import REGISTRY, ws_arm_id
 
-RECORDINGS = Path("/work/shared/fixtures/azureml-recordings")
+# Real, sanitized AzureML recordings (see recordings/SOURCE.md), kept with the tests so CI has them.
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
 FILES = [
     "model/e2etests/test_model.pyTestModeltest_crud_file.json",
     "model/e2etests/test_model.pyTestModeltest_promote_model.json",
