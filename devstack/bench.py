@@ -308,6 +308,7 @@ def new_engine(stack: Stack, workspaces: Sequence[Workspace], policy: Policy) ->
         push_queue=f"pushes-{suffix}",
         reconcile_queue=f"reconcile-{suffix}",
         azureml_emulator=True,
+        world_cache_seconds=0,  # the bench grows the inventory between runs
     )
     engine = build_engine(settings)
     for tenant in TENANTS:

@@ -10,6 +10,7 @@ at-least-once delivery (duplicate or concurrent events, redelivered messages) ha
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, replace
@@ -139,6 +140,7 @@ class Engine:
         publisher: Publisher,
         reconciles: WorkQueue | None = None,
         max_push_attempts: int = 5,
+        world_ttl: float = 0.0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
@@ -147,14 +149,22 @@ class Engine:
         self.reconciles = reconciles
         self.publisher = publisher
         self.max_push_attempts = max_push_attempts
+        self.world_ttl = world_ttl
         self.clock = clock
+        self._world: tuple[float, World] | None = None
 
     def world(self) -> World:
+        """Inventory and rules, read at most once per `world_ttl` seconds: a burst of events must not
+        re-read thousands of workspace rows each, and rule changes still apply within seconds."""
+        if self._world is not None and time.monotonic() - self._world[0] < self.world_ttl:
+            return self._world[1]
         registry = self.store.get_registry()
         if registry is None:
             raise PermanentError("no registry is configured: add one with `regsync registry add`")
         workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
-        return World(registry=registry, policy=self.store.load_policy(), workspaces=workspaces)
+        world = World(registry=registry, policy=self.store.load_policy(), workspaces=workspaces)
+        self._world = (time.monotonic(), world)
+        return world
 
     # --- the event path ------------------------------------------------------------------------
 

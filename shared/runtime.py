@@ -29,6 +29,7 @@ def build_engine(settings: Settings) -> Engine:
         reconciles=reconciles,
         publisher=publisher_from_settings(settings),
         max_push_attempts=settings.max_push_attempts,
+        world_ttl=settings.world_cache_seconds,
     )
 
 

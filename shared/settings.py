@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         repr=False,
         validation_alias=AliasChoices("REGSYNC_EVENTGRID_TOPIC_KEY", "eventgrid_topic_key"),
     )
+    world_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        validation_alias=AliasChoices("REGSYNC_WORLD_CACHE_SECONDS", "world_cache_seconds"),
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

@@ -38,6 +38,7 @@ def settings(storage_connection_string: str, emulator: RunningEmulator) -> Setti
         reconcile_queue=f"reconcile-{suffix}",
         azureml_emulator=True,
         max_push_attempts=3,
+        world_cache_seconds=0,  # tests change rules and act at once
     )
 
 

@@ -13,6 +13,7 @@ from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import Engine, PushMessage
 from shared.policy_file import parse_policy
 from tests.integration.conftest import drain_pushes, register_model
+from tests.support import SUB1
 
 
 def test_a_model_registered_in_workspace1_reaches_the_registry_and_workspace3_only(
@@ -179,3 +180,19 @@ push:
         shared_component.environment
     )
     assert ml("registry").environments.get(f"{prefix}_env", "1").version == "1"
+
+
+def test_the_world_is_read_once_per_ttl_and_again_after_it(seeded: Engine) -> None:
+    from shared.domain import Workspace
+
+    seeded.world_ttl = 3600.0
+    before = seeded.world()
+    extra = Workspace(
+        name="workspace9", tenant="contoso", subscription_id=SUB1, resource_group="rg-x", region="eastus"
+    )
+    seeded.store.put_workspace(extra)
+
+    assert "workspace9" not in seeded.world().workspaces  # within the TTL: the same snapshot
+    assert seeded.world() is before
+    seeded.world_ttl = 0.0
+    assert "workspace9" in seeded.world().workspaces
