@@ -309,7 +309,13 @@ def status(call: Call) -> ApiResponse:
         ):
             continue
         (pushes if entry.workspace else shares).append(row)
-    return ok({"pushes": pushes, "shares": shares})
+    # The workspaces in view, rows or not: a status matrix has a column for each.
+    workspaces = sorted(
+        name
+        for name, owner_tenant in owners.items()
+        if (tenant is None or owner_tenant == tenant) and query.workspace in (None, name)
+    )
+    return ok({"pushes": pushes, "shares": shares, "workspaces": workspaces})
 
 
 def status_row(entry: LedgerEntry) -> dict[str, Any]:

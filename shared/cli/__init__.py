@@ -9,6 +9,7 @@ into one line on stderr with exit code 1.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +20,7 @@ from typer.core import TyperGroup
 
 from shared.cli import approve, audit, explain, plan, policy, pull, registry, status, sync, tenant, workspace
 from shared.cli.application import Application, CliError, load_env_file
+from shared.cli.backend import ApiTarget
 from shared.errors import RegSyncError
 from shared.policy_file import PolicyFileError
 from shared.storage import StateError
@@ -91,12 +93,47 @@ def root(
     table_prefix: Annotated[
         str | None, typer.Option("--table-prefix", help="Table name prefix (overrides REGSYNC_TABLE_PREFIX).")
     ] = None,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help="Function App base URL (e.g. http://127.0.0.1:7071): run plan/sync/pull/approve/status/"
+            "audit through its HTTP API instead of in-process.",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key", envvar="REGSYNC_FUNCTION_KEY", show_default=False, help="Function key, with --api."
+        ),
+    ] = None,
+    principal: Annotated[
+        str | None,
+        typer.Option(
+            "--principal",
+            envvar="REGSYNC_PRINCIPAL",
+            show_default=False,
+            help="X-MS-CLIENT-PRINCIPAL value (base64 JSON) to present, with --api.",
+        ),
+    ] = None,
 ) -> None:
     if env_file is not None:
         load_env_file(env_file)
     ctx.obj = Application(
-        json_output=json_output, connection_string=connection_string, table_prefix=table_prefix
+        json_output=json_output,
+        connection_string=connection_string,
+        table_prefix=table_prefix,
+        api=_api_target(api, key=key, principal=principal),
     )
+
+
+def _api_target(url: str | None, *, key: str | None, principal: str | None) -> ApiTarget | None:
+    """After --env-file, so its REGSYNC_FUNCTION_KEY / REGSYNC_PRINCIPAL count too."""
+    if not url:
+        return None
+    key = key or os.environ.get("REGSYNC_FUNCTION_KEY") or None
+    principal = principal or os.environ.get("REGSYNC_PRINCIPAL") or None
+    return ApiTarget(url, key=key, principal=principal)
 
 
 app.add_typer(tenant.app, name="tenant")
@@ -104,7 +141,8 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(registry.app, name="registry")
 app.add_typer(policy.app, name="policy")
 app.command(name="explain")(explain.explain)
-# Operations: the engine in-process, on the same storage and AzureML as the Functions app.
+# Operations: the engine in-process, on the same storage and AzureML as the Functions app, or (--api)
+# the Function App's HTTP API; shared/cli/backend.py picks.
 app.command(name="plan")(plan.plan)
 app.command(name="sync")(sync.sync)
 app.command(name="pull")(pull.pull)

@@ -1,4 +1,5 @@
-"""The application object every `regsync` command receives: consoles, settings, the store, output modes.
+"""The application object every `regsync` command receives: consoles, settings, the store, output modes,
+and (`--api`) the Function App the operations go through.
 
 Who calls it: the root callback in shared/cli/__init__.py creates one per invocation and puts it on the
 typer context; each command module fetches it with `application(ctx)`. Commands raise `CliError` (or let
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from azure.core.exceptions import ResourceNotFoundError
@@ -27,6 +28,9 @@ from shared.engine import Engine
 from shared.runtime import build_engine
 from shared.settings import Settings
 from shared.storage import StateStore
+
+if TYPE_CHECKING:
+    from shared.cli.backend import ApiTarget
 
 T = TypeVar("T")
 
@@ -51,8 +55,16 @@ class Application:
     """One invocation's state. Settings and the store are built on first use, so `--help` and
     `policy validate` work without any storage configured."""
 
-    def __init__(self, *, json_output: bool, connection_string: str | None, table_prefix: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        json_output: bool,
+        connection_string: str | None,
+        table_prefix: str | None,
+        api: ApiTarget | None = None,
+    ) -> None:
         self.json_output = json_output
+        self.api = api  # set: the operations go through the HTTP API (shared/cli/backend.py)
         self._overrides: dict[str, str] = {}
         if connection_string:
             self._overrides["storage_connection_string"] = connection_string

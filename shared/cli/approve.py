@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 
-from shared.cli.application import CliError, application, checked
+from shared.cli.application import application, checked
+from shared.cli.backend import backend
 from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, WorkspaceName
-from shared.engine import new_correlation_id
-from shared.errors import InvalidInputError
 
 
 def approve(
@@ -20,7 +18,8 @@ def approve(
     version: Annotated[str, typer.Option("--version", help="Asset version.")],
     kind: Annotated[AssetKind, typer.Option("--kind", help="Asset kind.")] = AssetKind.MODEL,
     approver: Annotated[
-        str | None, typer.Option("--approver", help="Who approves (default: the login name).")
+        str | None,
+        typer.Option("--approver", help="Who approves (default: the login name; with --api: the principal)."),
     ] = None,
 ) -> None:
     """Approve one gated push: it becomes pending and is queued."""
@@ -29,13 +28,7 @@ def approve(
     ref = AssetRef(
         kind=kind, name=checked("name", AssetName, name), version=checked("version", AssetVersion, version)
     )
-    cid = new_correlation_id()
-    try:
-        outcome = cli.engine.approve(
-            workspace, ref, approver=approver or f"{getpass.getuser()} (cli)", correlation_id=cid
-        )
-    except InvalidInputError as error:
-        raise CliError(str(error)) from None
+    cid, outcome = backend(cli).approve(workspace, ref, approver)
     if cli.json_output:
         cli.emit_json({"correlation_id": cid, "outcome": outcome.as_dict()})
     else:

@@ -1,4 +1,7 @@
-"""`regsync audit`: the audit trail (every decision and action, refusals included), newest first."""
+"""`regsync audit`: the audit trail (every decision and action, refusals included), newest first.
+
+In-process it reads the audit table; with `--api`, `GET /api/audit` (a tenant principal sees the records
+about its own workspaces only)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from shared.cli.application import Application, CliError, application
-from shared.storage import AuditRecord, iso
+from shared.cli.application import CliError, application
+from shared.cli.backend import backend
+from shared.storage import iso
 
 COLUMNS = ["AT", "ACTION", "OUTCOME", "SUBJECT", "TARGET", "ACTOR", "REASON"]
 
@@ -20,7 +24,7 @@ def audit(
 ) -> None:
     """Show the newest audit records of one UTC day."""
     cli = application(ctx)
-    records = recent(cli, limit=limit, day=_day(day))
+    records = backend(cli).audit(limit=limit, day=_day(day))
     if cli.json_output:
         fields = ("action", "outcome", "reason", "subject", "target", "actor", "correlation_id")
         cli.emit_json([{**{name: getattr(r, name) for name in fields}, "at": iso(r.at)} for r in records])
@@ -29,10 +33,6 @@ def audit(
         COLUMNS,
         [(iso(r.at), r.action, r.outcome, r.subject, r.target, r.actor, r.reason) for r in records],
     )
-
-
-def recent(cli: Application, *, limit: int, day: datetime | None = None) -> list[AuditRecord]:
-    return cli.read_list(lambda: cli.store.recent_audit(day=day, limit=limit))
 
 
 def _day(text: str | None) -> datetime | None:

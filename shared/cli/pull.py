@@ -9,11 +9,9 @@ from typing import Annotated
 
 import typer
 
-from shared.cli.application import application, checked, unknown
+from shared.cli.application import application, checked
+from shared.cli.backend import backend
 from shared.domain import AssetKind, AssetName, AssetVersion, WorkspaceName
-from shared.engine import new_correlation_id
-
-ACTOR = "regsync-cli"
 
 
 def pull(
@@ -31,11 +29,7 @@ def pull(
     checked("name", AssetName, name)
     if version is not None:
         checked("version", AssetVersion, version)
-    engine = cli.engine
-    if engine.store.get_workspace(workspace) is None:
-        raise unknown("workspace", workspace)
-    cid = new_correlation_id()
-    outcome = engine.pull(workspace, kind, name, version, correlation_id=cid, actor=ACTOR)
+    cid, outcome = backend(cli).pull(workspace, kind, name, version)
     if cli.json_output:
         cli.emit_json({"correlation_id": cid, "outcome": outcome.as_dict()})
     else:

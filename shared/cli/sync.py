@@ -1,7 +1,8 @@
 """`regsync sync`: reconcile a workspace, a tenant or everything now, inline, through the engine.
 
 `--dry-run` is `regsync plan`. `--all --enqueue` only queues the reconcile messages the timer would
-queue, for the Functions app's queue workers to carry out.
+queue, for the Functions app's queue workers to carry out. With `--api`, `POST /api/sync` does the work
+in the Function App; there `--all` (not a dry run) is always queued, as the API does it.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from typing import Annotated
 import typer
 
 from shared.cli.application import Application, application
+from shared.cli.backend import backend
 from shared.cli.outcomes import (
     AllOption,
     Scope,
+    SyncReply,
     TenantOption,
     WorkspaceOption,
     emit_outcomes,
-    reconcile_scope,
     resolve_scope,
 )
-from shared.engine import Outcome, new_correlation_id
-from shared.storage import AuditRecord
-
-ACTOR = "regsync-cli"
 
 
 def sync(
@@ -45,34 +43,30 @@ def sync(
     cli = application(ctx)
     if enqueue and (not everything or dry_run):
         raise typer.BadParameter("--enqueue goes with --all and without --dry-run")
-    world = cli.engine.world()
-    scope = resolve_scope(world, workspace=workspace, tenant=tenant, everything=everything)
-    cid = new_correlation_id()
+    scope = resolve_scope(workspace=workspace, tenant=tenant, everything=everything)
+    operations = backend(cli)
     if enqueue:
-        _enqueue(cli, cid)
-        return
-    limit = concurrency or cli.settings.max_concurrency
-    outcomes = reconcile_scope(cli, scope, world, dry_run=dry_run, concurrency=limit, correlation_id=cid)
-    if not dry_run:
-        reason = f"scope {scope.label}: {len(outcomes)} outcomes"
-        cli.engine.store.audit(AuditRecord("sync", "done", reason, actor=ACTOR, correlation_id=cid))
-    emit_outcomes(cli, scope, outcomes, dry_run=dry_run, cid=cid)
-    if not cli.json_output:
-        cli.message(_summary(scope, outcomes, dry_run=dry_run, cid=cid))
-
-
-def _enqueue(cli: Application, cid: str) -> None:
-    scheduled = cli.engine.schedule_reconcile(correlation_id=cid)
-    reason = f"{scheduled} reconcile messages queued"
-    cli.engine.store.audit(AuditRecord("sync", "scheduled", reason, actor=ACTOR, correlation_id=cid))
-    if cli.json_output:
-        cli.emit_json({"correlation_id": cid, "scope": "all", "dry_run": False, "scheduled": scheduled})
+        reply = operations.enqueue()
     else:
-        cli.message(f"{reason} (correlation id {cid})")
+        reply = operations.reconcile(scope, dry_run=dry_run, concurrency=concurrency)
+    if reply.scheduled is not None:
+        _emit_scheduled(cli, reply)
+        return
+    emit_outcomes(cli, reply)
+    if not cli.json_output:
+        cli.message(_summary(scope, reply))
 
 
-def _summary(scope: Scope, outcomes: list[Outcome], *, dry_run: bool, cid: str) -> str:
-    counts = Counter(outcome.status for outcome in outcomes)
+def _emit_scheduled(cli: Application, reply: SyncReply) -> None:
+    cid = reply.correlation_id
+    if cli.json_output:
+        cli.emit_json({"correlation_id": cid, "scope": "all", "dry_run": False, "scheduled": reply.scheduled})
+    else:
+        cli.message(f"{reply.scheduled} reconcile messages queued (correlation id {cid})")
+
+
+def _summary(scope: Scope, reply: SyncReply) -> str:
+    counts = Counter(outcome.status for outcome in reply.outcomes)
     parts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to do"
-    verb = "would do" if dry_run else "did"
-    return f"sync of {scope.label} {verb}: {parts} (correlation id {cid})"
+    verb = "would do" if reply.dry_run else "did"
+    return f"sync of {scope.label} {verb}: {parts} (correlation id {reply.correlation_id})"
