@@ -76,6 +76,25 @@ def settled(store: StateStore, ref: AssetRef, targets: tuple[str, ...]) -> dict[
     return found if all(name in found and found[name].status.final for name in wanted) else None
 
 
+def wait_settled(
+    stack: LocalStack,
+    store: StateStore,
+    ref: AssetRef,
+    targets: tuple[str, ...],
+    what: str = "the ledger to settle",
+) -> dict[str, LedgerEntry]:
+    """`settled`, polled with a deadline; on a timeout the error shows the rows and the host's last lines."""
+    try:
+        return wait_for(lambda: settled(store, ref, targets), what=what, timeout=120)
+    except AssertionError as error:
+        state = {
+            target: (entry.status.value, entry.attempts, entry.message)
+            for target, entry in rows(store, ref).items()
+        }
+        tail = "\n".join(host_log(stack).splitlines()[-30:])
+        raise AssertionError(f"{error}; ledger: {state}; host log tail:\n{tail}") from None
+
+
 def about(events: list[dict[str, Any]], ref: AssetRef) -> list[dict[str, Any]]:
     return [event for event in events if event["data"].get("asset") == ref.key]
 
@@ -134,7 +153,7 @@ def test_a_registered_model_is_shared_and_pushed_to_its_subscriber_only(
         "regsync.origin.tenant": "contoso",
     }
     assert shared.tags["regsync.rule"] == "contoso-shares-credit-card"
-    ledger = wait_for(lambda: settled(store, ref, ("workspace3",)), what="the ledger to settle")
+    ledger = wait_settled(stack, store, ref, ("workspace3",), "the ledger to settle")
     assert {t: e.status for t, e in ledger.items()} == {
         "share": LedgerStatus.SUCCEEDED,
         "push|workspace3": LedgerStatus.SUCCEEDED,
@@ -180,7 +199,7 @@ def test_an_environment_arrives_through_the_resource_write_success_path(
         True,
     )
     assert MODEL_REGISTERED not in {d["eventType"] for d in admin.deliveries() if name in d["subject"]}
-    ledger = wait_for(lambda: settled(store, ref, ("workspace4",)), what="the ledger to settle")
+    ledger = wait_settled(stack, store, ref, ("workspace4",), "the ledger to settle")
     assert delivery["eventId"] in ledger["push|workspace4"].event_ids
 
 
@@ -205,7 +224,7 @@ def test_the_same_event_delivered_five_times_shares_once_and_pushes_once_per_tar
     replies = [notify(stack, [event]).status_code for _ in range(5)]
 
     assert replies == [202] * 5
-    ledger = wait_for(lambda: settled(store, ref, BERT_TARGETS), what="the ledger to settle")
+    ledger = wait_settled(stack, store, ref, BERT_TARGETS, "the ledger to settle")
     assert (ledger["share"].status, ledger["share"].attempts) == (LedgerStatus.SUCCEEDED, 1)
     pushes = {target: ledger[f"push|{target}"] for target in BERT_TARGETS}
     assert {t: (e.status, e.attempts) for t, e in pushes.items()} == dict.fromkeys(
@@ -249,21 +268,19 @@ def out_of_order(
 
 
 def test_an_older_version_announced_after_a_newer_one_is_acknowledged_and_shared(
-    out_of_order: OutOfOrder, ml: Callable[[str], Any], store: StateStore
+    out_of_order: OutOfOrder, ml: Callable[[str], Any], store: StateStore, stack: LocalStack
 ) -> None:
     assert out_of_order.replies == [202, 202]
-    ledger = wait_for(
-        lambda: settled(store, out_of_order.newer, BERT_TARGETS), what="the newer version's pushes"
-    )
+    ledger = wait_settled(stack, store, out_of_order.newer, BERT_TARGETS, "the newer version's pushes")
     assert {ledger[f"push|{t}"].status for t in BERT_TARGETS} == {LedgerStatus.SUCCEEDED}
     older = model_in(ml, "registry", BERT, out_of_order.older.version)  # the registry keeps every version
     assert older.tags["regsync.origin.version"] == out_of_order.older.version
 
 
 def test_an_older_version_announced_late_is_not_pushed_under_a_latest_policy(
-    out_of_order: OutOfOrder, store: StateStore
+    out_of_order: OutOfOrder, store: StateStore, stack: LocalStack
 ) -> None:
-    wait_for(lambda: settled(store, out_of_order.newer, BERT_TARGETS), what="the newer version's pushes")
+    wait_settled(stack, store, out_of_order.newer, BERT_TARGETS, "the newer version's pushes")
     share = wait_for(lambda: rows(store, out_of_order.older).get("share"), what="the older version's share")
 
     assert share.status is LedgerStatus.SUCCEEDED
@@ -384,7 +401,7 @@ def test_a_push_that_keeps_failing_ends_in_the_poison_queue_failed_in_the_ledger
         admin.clear_faults()
 
     assert poisoned["target"] == "workspace2"
-    ledger = wait_for(lambda: settled(store, ref, BERT_TARGETS), what="the ledger to settle")
+    ledger = wait_settled(stack, store, ref, BERT_TARGETS, "the ledger to settle")
     failed = ledger["push|workspace2"]
     assert (failed.status, failed.attempts) == (LedgerStatus.FAILED, 3)
     assert "gave up after 3 attempts" in failed.message and "500" in failed.message
@@ -420,6 +437,6 @@ def test_the_timer_reconcile_picks_up_an_asset_whose_event_was_lost(
     assert reply.status_code == 202
     pushed = wait_for(lambda: model_in(ml, "workspace3", CREDIT, version), what="the model in workspace3")
     assert pushed.tags["regsync.origin.workspace"] == "workspace1"
-    ledger = wait_for(lambda: settled(store, ref, ("workspace3",)), what="the ledger to settle")
+    ledger = wait_settled(stack, store, ref, ("workspace3",), "the ledger to settle")
     assert (ledger["share"].status, ledger["share"].event_ids) == (LedgerStatus.SUCCEEDED, ())
     assert model_in(ml, "workspace2", CREDIT, version) is None
