@@ -94,6 +94,7 @@ class AzureMLGateway:
         self._settings = settings
         self._credential = credential
         self._clients: dict[str, MLClient] = {}
+        self._share_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     # --- clients -------------------------------------------------------------------------------
@@ -115,6 +116,23 @@ class AzureMLGateway:
             resource_group_name=workspace.resource_group,
             workspace_name=workspace.name,
         )
+
+    @contextmanager
+    def sharing_client(self, workspace: Workspace) -> Iterator[MLClient]:
+        """A workspace client used for shares only, one share at a time. The SDK's `share` points the
+        client's operations at the registry while it runs, so a client shared with concurrent reads or
+        pushes could send them to the registry instead of the workspace."""
+        key = f"share|{workspace.arm_id.lower()}"
+        with self._lock:
+            lock = self._share_locks.setdefault(key, threading.Lock())
+        client = self._client(
+            key,
+            subscription_id=workspace.subscription_id,
+            resource_group_name=workspace.resource_group,
+            workspace_name=workspace.name,
+        )
+        with lock:
+            yield client
 
     def registry_client(self, registry: Registry) -> MLClient:
         return self._client(
@@ -207,9 +225,8 @@ class AzureMLGateway:
         Models, environments and data are imported (the registry keeps their lineage), then tagged;
         components have no share: they are created in the registry, tagged from the start.
         """
-        client = self.workspace_client(origin)
         doing = f"sharing {ref} from {origin.name} to registry {registry.name} as {destination.name}"
-        with _classified(doing):
+        with _classified(doing), self.sharing_client(origin) as client:
             if ref.kind is AssetKind.COMPONENT:
                 self._share_component(client, ref, registry, destination, tags)
                 return
