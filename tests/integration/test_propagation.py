@@ -196,3 +196,31 @@ def test_the_world_is_read_once_per_ttl_and_again_after_it(seeded: Engine) -> No
     assert seeded.world() is before
     seeded.world_ttl = 0.0
     assert "workspace9" in seeded.world().workspaces
+
+
+def test_reads_of_a_workspace_stay_in_the_workspace_while_it_shares(
+    seeded: Engine, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    """The SDK's share re-points a client's operations at the registry while it runs; RegSync shares
+    with a client of its own, so concurrent reads of the same workspace still read the workspace."""
+    import threading
+
+    gateway, origin = seeded.gateway, seeded.store.get_workspace("workspace3")
+    registry = seeded.store.get_registry()
+    assert origin is not None and registry is not None
+    local = register_model(ml, "workspace3", f"local-{uuid.uuid4().hex[:8]}", model_folder)
+    local_ref = AssetRef(kind=AssetKind.MODEL, name=local.name, version=local.version)
+    shared = register_model(ml, "workspace3", f"bert-{uuid.uuid4().hex[:8]}", model_folder)
+    shared_ref = AssetRef(kind=AssetKind.MODEL, name=shared.name, version=shared.version)
+    reads: list[bool] = []
+    sharing = threading.Thread(
+        target=gateway.share, args=(origin, shared_ref, registry, shared_ref, {"regsync.rule": "test"})
+    )
+
+    sharing.start()
+    while sharing.is_alive() or not reads:
+        reads.append(gateway.get_asset(origin, local_ref) is not None)
+    sharing.join()
+
+    assert all(reads), f"{reads.count(False)} of {len(reads)} reads went elsewhere during the share"
+    assert ml("registry").models.get(shared.name, shared.version).tags["regsync.rule"] == "test"
