@@ -47,6 +47,20 @@ def engine(settings: Settings) -> Engine:
     return build_engine(settings)
 
 
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment that points the `regsync` CLI at a test's tables, queues and the emulator."""
+    assert settings.storage_connection_string is not None
+    return {
+        "AzureWebJobsStorage": settings.storage_connection_string,
+        "REGSYNC_TABLE_PREFIX": settings.table_prefix,
+        "REGSYNC_PUSH_QUEUE": settings.push_queue,
+        "REGSYNC_RECONCILE_QUEUE": settings.reconcile_queue,
+        "REGSYNC_AZUREML_EMULATOR": "true",
+        "NO_COLOR": "1",
+        "COLUMNS": "250",
+    }
+
+
 @pytest.fixture
 def seeded(engine: Engine) -> Engine:
     """The engine with the seed scenario's inventory and rules loaded."""

@@ -27,7 +27,7 @@ from shared.engine import Engine
 from shared.settings import Settings
 from tests.conftest import registered_functions
 from tests.devstack.conftest import NEVER, serve
-from tests.integration.conftest import register_model
+from tests.integration.conftest import cli_env, register_model
 from tests.integration.test_cli import table_rows
 
 pytestmark = pytest.mark.integration
@@ -94,15 +94,7 @@ def over_http(api_url: str) -> Run:
 @pytest.fixture
 def in_process(settings: Settings, seeded: Engine) -> Run:
     """The CLI on the test's tables and queues directly, as test_cli_operations runs it."""
-    assert settings.storage_connection_string is not None
-    env = {
-        **DISPLAY,
-        "AzureWebJobsStorage": settings.storage_connection_string,
-        "REGSYNC_TABLE_PREFIX": settings.table_prefix,
-        "REGSYNC_PUSH_QUEUE": settings.push_queue,
-        "REGSYNC_RECONCILE_QUEUE": settings.reconcile_queue,
-        "REGSYNC_AZUREML_EMULATOR": "true",
-    }
+    env = {**cli_env(settings), **DISPLAY}
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(app, list(args), env=env)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 from shared.cli import app
 from shared.engine import Engine
 from shared.settings import Settings
-from tests.integration.conftest import drain_pushes, register_model
+from tests.integration.conftest import cli_env, drain_pushes, register_model
 from tests.integration.test_cli import table_rows
 
 pytestmark = pytest.mark.integration
@@ -30,16 +30,7 @@ Run = Callable[..., Result]
 @pytest.fixture
 def run(settings: Settings, seeded: Engine) -> Run:
     """The CLI on the test's tables and queues; the emulator's variables are already in the environment."""
-    assert settings.storage_connection_string is not None
-    env = {
-        "AzureWebJobsStorage": settings.storage_connection_string,
-        "REGSYNC_TABLE_PREFIX": settings.table_prefix,
-        "REGSYNC_PUSH_QUEUE": settings.push_queue,
-        "REGSYNC_RECONCILE_QUEUE": settings.reconcile_queue,
-        "REGSYNC_AZUREML_EMULATOR": "true",
-        "NO_COLOR": "1",
-        "COLUMNS": "250",
-    }
+    env = cli_env(settings)
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(app, list(args), env=env)
