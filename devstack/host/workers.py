@@ -1,0 +1,312 @@
+"""Background triggers: one queue worker per queue-triggered function (retry by visibility, poison after
+`maxDequeueCount`) and one timer per timer-triggered function (NCRONTAB or `hh:mm:ss`, in UTC).
+
+`LocalHost` (devstack/host/http.py) starts a `Workers` in its lifespan and stops it on shutdown; tests
+use `queue_client` to send messages the way the app does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from azure.core.exceptions import ResourceExistsError
+from azure.functions import queue as func_queue
+from azure.functions import timer as func_timer
+from azure.storage.queue import (
+    QueueClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
+from azure.storage.queue import QueueMessage as StorageQueueMessage
+
+from devstack.host.config import DEFAULT_CONNECTION, HostConfig, parse_timespan, resolve_setting
+from devstack.host.discovery import FunctionSpec, invoke_logged
+
+log = logging.getLogger("devstack.host")  # one logger for the whole host, named as before the split
+
+# How long a message being processed stays invisible; the real host renews a 10-minute lease.
+IN_FLIGHT_VISIBILITY_SECONDS = 300
+FIRST_POLL_SECONDS = 0.1
+
+
+# ---------------------------------------------------------------------------------------------------
+# NCRONTAB: `{second} {minute} {hour} {day} {month} {day-of-week}`
+# ---------------------------------------------------------------------------------------------------
+
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS = {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
+_DAYS = {name: i for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
+_FIELDS: tuple[tuple[str, int, int, Mapping[str, int]], ...] = (
+    ("second", 0, 59, {}),
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 6, _DAYS),
+)
+
+
+def _parse_value(text: str, names: Mapping[str, int], what: str) -> int:
+    upper = text.upper()
+    if upper in names:
+        return names[upper]
+    if not text.isdigit():
+        raise ValueError(f"NCRONTAB {what} `{text}` is not a number")
+    return int(text)
+
+
+def _parse_field(text: str, what: str, low: int, high: int, names: Mapping[str, int]) -> frozenset[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            start, stop = low, high
+        elif "-" in base:
+            first, last = base.split("-", 1)
+            start, stop = _parse_value(first, names, what), _parse_value(last, names, what)
+        else:
+            start = _parse_value(base, names, what)
+            stop = high if step_text else start
+        if what == "day-of-week" and stop == 7:  # 7 is Sunday too, as in cron
+            values.add(0)
+            if start == 7:
+                continue
+            stop = 6
+        if not (low <= start <= stop <= high) or step < 1:
+            raise ValueError(f"NCRONTAB {what} `{part}` is outside {low}-{high}")
+        values.update(range(start, stop + 1, step))
+    return frozenset(values)
+
+
+@dataclass(frozen=True)
+class NCrontab:
+    """A parsed six-field NCRONTAB expression, as the Functions timer trigger uses (times in UTC).
+
+    Day-of-month and day-of-week must both match (NCrontab's rule, unlike Vixie cron's "either").
+    """
+
+    seconds: frozenset[int]
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+
+    @classmethod
+    def parse(cls, expression: str) -> NCrontab:
+        parts = expression.split()
+        if len(parts) != 6:
+            raise ValueError(f"NCRONTAB `{expression}` needs 6 fields (second minute hour day month weekday)")
+        sets = [
+            _parse_field(p, what, lo, hi, names)
+            for p, (what, lo, hi, names) in zip(parts, _FIELDS, strict=True)
+        ]
+        return cls(*sets)
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first occurrence strictly after `moment` (same tzinfo as `moment`)."""
+        candidate = moment.replace(microsecond=0) + timedelta(seconds=1)
+        for _ in range(366 * 8):  # a day per iteration; 8 years covers every valid Feb-29 schedule
+            if candidate.month in self.months and self._day_matches(candidate):
+                found = self._time_of_day_from(candidate)
+                if found is not None:
+                    return found
+            candidate = candidate.replace(hour=0, minute=0, second=0) + timedelta(days=1)
+        raise ValueError("NCRONTAB expression never fires")
+
+    def _day_matches(self, moment: datetime) -> bool:
+        cron_weekday = (moment.weekday() + 1) % 7  # Python's Monday=0 to cron's Sunday=0
+        return moment.day in self.days and cron_weekday in self.weekdays
+
+    def _time_of_day_from(self, moment: datetime) -> datetime | None:
+        start = (moment.hour, moment.minute, moment.second)
+        for hour in sorted(h for h in self.hours if h >= start[0]):
+            for minute in sorted(self.minutes):
+                for second in sorted(self.seconds):
+                    if (hour, minute, second) >= start:
+                        return moment.replace(hour=hour, minute=minute, second=second)
+        return None
+
+
+_TIMESPAN_SCHEDULE = re.compile(r"^\d+:\d{2}:\d{2}$")
+
+
+def next_fire_time(schedule: str, after: datetime) -> datetime:
+    """Next time a timer fires: NCRONTAB, or an `hh:mm:ss` interval (the App Service plan form)."""
+    if _TIMESPAN_SCHEDULE.match(schedule):
+        return after + timedelta(seconds=parse_timespan(schedule))
+    return NCrontab.parse(schedule).next_after(after)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Queue workers and timers
+# ---------------------------------------------------------------------------------------------------
+
+
+def to_functions_message(message: StorageQueueMessage) -> func_queue.QueueMessage:
+    """The object the Python worker hands a queue-triggered function."""
+    return func_queue.QueueMessage(
+        id=message.id,
+        body=message.content,
+        dequeue_count=message.dequeue_count,
+        pop_receipt=message.pop_receipt,
+        insertion_time=message.inserted_on,
+        expiration_time=message.expires_on,
+        time_next_visible=message.next_visible_on,
+    )
+
+
+def queue_client(connection_string: str, queue_name: str) -> QueueClient:
+    return QueueClient.from_connection_string(
+        connection_string,
+        queue_name,
+        message_encode_policy=TextBase64EncodePolicy(),
+        message_decode_policy=TextBase64DecodePolicy(),
+    )
+
+
+class QueueWorker:
+    """Polls one queue for one function: delete on success, retry via visibility, poison after N tries."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        client: QueueClient,
+        poison: QueueClient,
+        config: HostConfig,
+        stop: threading.Event,
+    ) -> None:
+        self.spec, self.client, self.poison, self.config, self.stop = spec, client, poison, config, stop
+        self.pool = ThreadPoolExecutor(max_workers=config.batch_size, thread_name_prefix=f"queue-{spec.name}")
+
+    def prepare(self) -> None:
+        """Create the queue before the host reports started, so senders never race the worker."""
+        with contextlib.suppress(ResourceExistsError):
+            self.client.create_queue()
+
+    def run(self) -> None:
+        delay = FIRST_POLL_SECONDS
+        while not self.stop.is_set():
+            try:
+                handled = self.poll_once()
+            except Exception:
+                log.exception(
+                    "polling queue `%s` for %s failed; retrying", self.client.queue_name, self.spec.name
+                )
+                handled = 0
+            # Back off exponentially while the queue is empty, as the real host does.
+            delay = FIRST_POLL_SECONDS if handled else min(delay * 2, self.config.max_polling_interval)
+            self.stop.wait(0 if handled else delay)
+        self.pool.shutdown(wait=True)
+
+    def poll_once(self) -> int:
+        messages = list(
+            self.client.receive_messages(
+                max_messages=self.config.batch_size, visibility_timeout=IN_FLIGHT_VISIBILITY_SECONDS
+            )
+        )
+        for future in [self.pool.submit(self.handle, message) for message in messages]:
+            future.result()
+        return len(messages)
+
+    def handle(self, message: StorageQueueMessage) -> None:
+        detail = f"message {message.id}, dequeue count {message.dequeue_count}"
+        try:
+            invoke_logged(self.spec, to_functions_message(message), detail)
+        except Exception:
+            self.after_failure(message)
+        else:
+            self.client.delete_message(message.id, message.pop_receipt)
+
+    def after_failure(self, message: StorageQueueMessage) -> None:
+        if (message.dequeue_count or 0) >= self.config.max_dequeue_count:
+            with contextlib.suppress(ResourceExistsError):
+                self.poison.create_queue()
+            self.poison.send_message(message.content)
+            self.client.delete_message(message.id, message.pop_receipt)
+            log.warning(
+                "%s: message %s moved to `%s` after %s attempts",
+                self.spec.name,
+                message.id,
+                self.poison.queue_name,
+                message.dequeue_count,
+            )
+            return
+        visibility = int(self.config.visibility_timeout)
+        self.client.update_message(message.id, message.pop_receipt, visibility_timeout=visibility)
+
+
+class TimerWorker:
+    """Runs one timer function on its schedule (UTC), and once at start when run_on_startup is set."""
+
+    def __init__(self, spec: FunctionSpec, schedule: str, stop: threading.Event) -> None:
+        self.spec, self.schedule, self.stop = spec, schedule, stop
+        next_fire_time(schedule, datetime.now(UTC))  # fail fast on a bad schedule
+
+    def run(self) -> None:
+        if self.spec.trigger.get("runOnStartup"):
+            self.fire(past_due=False)
+        due = next_fire_time(self.schedule, datetime.now(UTC))
+        while not self.stop.wait(max(0.0, (due - datetime.now(UTC)).total_seconds())):
+            # Late by more than a second (e.g. a slow previous run) counts as past due.
+            self.fire(past_due=datetime.now(UTC) - due > timedelta(seconds=1))
+            due = next_fire_time(self.schedule, max(due, datetime.now(UTC)))
+
+    def fire(self, *, past_due: bool) -> None:
+        with contextlib.suppress(Exception):  # already logged; a failed run never stops the schedule
+            invoke_logged(self.spec, func_timer.TimerRequest(past_due=past_due))
+
+
+class Workers:
+    """The background threads of one host: a QueueWorker or TimerWorker per non-HTTP function."""
+
+    def __init__(
+        self, functions: Iterable[FunctionSpec], settings: Mapping[str, str], config: HostConfig
+    ) -> None:
+        self.functions, self.settings, self.config = list(functions), settings, config
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """One thread per queue- or timer-triggered function."""
+        self._stop.clear()
+        for target, name in self._targets():
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _targets(self) -> Iterable[tuple[Callable[[], None], str]]:
+        for spec in self.functions:
+            if spec.trigger_type == "queueTrigger":
+                worker = self._queue_worker(spec)
+                worker.prepare()
+                yield worker.run, f"queue-{spec.name}"
+            elif spec.trigger_type == "timerTrigger":
+                schedule = resolve_setting(str(spec.trigger["schedule"]), self.settings)
+                yield TimerWorker(spec, schedule, self._stop).run, f"timer-{spec.name}"
+            elif spec.trigger_type not in ("httpTrigger", "eventGridTrigger"):
+                log.warning("%s: trigger type `%s` is not supported locally", spec.name, spec.trigger_type)
+
+    def _queue_worker(self, spec: FunctionSpec) -> QueueWorker:
+        queue_name = resolve_setting(str(spec.trigger["queueName"]), self.settings)
+        connection_setting = str(spec.trigger.get("connection") or DEFAULT_CONNECTION)
+        connection = self.settings.get(connection_setting)
+        if not connection:
+            raise KeyError(f"queue trigger `{spec.name}` needs the connection setting `{connection_setting}`")
+        client = queue_client(connection, queue_name)
+        poison = queue_client(connection, f"{queue_name}-poison")
+        return QueueWorker(spec, client, poison, self.config, self._stop)
