@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
+from croniter import croniter
 
 from devstack.host import HostConfig, NCrontab, next_fire_time, parse_timespan, resolve_setting
 
@@ -13,30 +16,129 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize(
-    ("expression", "after", "expected"),
-    [
-        ("* * * * * *", "2024-01-01T00:00:00", "2024-01-01T00:00:01"),
-        ("*/15 * * * * *", "2024-01-01T00:00:14.9", "2024-01-01T00:00:15"),
-        ("0 */5 * * * *", "2024-01-01T00:04:59", "2024-01-01T00:05:00"),
-        ("0 0 * * * *", "2024-01-01T10:00:00", "2024-01-01T11:00:00"),
-        ("0 30 9 * * *", "2024-01-01T09:30:00", "2024-01-02T09:30:00"),
-        ("0 30 9-17/4 * * *", "2024-01-01T10:00:00", "2024-01-01T13:30:00"),
-        ("5,10 0 0 * * *", "2024-01-01T00:00:05", "2024-01-01T00:00:10"),
-        ("0 0 0 1 * *", "2024-01-15T00:00:00", "2024-02-01T00:00:00"),
-        ("0 0 0 31 * *", "2024-04-01T00:00:00", "2024-05-31T00:00:00"),
-        ("0 0 0 29 2 *", "2024-03-01T00:00:00", "2028-02-29T00:00:00"),
-        ("0 0 12 * * MON", "2024-01-01T12:00:00", "2024-01-08T12:00:00"),  # 2024-01-01 is a Monday
-        ("0 0 12 * * 0", "2024-01-01T00:00:00", "2024-01-07T12:00:00"),
-        ("0 0 12 * * 7", "2024-01-01T00:00:00", "2024-01-07T12:00:00"),
-        ("0 0 12 * * 1-5", "2024-01-05T13:00:00", "2024-01-08T12:00:00"),
-        ("0 0 0 * DEC *", "2024-01-01T00:00:00", "2024-12-01T00:00:00"),
-        ("0 0 0 13 * FRI", "2024-01-01T00:00:00", "2024-09-13T00:00:00"),  # both must match
-        ("59 59 23 31 12 *", "2024-12-31T23:59:59", "2025-12-31T23:59:59"),
-    ],
-)
-def test_next_occurrence(expression: str, after: str, expected: str) -> None:
-    assert NCrontab.parse(expression).next_after(at(after)) == at(expected)
+def croniter_next(expression: str, after: datetime) -> datetime:
+    """The same schedule through croniter: seconds field first, day and weekday must both match."""
+    schedule = croniter(expression, after, day_or=False, second_at_beginning=True)
+    return cast(datetime, schedule.get_next(datetime))
+
+
+def handwritten_next(expression: str, after: datetime) -> datetime:
+    return NCrontab.parse(expression).next_after(after)
+
+
+# The next three fire times of each schedule, computed by the hand-written parser: the tests in this file
+# and the schedules the repository uses (local.settings.example.json's reconcile every 15 minutes, the
+# tests' once-a-year NEVER, the sample timer's every second).
+SCHEDULES = [
+    (
+        "* * * * * *",
+        "2024-01-01T00:00:00",
+        ["2024-01-01T00:00:01", "2024-01-01T00:00:02", "2024-01-01T00:00:03"],
+    ),
+    (
+        "*/15 * * * * *",
+        "2024-01-01T00:00:14.9",
+        ["2024-01-01T00:00:15", "2024-01-01T00:00:30", "2024-01-01T00:00:45"],
+    ),
+    (
+        "0 */5 * * * *",
+        "2024-01-01T00:04:59",
+        ["2024-01-01T00:05:00", "2024-01-01T00:10:00", "2024-01-01T00:15:00"],
+    ),
+    (
+        "0 0 * * * *",
+        "2024-01-01T10:00:00",
+        ["2024-01-01T11:00:00", "2024-01-01T12:00:00", "2024-01-01T13:00:00"],
+    ),
+    (
+        "0 30 9 * * *",
+        "2024-01-01T09:30:00",
+        ["2024-01-02T09:30:00", "2024-01-03T09:30:00", "2024-01-04T09:30:00"],
+    ),
+    (
+        "0 30 9-17/4 * * *",
+        "2024-01-01T10:00:00",
+        ["2024-01-01T13:30:00", "2024-01-01T17:30:00", "2024-01-02T09:30:00"],
+    ),
+    (
+        "5,10 0 0 * * *",
+        "2024-01-01T00:00:05",
+        ["2024-01-01T00:00:10", "2024-01-02T00:00:05", "2024-01-02T00:00:10"],
+    ),
+    (
+        "0 0 0 1 * *",
+        "2024-01-15T00:00:00",
+        ["2024-02-01T00:00:00", "2024-03-01T00:00:00", "2024-04-01T00:00:00"],
+    ),
+    (
+        "0 0 0 31 * *",
+        "2024-04-01T00:00:00",
+        ["2024-05-31T00:00:00", "2024-07-31T00:00:00", "2024-08-31T00:00:00"],
+    ),
+    (
+        "0 0 0 29 2 *",
+        "2024-03-01T00:00:00",
+        ["2028-02-29T00:00:00", "2032-02-29T00:00:00", "2036-02-29T00:00:00"],
+    ),
+    (
+        "0 0 12 * * MON",
+        "2024-01-01T12:00:00",
+        ["2024-01-08T12:00:00", "2024-01-15T12:00:00", "2024-01-22T12:00:00"],
+    ),
+    (
+        "0 0 12 * * 0",
+        "2024-01-01T00:00:00",
+        ["2024-01-07T12:00:00", "2024-01-14T12:00:00", "2024-01-21T12:00:00"],
+    ),
+    (
+        "0 0 12 * * 7",
+        "2024-01-01T00:00:00",
+        ["2024-01-07T12:00:00", "2024-01-14T12:00:00", "2024-01-21T12:00:00"],
+    ),
+    (
+        "0 0 12 * * 1-5",
+        "2024-01-05T13:00:00",
+        ["2024-01-08T12:00:00", "2024-01-09T12:00:00", "2024-01-10T12:00:00"],
+    ),
+    (
+        "0 0 0 * DEC *",
+        "2024-01-01T00:00:00",
+        ["2024-12-01T00:00:00", "2024-12-02T00:00:00", "2024-12-03T00:00:00"],
+    ),
+    # Both must match (NCrontab), not either (Vixie cron): Fridays the 13th only.
+    (
+        "0 0 0 13 * FRI",
+        "2024-01-01T00:00:00",
+        ["2024-09-13T00:00:00", "2024-12-13T00:00:00", "2025-06-13T00:00:00"],
+    ),
+    (
+        "59 59 23 31 12 *",
+        "2024-12-31T23:59:59",
+        ["2025-12-31T23:59:59", "2026-12-31T23:59:59", "2027-12-31T23:59:59"],
+    ),
+    (
+        "0 */15 * * * *",
+        "2024-01-01T00:07:30",
+        ["2024-01-01T00:15:00", "2024-01-01T00:30:00", "2024-01-01T00:45:00"],
+    ),
+    (
+        "0 0 0 1 1 *",
+        "2024-06-01T00:00:00",
+        ["2025-01-01T00:00:00", "2026-01-01T00:00:00", "2027-01-01T00:00:00"],
+    ),
+]
+
+
+@pytest.mark.parametrize("next_time", [handwritten_next, croniter_next], ids=["handwritten", "croniter"])
+@pytest.mark.parametrize(("expression", "after", "expected"), SCHEDULES)
+def test_next_three_occurrences(
+    next_time: Callable[[str, datetime], datetime], expression: str, after: str, expected: list[str]
+) -> None:
+    moment, fired = at(after), []
+    for _ in expected:
+        moment = next_time(expression, moment)
+        fired.append(moment)
+    assert fired == [at(text) for text in expected]
 
 
 @pytest.mark.parametrize(
