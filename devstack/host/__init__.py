@@ -32,7 +32,7 @@ from devstack.host.config import (
 )
 from devstack.host.discovery import FunctionSpec, discover, import_app, invoke_logged
 from devstack.host.http import LocalHost, build_host
-from devstack.host.workers import NCrontab, next_fire_time, queue_client
+from devstack.host.workers import next_fire_time, queue_client
 
 __all__ = [
     "EVENTGRID_KEY_SETTING",
@@ -42,7 +42,6 @@ __all__ = [
     "HostConfig",
     "HostKeys",
     "LocalHost",
-    "NCrontab",
     "build_host",
     "discover",
     "import_app",

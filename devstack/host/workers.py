@@ -13,8 +13,8 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from azure.core.exceptions import ResourceExistsError
 from azure.functions import queue as func_queue
@@ -25,6 +25,7 @@ from azure.storage.queue import (
     TextBase64EncodePolicy,
 )
 from azure.storage.queue import QueueMessage as StorageQueueMessage
+from croniter import CroniterBadDateError, CroniterError, croniter
 
 from devstack.host.config import DEFAULT_CONNECTION, HostConfig, parse_timespan, resolve_setting
 from devstack.host.discovery import FunctionSpec, invoke_logged
@@ -37,113 +38,30 @@ FIRST_POLL_SECONDS = 0.1
 
 
 # ---------------------------------------------------------------------------------------------------
-# NCRONTAB: `{second} {minute} {hour} {day} {month} {day-of-week}`
+# Schedules: six-field NCRONTAB `{second} {minute} {hour} {day} {month} {day-of-week}`, or `hh:mm:ss`
 # ---------------------------------------------------------------------------------------------------
-
-_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTHS = {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
-_DAYS = {name: i for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
-_FIELDS: tuple[tuple[str, int, int, Mapping[str, int]], ...] = (
-    ("second", 0, 59, {}),
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day", 1, 31, {}),
-    ("month", 1, 12, _MONTHS),
-    ("day-of-week", 0, 6, _DAYS),
-)
-
-
-def _parse_value(text: str, names: Mapping[str, int], what: str) -> int:
-    upper = text.upper()
-    if upper in names:
-        return names[upper]
-    if not text.isdigit():
-        raise ValueError(f"NCRONTAB {what} `{text}` is not a number")
-    return int(text)
-
-
-def _parse_field(text: str, what: str, low: int, high: int, names: Mapping[str, int]) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            start, stop = low, high
-        elif "-" in base:
-            first, last = base.split("-", 1)
-            start, stop = _parse_value(first, names, what), _parse_value(last, names, what)
-        else:
-            start = _parse_value(base, names, what)
-            stop = high if step_text else start
-        if what == "day-of-week" and stop == 7:  # 7 is Sunday too, as in cron
-            values.add(0)
-            if start == 7:
-                continue
-            stop = 6
-        if not (low <= start <= stop <= high) or step < 1:
-            raise ValueError(f"NCRONTAB {what} `{part}` is outside {low}-{high}")
-        values.update(range(start, stop + 1, step))
-    return frozenset(values)
-
-
-@dataclass(frozen=True)
-class NCrontab:
-    """A parsed six-field NCRONTAB expression, as the Functions timer trigger uses (times in UTC).
-
-    Day-of-month and day-of-week must both match (NCrontab's rule, unlike Vixie cron's "either").
-    """
-
-    seconds: frozenset[int]
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]
-
-    @classmethod
-    def parse(cls, expression: str) -> NCrontab:
-        parts = expression.split()
-        if len(parts) != 6:
-            raise ValueError(f"NCRONTAB `{expression}` needs 6 fields (second minute hour day month weekday)")
-        sets = [
-            _parse_field(p, what, lo, hi, names)
-            for p, (what, lo, hi, names) in zip(parts, _FIELDS, strict=True)
-        ]
-        return cls(*sets)
-
-    def next_after(self, moment: datetime) -> datetime:
-        """The first occurrence strictly after `moment` (same tzinfo as `moment`)."""
-        candidate = moment.replace(microsecond=0) + timedelta(seconds=1)
-        for _ in range(366 * 8):  # a day per iteration; 8 years covers every valid Feb-29 schedule
-            if candidate.month in self.months and self._day_matches(candidate):
-                found = self._time_of_day_from(candidate)
-                if found is not None:
-                    return found
-            candidate = candidate.replace(hour=0, minute=0, second=0) + timedelta(days=1)
-        raise ValueError("NCRONTAB expression never fires")
-
-    def _day_matches(self, moment: datetime) -> bool:
-        cron_weekday = (moment.weekday() + 1) % 7  # Python's Monday=0 to cron's Sunday=0
-        return moment.day in self.days and cron_weekday in self.weekdays
-
-    def _time_of_day_from(self, moment: datetime) -> datetime | None:
-        start = (moment.hour, moment.minute, moment.second)
-        for hour in sorted(h for h in self.hours if h >= start[0]):
-            for minute in sorted(self.minutes):
-                for second in sorted(self.seconds):
-                    if (hour, minute, second) >= start:
-                        return moment.replace(hour=hour, minute=minute, second=second)
-        return None
-
 
 _TIMESPAN_SCHEDULE = re.compile(r"^\d+:\d{2}:\d{2}$")
 
 
 def next_fire_time(schedule: str, after: datetime) -> datetime:
-    """Next time a timer fires: NCRONTAB, or an `hh:mm:ss` interval (the App Service plan form)."""
+    """The first time strictly after `after` (same tzinfo) that a timer fires: NCRONTAB, or an
+    `hh:mm:ss` interval (the App Service plan form).
+
+    NCRONTAB through croniter: the seconds field first, and day-of-month and day-of-week must both match
+    (NCrontab's rule, unlike Vixie cron's "either"). croniter also takes 5 and 7 fields; NCRONTAB does not.
+    """
     if _TIMESPAN_SCHEDULE.match(schedule):
         return after + timedelta(seconds=parse_timespan(schedule))
-    return NCrontab.parse(schedule).next_after(after)
+    if len(schedule.split()) != 6:
+        raise ValueError(f"NCRONTAB `{schedule}` needs 6 fields (second minute hour day month weekday)")
+    try:
+        fire_times = croniter(schedule, after, day_or=False, second_at_beginning=True)
+        return cast(datetime, fire_times.get_next(datetime))
+    except CroniterBadDateError as error:
+        raise ValueError(f"NCRONTAB `{schedule}` never fires") from error
+    except CroniterError as error:
+        raise ValueError(f"NCRONTAB `{schedule}` is not valid: {error}") from error
 
 
 # ---------------------------------------------------------------------------------------------------
