@@ -8,7 +8,7 @@ those processes (after checking in /proc that the pid still is the process `up` 
 
 Files in the state directory:
 - `stack.json`: the components (written as each starts, so a failed `up` can still be brought down);
-- `stack.env`: `KEY=value` lines with everything a client needs (see docs/local-stack.md);
+- `stack.env`: `KEY=value` lines with everything a client needs (see docs/local-stack.md), mode 0600;
 - `logs/{azurite,emulator,topic,host}.log`: each component's output; `emulator/`: the emulator's state.
 """
 
@@ -32,6 +32,7 @@ import yaml
 from devstack.azurite import free_port, start_azurite
 from devstack.emulator.launch import EmulatorAdmin, read_env_file
 from devstack.host import EVENTGRID_KEY_SETTING, FUNCTION_KEY_SETTING, MASTER_KEY_SETTING
+from devstack.private_files import write_private
 from devstack.topic import KEY_ENV as TOPIC_KEY_ENV
 from devstack.topic import LIST_PATH as TOPIC_LIST_PATH
 from devstack.topic import PUBLISH_PATH as TOPIC_PUBLISH_PATH
@@ -404,9 +405,9 @@ def local_stack(
 
 
 def write_env_file(path: Path, env: Mapping[str, str]) -> None:
-    """`KEY=value` lines, unquoted (values may hold `;` and `=`: split each line at the first `=`)."""
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())), encoding="utf-8")
+    """`KEY=value` lines, unquoted (values may hold `;` and `=`: split each line at the first `=`); it
+    holds the host's keys and the topic's key, so only the user may read it (0600)."""
+    write_private(path, "".join(f"{key}={value}\n" for key, value in sorted(env.items())))
 
 
 def read_stack_env(state_dir: Path) -> dict[str, str]:
@@ -429,9 +430,8 @@ def serve_azurite(info_path: Path) -> None:
             "queue_port": str(running.queue_port),
             "table_port": str(running.table_port),
         }
-        partial = info_path.with_suffix(".tmp")
-        partial.write_text(json.dumps(info), encoding="utf-8")
-        partial.replace(info_path)  # atomic: `up` never reads a half-written file
+        # Atomic, so `up` never reads a half-written file; 0600: the connection string holds a key.
+        write_private(info_path, json.dumps(info))
         while True:
             signal.pause()
 

@@ -18,6 +18,7 @@ from devstack.emulator.app import build_app
 from devstack.emulator.emulator import CLOUD_NAME, Emulator
 from devstack.emulator.tls import write_self_signed
 from devstack.emulator.world import load_world
+from devstack.private_files import write_private
 
 
 class ReadyServer(uvicorn.Server):
@@ -42,7 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def write_env(state_dir: Path, base_url: str, cert: Path) -> Path:
-    """emulator.env: what a client process needs to point the SDK at the emulator."""
+    """emulator.env: what a client process needs to point the SDK at the emulator (mode 0600, like every
+    env file of the local stack, though it holds no key today)."""
     env = {
         "ARM_CLOUD_METADATA_URL": f"{base_url}/metadata/endpoints",
         "REGISTRY_DISCOVERY_ENDPOINT_URL": f"{base_url}/",
@@ -53,7 +55,7 @@ def write_env(state_dir: Path, base_url: str, cert: Path) -> Path:
         "AZUREML_EMULATOR_CA_BUNDLE": str(cert.resolve()),
     }
     path = state_dir / "emulator.env"
-    path.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    write_private(path, "".join(f"{k}={v}\n" for k, v in env.items()))
     return path
 
 

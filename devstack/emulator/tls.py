@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from devstack.private_files import write_private
+
 
 def write_self_signed(directory: Path) -> tuple[Path, Path]:
-    """Write cert.pem and key.pem for 127.0.0.1/localhost into `directory`; return their paths."""
+    """Write cert.pem (public) and key.pem (mode 0600) for 127.0.0.1/localhost; return their paths."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AzureML emulator")])
     now = dt.datetime.now(dt.UTC)
@@ -38,9 +40,8 @@ def write_self_signed(directory: Path) -> tuple[Path, Path]:
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    write_private(key_path, key_pem)  # the private key: 0600 from creation
     return cert_path, key_path

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.private_files import write_private
+
 FUNCTION_KEY_SETTING = "REGSYNC_LOCAL_FUNCTION_KEY"
 MASTER_KEY_SETTING = "REGSYNC_LOCAL_MASTER_KEY"
 EVENTGRID_KEY_SETTING = "REGSYNC_LOCAL_EVENTGRID_KEY"
@@ -98,6 +100,4 @@ def load_settings_file(path: Path) -> dict[str, str]:
 
 def write_keys_file(path: Path, keys: HostKeys) -> None:
     """Hand generated keys to the operator without logging them: a JSON file only the user can read."""
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(json.dumps(keys.__dict__), encoding="utf-8")
+    write_private(path, json.dumps(keys.__dict__))

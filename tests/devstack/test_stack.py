@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,9 @@ CLIENT_KEYS = {
     "REGSYNC_MASTER_KEY",
     "REGSYNC_EVENTGRID_KEY",
 }
+
+# Every file of the stack that holds a key (issue 9): only the user may read it.
+PRIVATE_FILES = ("stack.env", "azurite.json", "emulator/key.pem", "emulator/emulator.env")
 
 
 def devstack(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,6 +62,9 @@ def test_up_then_down(tmp_path: Path) -> None:
         assert started.stdout.splitlines()[0] == "READY"
         env = read_stack_env(state_dir)
         assert env.keys() >= CLIENT_KEYS
+        assert {
+            name: stat.S_IMODE((state_dir / name).stat().st_mode) for name in PRIVATE_FILES
+        } == dict.fromkeys(PRIVATE_FILES, 0o600)
         components = StackRecord.load(state_dir / "stack.json").components
         assert [c.name for c in components] == ["azurite", "emulator", "topic", "host"]
         assert all(c.is_alive() for c in components)  # they outlive the `up` command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import stat
 from pathlib import Path
 
 import httpx
@@ -40,6 +41,14 @@ def test_env_file_points_the_sdk_at_the_emulator(emulator: RunningEmulator) -> N
     assert env["REGISTRY_DISCOVERY_ENDPOINT_URL"] == f"{emulator.base_url}/"
     assert Path(env["REQUESTS_CA_BUNDLE"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert env["AZUREML_EMULATOR_URL"] == emulator.base_url
+
+
+def test_private_key_and_env_file_are_owner_only(emulator: RunningEmulator) -> None:
+    """Issue 9: the TLS private key (and emulator.env, like every env file of the stack) is 0600."""
+    modes = {
+        name: stat.S_IMODE((emulator.state_dir / name).stat().st_mode) for name in ("key.pem", "emulator.env")
+    }
+    assert modes == {"key.pem": 0o600, "emulator.env": 0o600}
 
 
 def test_example_world_with_subscriptions_starts_and_stops(tmp_path: Path) -> None:
