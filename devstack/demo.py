@@ -113,11 +113,12 @@ class Demo:
             return int(stop.code or 0)
         return int(result or 0)
 
-    def reconcile(self) -> bool:
-        """`regsync --json sync --all` (the timer's reconcile, inline); prints a count per outcome."""
+    def reconcile(self, workspace: str) -> bool:
+        """`regsync --json sync --workspace W` (the reconcile of W's share side and of the pushes into it,
+        inline); prints a count per outcome."""
         captured = io.StringIO()
         with contextlib.redirect_stdout(captured):
-            code = self.cli("--json", "sync", "--all")
+            code = self.cli("--json", "sync", "--workspace", workspace)
         if code == 0:
             counts = Counter(o["status"] for o in json.loads(captured.getvalue())["outcomes"])
             self.say("  reconcile: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
@@ -243,17 +244,20 @@ def environment_via_reconcile(demo: Demo) -> None:
     environment = demo.ml("workspace3").environments.create_or_update(
         Environment(name="nlp-env", version="1", image=image, description="tokenizers and torch")
     )
-    demo.say(f"workspace3 registered environment nlp-env:{environment.version}; reconciling everything")
+    demo.say(f"workspace3 registered environment nlp-env:{environment.version}; reconciling workspace3")
     ref = AssetRef(kind=AssetKind.ENVIRONMENT, name="nlp-env", version=str(environment.version))
     # The reconcile races the ARM event on purpose: both paths are idempotent and must agree.
-    demo.check("`regsync sync --all` (the reconcile, inline) succeeded", demo.reconcile())
+    demo.check(
+        "`regsync sync --workspace workspace3` (the reconcile, inline) succeeded",
+        demo.reconcile("workspace3"),
+    )
     demo.wait_pushed(ref, ["workspace4"])
     entry = demo.store.get_entry(ref.key, "push|workspace4")
     how = "the ARM ResourceWriteSuccess event" if entry and entry.event_ids else "the reconcile"
     demo.say(f"  delivered after {how}")
     demo.check("workspace4 has nlp-env (SDK)", demo.has("workspace4", ref.kind, ref.name, ref.version))
     before = demo.ledger()
-    demo.check("a second reconcile succeeded", demo.reconcile())
+    demo.check("a second reconcile succeeded", demo.reconcile("workspace3"))
     demo.check("and changed nothing: the state has converged", demo.ledger() == before)
 
 

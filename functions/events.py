@@ -1,8 +1,9 @@
 """Event Grid trigger: AzureML ModelRegistered and ARM ResourceWriteSuccess events -> the engine.
 
-Error mapping, once: a temporary failure raises, so Event Grid (through the host's 500) redelivers;
-malformed events and permanent failures are logged (and audited by the engine) and acknowledged, so
-they are never retried forever.
+Replies, in one table (`REDELIVER`): an outcome that must be tried again (the share is retrying) or a
+temporary failure raises, so Event Grid (through the host's 500) redelivers on its own schedule; a
+malformed event, a refusal or a permanent failure is logged (and audited by the engine) and
+acknowledged, so it is never retried forever.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import azure.functions as func
 
 from shared import runtime
 from shared.engine import new_correlation_id
-from shared.errors import InvalidInputError, PermanentError
+from shared.errors import InvalidInputError, TemporaryError, judge
 from shared.events import parse_event
+from shared.records import Status
 
 blueprint = func.Blueprint()
 log = logging.getLogger("regsync.functions.events")
+REDELIVER = frozenset({Status.RETRYING})
 
 
 def event_as_mapping(event: Any) -> dict[str, Any]:
@@ -51,9 +54,15 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
         return
     try:
         outcomes = runtime.engine().handle_event(parsed, correlation_id=correlation_id)
-    except PermanentError as error:
+    except Exception as error:
+        failure = judge(error)
+        if failure.retryable:
+            raise
         log.error(
-            "[%s] event %s failed for good (recorded, not retried): %s", correlation_id, event.id, error
+            "[%s] event %s failed for good (recorded, not retried): %s",
+            correlation_id,
+            event.id,
+            failure.message,
         )
         return
     for outcome in outcomes:
@@ -63,5 +72,8 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
             outcome.action,
             outcome.subject,
             outcome.target,
-            outcome.status,
+            outcome.label,
         )
+    again = [outcome for outcome in outcomes if outcome.status in REDELIVER]
+    if again:
+        raise TemporaryError(f"event {event.id}: {again[0].subject} will be tried again: {again[0].reason}")

@@ -20,7 +20,7 @@ import azure.functions as func
 from shared import api, runtime
 from shared.auth import ForbiddenError, UnauthenticatedError
 from shared.engine import new_correlation_id
-from shared.errors import ConflictError, InvalidInputError, PermanentError, TemporaryError
+from shared.errors import Kind, judge
 from shared.settings import load_settings
 
 blueprint = func.Blueprint()
@@ -58,7 +58,7 @@ def serve(route: api.Route, req: func.HttpRequest) -> func.HttpResponse:
 
 def error_reply(error: Exception, correlation_id: str) -> api.ApiResponse:
     status, code, headers = _classify(error)
-    message = str(error)
+    message = judge(error).message if status == 503 else str(error)
     if status == 500:
         log.exception("[%s] unexpected failure", correlation_id, exc_info=error)
         message = f"an unexpected error occurred; quote correlation id {correlation_id}"
@@ -68,24 +68,33 @@ def error_reply(error: Exception, correlation_id: str) -> api.ApiResponse:
     return api.ApiResponse(status, {"error": body}, headers)
 
 
+# What only HTTP has, then every other failure by its verdict (shared.errors.judge): one table each.
+_HTTP_ONLY: tuple[tuple[type[Exception], int, str], ...] = (
+    (UnauthenticatedError, 401, "unauthenticated"),
+    (ForbiddenError, 403, "forbidden"),
+    (api.PayloadTooLargeError, 413, "payload_too_large"),
+)
+_BY_KIND: dict[Kind, tuple[int, str]] = {
+    Kind.TEMPORARY: (503, "temporarily_unavailable"),
+    Kind.NOT_FOUND: (404, "not_found"),
+    Kind.INVALID: (400, "invalid_input"),
+    Kind.CONFLICT: (409, "conflict"),
+    Kind.REFUSED: (403, "forbidden"),
+    Kind.PERMANENT: (422, "unprocessable"),
+    Kind.UNEXPECTED: (500, "internal"),
+}
+
+
 def _classify(error: Exception) -> tuple[int, str, dict[str, str]]:
-    """(status, code, headers); subclasses are listed before their bases."""
-    if isinstance(error, TemporaryError):
-        retry_after = str(max(1, math.ceil(error.retry_after)))
-        return 503, "temporarily_unavailable", {"Retry-After": retry_after}
-    table: tuple[tuple[type[Exception], int, str], ...] = (
-        (UnauthenticatedError, 401, "unauthenticated"),
-        (ForbiddenError, 403, "forbidden"),
-        (api.NotFoundError, 404, "not_found"),
-        (api.PayloadTooLargeError, 413, "payload_too_large"),
-        (InvalidInputError, 400, "invalid_input"),
-        (ConflictError, 409, "conflict"),
-        (PermanentError, 422, "unprocessable"),
-    )
-    for kind, status, code in table:
+    """(status, code, headers). Storage and transport failures are temporary: 503 with Retry-After."""
+    for kind, status, code in _HTTP_ONLY:
         if isinstance(error, kind):
             return status, code, {}
-    return 500, "internal", {}
+    failure = judge(error)
+    status, code = _BY_KIND[failure.kind]
+    if failure.kind is Kind.TEMPORARY:
+        return status, code, {"Retry-After": str(max(1, math.ceil(failure.retry_after)))}
+    return status, code, {}
 
 
 def _register(route: api.Route) -> None:

@@ -1,9 +1,9 @@
 """Queue trigger: one push (registry asset -> one workspace) per message.
 
-Error mapping, once: temporary failures raise, so the host makes the message visible again after
-host.json's visibilityTimeout and, after maxDequeueCount tries, moves it to the poison queue; the engine
-has marked the ledger row failed on the last try, so the failure is visible there too. Permanent
-failures are finalised in the ledger by the engine and the message is completed.
+Replies: the engine settles every AzureML outcome itself (a temporary failure is re-sent with the delay
+AzureML asked for and the next attempt number, counted against REGSYNC_MAX_PUSH_ATTEMPTS), so the
+function completes normally. Only a failure of RegSync's own storage raises: the host then makes the
+message visible again and, after host.json's maxDequeueCount, moves it to the poison queue.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared import runtime
-from shared.engine import PushMessage
+from shared.records import PushMessage
 
 blueprint = func.Blueprint()
 log = logging.getLogger("regsync.functions.pushes")
@@ -29,7 +29,5 @@ def run_push(message: func.QueueMessage) -> None:
     except ValidationError as error:
         log.error("push message %s is malformed and was dropped, nothing changed: %s", message.id, error)
         return
-    engine = runtime.engine()
-    final_attempt = (message.dequeue_count or 1) >= engine.max_push_attempts
-    outcome = engine.execute_push(push, final_attempt=final_attempt)
-    log.info("[%s] push %s -> %s: %s", push.correlation_id, outcome.subject, outcome.target, outcome.status)
+    outcome = runtime.engine().execute_push(push)
+    log.info("[%s] push %s -> %s: %s", push.correlation_id, outcome.subject, outcome.target, outcome.label)

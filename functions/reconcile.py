@@ -2,7 +2,9 @@
 
 Scale comes from the platform: one message per workspace (plus one for the registry), so Functions
 spreads the reconcile over instances and host.json's queue batchSize bounds the concurrency. Errors:
-temporary failures raise (the message comes back, then goes to poison); permanent ones are logged.
+one asset's failure is that asset's outcome and the pass goes on (the next pass retries it); a
+failure of the whole pass that is temporary raises (the message comes back, then goes to poison);
+a permanent one is logged.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared import runtime
-from shared.engine import ReconcileMessage, new_correlation_id
-from shared.errors import PermanentError
+from shared.engine import new_correlation_id
+from shared.errors import judge
+from shared.records import ReconcileMessage, Status
 
 blueprint = func.Blueprint()
 log = logging.getLogger("regsync.functions.reconcile")
@@ -39,12 +42,19 @@ def run_reconcile(message: func.QueueMessage) -> None:
         return
     try:
         outcomes = runtime.engine().reconcile(work)
-    except PermanentError as error:
+    except Exception as error:
+        failure = judge(error)
+        if failure.retryable:
+            raise
         log.error(
-            "[%s] reconcile of %s %s failed for good: %s", work.correlation_id, work.scope, work.name, error
+            "[%s] reconcile of %s %s failed for good: %s",
+            work.correlation_id,
+            work.scope,
+            work.name,
+            failure.message,
         )
         return
-    acted = [outcome for outcome in outcomes if outcome.status not in {"done", "skipped"}]
+    acted = [outcome for outcome in outcomes if outcome.status not in {Status.DONE, Status.SKIPPED}]
     log.info(
         "[%s] reconcile of %s %s: %d outcomes", work.correlation_id, work.scope, work.name or "", len(acted)
     )

@@ -23,11 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from shared.admin import apply_document
 from shared.auth import Caller, ForbiddenError, parse_principal
 from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, LedgerStatus, TenantId, WorkspaceName
-from shared.engine import Engine, Outcome, World
-from shared.errors import ConflictError, InvalidInputError, PermanentError
+from shared.engine import Engine, SyncScope
+from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.policy import PushRule, RuleId, ShareRule
 from shared.policy_file import PolicyDocument, PolicyFileError, Problem, parse_policy
-from shared.storage import AuditRecord, LedgerEntry, StateError, StateStore, iso
+from shared.records import AuditRecord, LedgerEntry, Status
+from shared.storage import StateError, StateStore, iso
 
 M = TypeVar("M", bound=BaseModel)
 # The Functions host passes the function key as `?code=`; it is the platform's, never an input of ours.
@@ -54,10 +55,6 @@ class ApiResponse:
     status: int
     body: Any  # JSON-serialisable
     headers: Mapping[str, str] = field(default_factory=dict)
-
-
-class NotFoundError(PermanentError):
-    """A workspace, tenant, rule or route the request names does not exist (HTTP 404)."""
 
 
 class PayloadTooLargeError(InvalidInputError):
@@ -137,7 +134,7 @@ class AuditQuery(Strict):
 class Call:
     request: ApiRequest
     caller: Caller
-    engine: Engine
+    engine: Engine[StateStore]
     correlation_id: str
 
     @property
@@ -179,25 +176,7 @@ def ok(body: Any, status: int = 200) -> ApiResponse:
     return ApiResponse(status, body)
 
 
-# --- scope checks: every tenant or workspace a request names -------------------------------------------
-
-
-def workspace_for(call: Call, name: str, world: World | None = None) -> str:
-    """The tenant of workspace `name`, after checking that it exists and the caller may act for it."""
-    workspace = world.workspaces.get(name) if world else call.store.get_workspace(name)
-    if workspace is None:
-        raise NotFoundError(f"workspace `{name}` is not managed by RegSync")
-    call.caller.require(workspace.tenant, f"workspace `{name}`")
-    return workspace.tenant
-
-
-def tenant_for(call: Call, tenant: str) -> None:
-    call.caller.require(tenant, f"tenant `{tenant}`")
-    if call.store.get_tenant(tenant) is None:
-        raise NotFoundError(f"tenant `{tenant}` is unknown")
-
-
-# --- sync and plan --------------------------------------------------------------------------------------
+# --- sync and plan: the engine's use case, checked and audited there -------------------------------------
 
 
 def sync(call: Call) -> ApiResponse:
@@ -213,40 +192,16 @@ def plan(call: Call) -> ApiResponse:
 
 
 def run_sync(call: Call, request: SyncRequest) -> ApiResponse:
-    """Reconcile what the request names, inline; `all` (not dry) is queued per workspace instead."""
-    engine, cid, dry = call.engine, call.correlation_id, request.dry_run
-    world = engine.world()
-    names = sync_workspaces(call, request, world)  # checks the caller first: nothing runs before it
-    if request.scope == "all" and not dry:
-        scheduled = engine.schedule_reconcile(correlation_id=cid)
-        call.audit("sync", "scheduled", f"{scheduled} reconcile messages queued")
-        return ok({"correlation_id": cid, "scope": "all", "dry_run": False, "scheduled": scheduled}, 202)
-    outcomes: list[Outcome] = []
-    if request.asset is not None:
-        origin = world.workspaces[names[0]]
-        outcomes = engine.propagate(origin, request.asset, correlation_id=cid, world=world, dry_run=dry)
-    else:
-        for name in names:
-            outcomes += engine.reconcile_workspace(name, correlation_id=cid, dry_run=dry, world=world)
-    if request.scope == "all":  # dry: the registry side too, as the timer's messages would do it
-        outcomes += engine.reconcile_registry(correlation_id=cid, dry_run=True, world=world)
-    if not dry:
-        target = request.workspace or request.tenant or ""
-        call.audit("sync", "done", f"scope {request.scope}: {len(outcomes)} outcomes", target=target)
-    body = {"correlation_id": cid, "scope": request.scope, "dry_run": dry}
-    return ok({**body, "outcomes": [outcome.as_dict() for outcome in outcomes]})
-
-
-def sync_workspaces(call: Call, request: SyncRequest, world: World) -> list[str]:
-    if request.scope == "all":
-        call.caller.require_provider("sync or plan every tenant at once")
-        return sorted(world.workspaces)
-    if request.tenant is not None:
-        tenant_for(call, request.tenant)
-        return sorted(name for name, ws in world.workspaces.items() if ws.tenant == request.tenant)
-    assert request.workspace is not None  # the model's validator guarantees it for these scopes
-    workspace_for(call, request.workspace, world)
-    return [request.workspace]
+    scope = SyncScope(request.scope, request.tenant, request.workspace, request.asset, request.dry_run)
+    result = call.engine.sync(scope, caller=call.caller, correlation_id=call.correlation_id)
+    body: dict[str, Any] = {
+        "correlation_id": result.correlation_id,
+        "scope": result.scope,
+        "dry_run": result.dry_run,
+    }
+    if result.scheduled is not None:
+        return ok({**body, "scheduled": result.scheduled}, 202)
+    return ok({**body, "outcomes": [outcome.as_dict() for outcome in result.outcomes]})
 
 
 # --- pull and approve -----------------------------------------------------------------------------------
@@ -255,31 +210,28 @@ def sync_workspaces(call: Call, request: SyncRequest, world: World) -> list[str]
 def pull(call: Call) -> ApiResponse:
     """A refusal by the rules is an answer, not an error: 200 with status `refused` and the reason."""
     request = call.body(PullRequest)
-    workspace_for(call, request.workspace)
     outcome = call.engine.pull(
         request.workspace,
         request.kind,
         request.name,
         request.version,
         correlation_id=call.correlation_id,
-        actor=call.caller.name,
+        caller=call.caller,
     )
-    status = 200 if outcome.status == "refused" else 202
+    status = 200 if outcome.status is Status.REFUSED else 202
     return ok({"correlation_id": call.correlation_id, "outcome": outcome.as_dict()}, status)
 
 
 def approve(call: Call) -> ApiResponse:
-    """Only the provider releases gated pushes: gates are how provider rules bound tenants (e.g. prod)."""
     request = call.body(ApproveRequest)
-    call.caller.require_provider("approve a gated push")
-    workspace_for(call, request.workspace)
     ref = AssetRef(kind=request.kind, name=request.name, version=request.version)
-    try:
-        outcome = call.engine.approve(
-            request.workspace, ref, approver=call.caller.name, correlation_id=call.correlation_id
-        )
-    except InvalidInputError as error:  # the push exists in another state: a conflict with the ledger
-        raise ConflictError(str(error)) from None
+    outcome = call.engine.approve(
+        request.workspace,
+        ref,
+        approver=call.caller.name,
+        correlation_id=call.correlation_id,
+        caller=call.caller,
+    )
     return ok({"correlation_id": call.correlation_id, "outcome": outcome.as_dict()}, 202)
 
 
@@ -291,9 +243,9 @@ def status(call: Call) -> ApiResponse:
     query = call.query(StatusQuery)
     owners = {workspace.name: workspace.tenant for workspace in call.store.list_workspaces()}
     if query.workspace is not None:
-        workspace_for(call, query.workspace)
+        call.engine.workspace_for(call.caller, query.workspace)
     if query.tenant is not None:
-        tenant_for(call, query.tenant)
+        call.engine.tenant_for(call.caller, query.tenant)
     tenant = query.tenant or call.caller.tenant  # a tenant caller sees its own tenant only
     pushes: list[dict[str, Any]] = []
     shares: list[dict[str, Any]] = []
@@ -479,7 +431,9 @@ ROUTES: tuple[Route, ...] = (
 _BY_KEY: dict[tuple[str, str], Route] = {(route.method, route.path): route for route in ROUTES}
 
 
-def dispatch(request: ApiRequest, *, engine: Engine, max_body_bytes: int, correlation_id: str) -> ApiResponse:
+def dispatch(
+    request: ApiRequest, *, engine: Engine[StateStore], max_body_bytes: int, correlation_id: str
+) -> ApiResponse:
     """Identify the caller, bound the body, run the route. Raises the errors the adapter maps."""
     route = _BY_KEY.get((request.method.upper(), request.route))
     if route is None:

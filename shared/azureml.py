@@ -30,8 +30,8 @@ from azure.core.exceptions import (
 
 from shared.domain import Asset, AssetKind, AssetRef, Registry, Workspace
 from shared.errors import ConflictError, PermanentError, RegSyncError, TemporaryError
-from shared.planner import TAG_REGISTRY_ID
 from shared.policy import PushAction, PushMode
+from shared.provenance import TAG_REGISTRY_ID
 from shared.settings import Settings
 
 if TYPE_CHECKING:

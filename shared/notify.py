@@ -1,56 +1,59 @@
-"""RegSync's own outbound events, published to an Event Grid custom topic so tenants' pipelines can react.
+"""Publishing RegSync's own outbound events to an Event Grid custom topic, off the critical path.
 
-Who calls it: the engine, after a share or a push ends. Optional: without a configured topic nothing is
-sent. Publishing is best effort: a failed publish is logged and never undoes or retries the work that
-already happened (the ledger and audit remain the record).
+Who calls it: functions/outbox.py, the queue trigger of the outbox queue. Apply (shared.engine.apply)
+only queues an event next to the ledger change it reports; this module sends it, with a short timeout
+and no client-side retries: a failure raises TemporaryError, the queue makes the message visible again,
+and after the host's attempts it rests in the poison queue. So a slow or hung topic delays only the
+events, never a share or a push, and no event is lost.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
 from typing import Protocol
 
+from shared.errors import TemporaryError
+from shared.records import OutboundEvent
 from shared.settings import Settings
-
-ASSET_SHARED = "RegSync.AssetShared"
-ASSET_PUSHED = "RegSync.AssetPushed"
-PUSH_FAILED = "RegSync.PushFailed"
-
-log = logging.getLogger("regsync.notify")
 
 
 class Publisher(Protocol):
-    def publish(self, event_type: str, subject: str, data: Mapping[str, str]) -> None: ...
-
-
-class NoPublisher:
-    """Used when no topic is configured."""
-
-    def publish(self, event_type: str, subject: str, data: Mapping[str, str]) -> None:
-        return None
+    def publish(self, event: OutboundEvent) -> None: ...
 
 
 class EventGridPublisher:
-    def __init__(self, endpoint: str, key: str) -> None:
+    def __init__(self, endpoint: str, key: str, *, timeout_seconds: float) -> None:
         from azure.core.credentials import AzureKeyCredential
         from azure.eventgrid import EventGridPublisherClient
 
-        self._client = EventGridPublisherClient(endpoint, AzureKeyCredential(key))
+        self._timeout = timeout_seconds
+        # One try per delivery: the queue is the retry loop, so a hung topic holds a worker briefly.
+        self._client = EventGridPublisherClient(endpoint, AzureKeyCredential(key), retry_total=0)
 
-    def publish(self, event_type: str, subject: str, data: Mapping[str, str]) -> None:
+    def publish(self, event: OutboundEvent) -> None:
         from azure.eventgrid import EventGridEvent
 
-        event = EventGridEvent(subject=subject, event_type=event_type, data=dict(data), data_version="1.0")
+        outbound = EventGridEvent(
+            id=event.id,
+            subject=event.subject,
+            event_type=event.event_type,
+            data=event.data,
+            data_version="1.0",
+        )
         try:
-            self._client.send([event])
-        except Exception as error:  # best effort by design, see the module docstring
-            log.warning(
-                "publishing %s for %s failed (%s); the ledger keeps the record", event_type, subject, error
-            )
+            self._client.send([outbound], connection_timeout=self._timeout, read_timeout=self._timeout)
+        except Exception as error:
+            raise TemporaryError(
+                f"publishing {event.event_type} for {event.subject} failed ({type(error).__name__}); "
+                "the outbox queue tries again"
+            ) from error
 
 
-def publisher_from_settings(settings: Settings) -> Publisher:
+def publisher_from_settings(settings: Settings) -> Publisher | None:
+    """The topic's publisher, or None when no topic is configured (then no event is queued either)."""
     if settings.eventgrid_topic_endpoint and settings.eventgrid_topic_key:
-        return EventGridPublisher(settings.eventgrid_topic_endpoint, settings.eventgrid_topic_key)
-    return NoPublisher()
+        return EventGridPublisher(
+            settings.eventgrid_topic_endpoint,
+            settings.eventgrid_topic_key,
+            timeout_seconds=settings.publish_timeout_seconds,
+        )
+    return None

@@ -1,134 +1,506 @@
-"""Desired state minus actual state -> the next steps. Pure: no I/O, no Azure import.
+"""Desired state minus actual state -> the steps to take. Pure: no I/O, no Azure import.
 
-Who calls it: the engine, after it has observed the origin workspace, the registry and the ledger, and
-after the policy has decided. In the spirit of gitops-engine's sync: the diff is a pure function, apply
-is the engine's job, and "already there with the same content" counts as done. Provenance tags live here
-too, because the planner reads them back to tell our own registry versions from someone else's.
+Who calls it: the engine's use cases, after they observed what the plan needs into snapshots; also
+`regsync explain`, which shows the very plan the engine would make. In the spirit of gitops-engine's
+sync: the diff is a pure function returning values (shared.steps), apply is the engine's job, and
+"already there with the same content" counts as done. How a claimed row settles after its AzureML call
+is decided here too (`settle_share`, `settle_push`), so apply only carries the result out.
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
-from shared.domain import Asset, AssetRef, LedgerStatus, Workspace
-from shared.policy import Gate, PushDecision, ShareDecision, version_wanted
+from shared.domain import Asset, AssetRef, LedgerStatus, Registry, Workspace
+from shared.errors import Failure, Kind
+from shared.ledger import abandoned, transition
+from shared.policy import Gate, Policy, PushDecision, decide_share, decide_targets, version_wanted
+from shared.provenance import Origin, carried_tags, origin_of, provenance_tags, registry_copy
+from shared.records import (
+    ASSET_PUSHED,
+    ASSET_SHARED,
+    CONFLICT_TARGET_PREFIX,
+    PUSH_FAILED,
+    SHARE_TARGET,
+    Action,
+    AuditRecord,
+    LedgerEntry,
+    Memo,
+    OutboundEvent,
+    Outcome,
+    PushMessage,
+    Status,
+    digest,
+    push_target,
+)
+from shared.steps import Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
 
-TAG_PREFIX = "regsync."
-TAG_TENANT = "regsync.origin.tenant"
-TAG_WORKSPACE = "regsync.origin.workspace"
-TAG_NAME = "regsync.origin.name"
-TAG_VERSION = "regsync.origin.version"
-TAG_JOB = "regsync.origin.job"
-TAG_RULE = "regsync.rule"
-TAG_CORRELATION = "regsync.correlation"
-TAG_REGISTRY_ID = "regsync.registry.asset"
-
-# A ledger row that says "pending" or "running" for longer than this was abandoned (a crash, a lost
-# message): the next reconcile or redelivered event takes it over. Longer than host.json's
-# functionTimeout (10 min), so a push still running is never taken over.
-DEFAULT_LEASE = timedelta(minutes=15)
-
-
-def provenance_tags(
-    source: Asset, origin: Workspace, *, rule_id: str | None, correlation_id: str
-) -> dict[str, str]:
-    """Tags stamped on what RegSync creates, so anyone can trace it back to where it came from."""
-    tags = {
-        TAG_TENANT: origin.tenant,
-        TAG_WORKSPACE: origin.name,
-        TAG_NAME: source.ref.name,
-        TAG_VERSION: source.ref.version,
-        TAG_RULE: rule_id or "",
-        TAG_CORRELATION: correlation_id,
-    }
-    if source.job_name:
-        tags[TAG_JOB] = source.job_name
-    return tags
+S = LedgerStatus
+MAX_AUTOMATIC_ROUNDS = 2  # the reconcile queues a failed push afresh once; after that a person decides
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a registry asset came from, read back from its provenance tags."""
+class Retry(StrEnum):
+    """May a failed push be queued afresh?"""
 
-    workspace: str
-    name: str
-    version: str
-
-
-def origin_of(tags: Mapping[str, str]) -> Origin | None:
-    if not all(tags.get(key) for key in (TAG_WORKSPACE, TAG_NAME, TAG_VERSION)):
-        return None
-    return Origin(tags[TAG_WORKSPACE], tags[TAG_NAME], tags[TAG_VERSION])
-
-
-# --- share ------------------------------------------------------------------------------------
-
-
-def registry_copy(source: Asset) -> str | None:
-    """Why `source` must not be shared, if it is RegSync's own copy of a registry asset (else None)."""
-    registry_id = source.tags.get(TAG_REGISTRY_ID)
-    if not registry_id:
-        return None
-    return f"{source.ref} is RegSync's copy of {registry_id}; copies are never shared back"
-
-
-class ShareStep(StrEnum):
-    REFUSE = "refuse"  # the policy (or the region) says no
-    SHARE = "share"  # not in the registry yet: share it
-    STAMP = "stamp"  # in the registry from us, provenance not stamped yet (a share cut short)
-    DONE = "done"  # in the registry from this very origin: nothing to do
-    CONFLICT = "conflict"  # a different asset holds the destination name and version
+    NEVER = "never"  # an event: the reconcile or a person decides
+    AUTOMATIC = "automatic"  # the reconcile: while the row has had fewer than MAX_AUTOMATIC_ROUNDS
+    ALWAYS = "always"  # a person asked (sync, pull)
 
 
 @dataclass(frozen=True)
-class SharePlan:
-    step: ShareStep
-    reason: str
-    destination: AssetRef | None = None
+class World:
+    """Inventory and policy for one operation, read once at its start."""
+
+    registry: Registry
+    policy: Policy
+    workspaces: Mapping[str, Workspace]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever a rule, a workspace or the registry changes: memos made under another world
+        no longer hold (a new subscriber, a workspace moved to prod, a region added)."""
+        parts = [self.policy.fingerprint, self.registry.model_dump_json()]
+        parts += [self.workspaces[name].model_dump_json() for name in sorted(self.workspaces)]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def plan_share(
-    decision: ShareDecision,
-    source: Asset,
-    origin: Workspace,
-    in_registry: Asset | None,
-    share_row_status: LedgerStatus | None,
-) -> SharePlan:
-    """What to do about sharing `source` from `origin`, given what the registry and the ledger hold."""
-    copy_reason = registry_copy(source)
-    if copy_reason:
-        return SharePlan(ShareStep.REFUSE, copy_reason)
+def _outcome(action: Action, ref: AssetRef | str, target: str, status: Status, reason: str) -> Outcome:
+    return Outcome(action, str(ref), target, status, reason)
+
+
+def _audit(outcome: Outcome, actor: str = "regsync", correlation_id: str = "") -> AuditRecord:
+    return AuditRecord(
+        outcome.action,
+        outcome.status,
+        outcome.reason,
+        subject=outcome.subject,
+        target=outcome.target,
+        actor=actor,
+        correlation_id=correlation_id,
+    )
+
+
+def _event(event_type: str, ref: AssetRef, data: Mapping[str, str]) -> OutboundEvent:
+    return OutboundEvent(event_type=event_type, subject=str(ref), data=dict(data), id=uuid.uuid4().hex)
+
+
+# --- share ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareSnapshot:
+    """What a share of `ref` from `origin` needs to have been observed."""
+
+    origin: Workspace
+    ref: AssetRef
+    source: Asset | None  # the asset in its workspace, None if it is not there
+    memo: Memo | None = None  # the origin's memo of `ref`: a refusal is audited once per world
+    share_row: LedgerEntry | None = None  # the destination's share row
+    conflict_row: LedgerEntry | None = None  # the destination's conflict row for this origin
+    in_registry: Asset | None = None  # what the registry holds at the destination
+
+
+def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id: str, event_id: str) -> Step:
+    """One step: ignore, refuse, share, stamp, settle as done, or record a conflict."""
+    origin, ref, registry = s.origin, s.ref, world.registry
+    if s.source is None:
+        outcome = _outcome(
+            Action.SHARE, ref, origin.name, Status.IGNORED, f"{ref} is not (or no longer) in {origin.name}"
+        )
+        return Record(outcome, _audit(outcome, correlation_id=correlation_id))
+    copy_reason = registry_copy(s.source)
+    if copy_reason:  # our own pushes echo back as workspace events: not news, not audited
+        return Report(_outcome(Action.SHARE, ref, origin.name, Status.IGNORED, copy_reason))
+    decision = decide_share(s.source, origin, registry, world.policy)
     if not decision.allowed or decision.destination is None:
-        return SharePlan(ShareStep.REFUSE, decision.reason)
-    destination = decision.destination
-    if in_registry is None:
-        return SharePlan(ShareStep.SHARE, decision.reason, destination)
-    found = origin_of(in_registry.tags)
-    wanted = Origin(origin.name, source.ref.name, source.ref.version)
-    if found == wanted:
-        return SharePlan(
-            ShareStep.DONE, f"{destination.name}:{destination.version} is already shared", destination
+        outcome = _outcome(Action.SHARE, ref, origin.name, Status.REFUSED, decision.reason)
+        if (
+            s.memo is not None
+            and s.memo.fingerprint == world.fingerprint
+            and s.memo.outcome is Status.REFUSED
+        ):
+            return Report(outcome)  # audited once per world already
+        memo = Memo(ref.key, world.fingerprint, "", Status.REFUSED)
+        return Record(outcome, _audit(outcome, correlation_id=correlation_id), (origin.name, memo))
+    destination, source = decision.destination, s.source
+    tags = provenance_tags(source, origin, rule_id=decision.rule_id, correlation_id=correlation_id)
+    planned = _outcome(Action.SHARE, destination, registry.name, Status.SUCCEEDED, decision.reason)
+
+    def share(stamp_only: bool) -> Share:
+        name = "stamp" if stamp_only else "share"
+        return Share(
+            planned,
+            origin,
+            source,
+            registry,
+            destination,
+            tags,
+            s.share_row,
+            stamp_only,
+            event_id,
+            correlation_id,
+            name,
         )
-    if found is None and share_row_status in {LedgerStatus.RUNNING, LedgerStatus.RETRYING}:
-        return SharePlan(
-            ShareStep.STAMP, "our share was cut short before its provenance was stamped", destination
+
+    if s.in_registry is None:
+        return share(stamp_only=False)
+    found = origin_of(s.in_registry.tags)
+    if found == Origin(origin.name, ref.name, ref.version):
+        done = _outcome(Action.SHARE, destination, registry.name, Status.DONE, "already in the registry")
+        if s.share_row is not None and s.share_row.status in {S.SUCCEEDED, S.RUNNING}:
+            return Report(done, "done")
+        row = transition(
+            s.share_row,
+            S.SUCCEEDED,
+            key=destination.key,
+            target=SHARE_TARGET,
+            now=now,
+            message="already done",
+            event_id=event_id,
+            correlation_id=correlation_id,
+            detail={"origin": origin.name},
         )
+        return WriteRow(done, s.share_row, row, "done")
+    if found is None and s.share_row is not None and s.share_row.status in {S.RUNNING, S.RETRYING}:
+        return share(stamp_only=True)  # our share was cut short before its provenance was stamped
     holder = (
         f"{found.workspace}'s {found.name}:{found.version}" if found else "an asset RegSync did not share"
     )
-    return SharePlan(
-        ShareStep.CONFLICT,
+    reason = (
         f"registry {destination.kind.value} {destination.name}:{destination.version} already holds {holder}; "
-        f"registry versions are immutable, so {origin.name}'s {source.ref.name}:{source.ref.version} "
-        "needs another version or a destination naming rule",
-        destination,
+        f"registry versions are immutable, so {origin.name}'s {ref.name}:{ref.version} "
+        "needs another version or a destination naming rule"
+    )
+    conflict = _outcome(Action.SHARE, destination, origin.name, Status.CONFLICT, reason)
+    if s.conflict_row is not None:
+        return Report(conflict, "conflict")
+    row = transition(
+        None,
+        S.CONFLICT,
+        key=destination.key,
+        target=f"{CONFLICT_TARGET_PREFIX}{origin.name}",
+        now=now,
+        message=reason,
+        event_id=event_id,
+        correlation_id=correlation_id,
+        detail={"origin": origin.name},
+    )
+    return WriteRow(conflict, None, row, "conflict", audit=_audit(conflict, correlation_id=correlation_id))
+
+
+def settle_share(step: Share, claimed: LedgerEntry, failure: Failure | None, *, now: datetime) -> Settlement:
+    """The share row after the AzureML call: succeeded, retrying, in conflict, or failed."""
+    destination, registry = step.destination, step.registry.name
+    if failure is None:
+        reason = (
+            f"shared {step.source.ref} from {step.origin.name} as {destination.name}:{destination.version}"
+        )
+        outcome = _outcome(Action.SHARE, destination, registry, Status.SUCCEEDED, reason)
+        row = transition(
+            claimed,
+            S.SUCCEEDED,
+            key=claimed.asset_key,
+            target=claimed.target,
+            now=now,
+            message=f"shared from {step.origin.name}",
+        )
+        data = {
+            **step.tags,
+            "asset": destination.key,
+            "target": registry,
+            "correlation_id": step.correlation_id,
+        }
+        return Settlement(
+            outcome,
+            row,
+            _audit(outcome, correlation_id=step.correlation_id),
+            _event(ASSET_SHARED, destination, data),
+        )
+    status = {Kind.TEMPORARY: S.RETRYING, Kind.UNEXPECTED: S.RETRYING, Kind.CONFLICT: S.CONFLICT}.get(
+        failure.kind, S.FAILED
+    )
+    outcome = _outcome(Action.SHARE, destination, registry, Status.of(status), failure.message)
+    row = transition(
+        claimed, status, key=claimed.asset_key, target=claimed.target, now=now, message=failure.message
+    )
+    audit = None if status is S.RETRYING else _audit(outcome, correlation_id=step.correlation_id)
+    return Settlement(outcome, row, audit)
+
+
+# --- fan-out --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FanoutSnapshot:
+    """A registry asset version, its push rows, and the registry's latest version of its name."""
+
+    asset: Asset
+    rows: Mapping[str, LedgerEntry] = field(default_factory=dict)  # push rows by target workspace
+    share_in_flight: bool = False  # our share of it has not stamped its provenance yet
+    latest_version: str = ""
+
+
+def decide_fanout(asset: Asset, world: World, targets: Iterable[Workspace]) -> list[PushDecision]:
+    """The push decision for each target, judged as coming from the origin its provenance names."""
+    found = origin_of(asset.tags)
+    origin = world.workspaces.get(found.workspace) if found else None
+    source = (
+        Asset(ref=AssetRef(kind=asset.ref.kind, name=found.name, version=found.version), tags=asset.tags)
+        if found
+        else None
+    )
+    return decide_targets(asset, origin, targets, world.registry, world.policy, source=source)
+
+
+def worth_reporting(decision: PushDecision) -> bool:
+    """Refusals an operator wants to see one by one; 'not subscribed' is the silent majority."""
+    return not decision.allowed and not decision.reason.startswith("not subscribed")
+
+
+def plan_fanout(
+    s: FanoutSnapshot,
+    decisions: Iterable[PushDecision],
+    *,
+    retry: Retry,
+    now: datetime,
+    correlation_id: str,
+    event_id: str = "",
+    action: Action = Action.PUSH,
+) -> list[Step]:
+    """One step per target the decisions allow and whose version policy wants this version; refusals
+    worth reporting as outcomes; and one audit line summing up what was queued."""
+    ref = s.asset.ref
+    if s.share_in_flight:  # without provenance the audience could not be checked
+        reason = "its share is still in flight; the share fans out when it is done"
+        return [Report(_outcome(Action.FANOUT, ref, "", Status.SKIPPED, reason))]
+    steps: list[Step] = []
+    silent = 0
+    for decision in decisions:
+        if not decision.allowed:
+            if worth_reporting(decision):
+                steps.append(Report(_outcome(action, ref, decision.target, Status.REFUSED, decision.reason)))
+            else:
+                silent += 1
+            continue
+        if version_wanted(decision, ref.version, s.latest_version or ref.version):
+            message = PushMessage(
+                kind=ref.kind,
+                name=ref.name,
+                version=ref.version,
+                target=decision.target,
+                correlation_id=correlation_id,
+                event_id=event_id,
+            )
+            steps.append(_fanout_step(decision, message, s.rows.get(decision.target), retry, now, action))
+    queued = [step.outcome.target for step in steps if isinstance(step, WriteRow)]
+    if queued:
+        refused = [
+            f"{step.outcome.target} ({step.outcome.reason})"
+            for step in steps
+            if step.outcome and step.outcome.status is Status.REFUSED
+        ]
+        reason = f"queued for [{', '.join(queued)}]; refused: [{'; '.join(refused)}]; {silent} not subscribed"
+        summary = AuditRecord(
+            Action.FANOUT, "planned", reason, subject=str(ref), correlation_id=correlation_id
+        )
+        steps.append(Record(None, summary))
+    return steps
+
+
+def _fanout_step(
+    decision: PushDecision,
+    message: PushMessage,
+    row: LedgerEntry | None,
+    retry: Retry,
+    now: datetime,
+    action: Action,
+) -> Step:
+    ref, target = message.ref, decision.target
+    detail = {"rule": decision.rule_id or "", "mode": decision.action.mode.value if decision.action else ""}
+    gated = decision.gate is Gate.APPROVAL
+
+    def queue(status: LedgerStatus, reason: str, name: str) -> WriteRow:
+        after = transition(
+            row,
+            status,
+            key=ref.key,
+            target=push_target(target),
+            now=now,
+            message=reason,
+            event_id=message.event_id,
+            correlation_id=message.correlation_id,
+            detail=detail,
+        )
+        send = message if status is S.PENDING else None
+        return WriteRow(_outcome(action, ref, target, Status.of(status), reason), row, after, name, send=send)
+
+    if row is None:
+        if gated:
+            return queue(S.AWAITING_APPROVAL, f"{decision.reason}: waits for approval", "await_approval")
+        return queue(S.PENDING, decision.reason, "enqueue")
+    if abandoned(row, now):
+        return queue(S.PENDING, f"{row.status.value} since {row.updated}: abandoned, sent again", "requeue")
+    retried = retry is Retry.ALWAYS or (retry is Retry.AUTOMATIC and row.rounds < MAX_AUTOMATIC_ROUNDS)
+    if row.status is S.FAILED and retried:
+        return queue(S.PENDING, f"failed after {row.attempts} attempt(s): retried", "requeue")
+    if row.status is S.REFUSED:
+        return queue(S.AWAITING_APPROVAL if gated else S.PENDING, "refused earlier, allowed now", "requeue")
+    return Report(
+        _outcome(action, ref, target, Status.of(row.status), f"already {row.status.value}: {row.message}"),
+        "skip",
     )
 
 
-# --- fan-out ----------------------------------------------------------------------------------
+# --- one push (the queue path) ----------------------------------------------------------------------
+
+
+def plan_push_before_observing(
+    message: PushMessage, row: LedgerEntry | None, *, now: datetime
+) -> Step | None:
+    """What a push message needs without asking AzureML: nothing (done, held, failed for this round),
+    or a later try (another worker holds the row). None: observe and `plan_push`."""
+    ref, target = message.ref, message.target
+    if row is None or row.status in {S.PENDING, S.RETRYING, S.REFUSED} or abandoned(row, now):
+        return None
+    if row.status is S.RUNNING:
+        reason = f"push of {ref} to {target} is running elsewhere; tried again later"
+        return Defer(_outcome(Action.PUSH, ref, target, Status.SKIPPED, reason), message, 60)
+    return Report(
+        _outcome(Action.PUSH, ref, target, Status.of(row.status), f"nothing to do: {row.status.value}")
+    )
+
+
+def plan_push(
+    message: PushMessage,
+    row: LedgerEntry | None,
+    *,
+    asset: Asset | None,
+    target: Workspace | None,
+    world: World,
+    now: datetime,
+) -> Step:
+    """Check the rules again just before acting: push, or record the refusal."""
+    ref = message.ref
+    if target is None:
+        decision = PushDecision(
+            False, f"workspace {message.target} is no longer managed by RegSync", message.target
+        )
+    elif asset is None:
+        decision = PushDecision(False, f"{ref} is not in registry {world.registry.name}", message.target)
+    else:
+        decision = decide_fanout(asset, world, [target])[0]
+    if not decision.allowed or decision.action is None or target is None or asset is None:
+        outcome = _outcome(Action.PUSH, ref, message.target, Status.REFUSED, decision.reason)
+        after = transition(
+            row,
+            S.REFUSED,
+            key=ref.key,
+            target=push_target(message.target),
+            now=now,
+            message=decision.reason,
+            correlation_id=message.correlation_id,
+        )
+        return WriteRow(
+            outcome, row, after, "refuse", audit=_audit(outcome, correlation_id=message.correlation_id)
+        )
+    planned = _outcome(Action.PUSH, ref, target.name, Status.SUCCEEDED, decision.reason)
+    tags = carried_tags(asset.tags, message.correlation_id)
+    return Push(planned, message, row, target, world.registry, decision.action, tags, decision.rule_id or "")
+
+
+def settle_push(
+    step: Push, claimed: LedgerEntry, failure: Failure | None, what: str, *, max_attempts: int, now: datetime
+) -> Settlement:
+    """The push row after the AzureML call. A temporary failure is sent again after the delay AzureML
+    asked for until `max_attempts` (counted in the message); then, or on a permanent failure, the push
+    fails for good, once, with one audit record and one PushFailed event. A conflict is final."""
+    message, ref, target = step.message, step.message.ref, step.target.name
+    cid = message.correlation_id
+    data = {"asset": ref.key, "target": target, "correlation_id": cid}
+    if failure is None:
+        outcome = _outcome(Action.PUSH, ref, target, Status.SUCCEEDED, what)
+        row = transition(claimed, S.SUCCEEDED, key=ref.key, target=claimed.target, now=now, message=what)
+        return Settlement(
+            outcome,
+            row,
+            _audit(outcome, correlation_id=cid),
+            _event(ASSET_PUSHED, ref, {**data, "what": what}),
+        )
+    if failure.retryable and message.attempt < max_attempts:
+        delay = max(1, round(failure.retry_after))
+        reason = f"{failure.message}; attempt {message.attempt} of {max_attempts}, next in {delay} s"
+        outcome = _outcome(Action.PUSH, ref, target, Status.RETRYING, reason)
+        row = transition(claimed, S.RETRYING, key=ref.key, target=claimed.target, now=now, message=reason)
+        resend = message.model_copy(update={"attempt": message.attempt + 1})
+        return Settlement(outcome, row, resend=resend, delay_seconds=delay)
+    if failure.kind is Kind.CONFLICT:
+        outcome = _outcome(Action.PUSH, ref, target, Status.CONFLICT, failure.message)
+        row = transition(
+            claimed, S.CONFLICT, key=ref.key, target=claimed.target, now=now, message=failure.message
+        )
+        return Settlement(outcome, row, _audit(outcome, correlation_id=cid))
+    reason = (
+        f"gave up after {message.attempt} attempts: {failure.message}"
+        if failure.retryable
+        else failure.message
+    )
+    outcome = _outcome(Action.PUSH, ref, target, Status.FAILED, reason)
+    row = transition(claimed, S.FAILED, key=ref.key, target=claimed.target, now=now, message=reason)
+    return Settlement(
+        outcome, row, _audit(outcome, correlation_id=cid), _event(PUSH_FAILED, ref, {**data, "error": reason})
+    )
+
+
+# --- approval -------------------------------------------------------------------------------------
+
+
+def plan_approve(
+    ref: AssetRef,
+    workspace: str,
+    row: LedgerEntry | None,
+    *,
+    approver: str,
+    now: datetime,
+    correlation_id: str,
+) -> WriteRow | None:
+    """Release a push that waits for approval: pending, and queued. None: it does not wait."""
+    if row is None or row.status is not S.AWAITING_APPROVAL:
+        return None
+    reason = f"approved by {approver}"
+    outcome = _outcome(Action.APPROVE, ref, workspace, Status.PENDING, reason)
+    after = transition(
+        row, S.PENDING, key=ref.key, target=row.target, now=now, message=reason, correlation_id=correlation_id
+    )
+    message = PushMessage(
+        kind=ref.kind, name=ref.name, version=ref.version, target=workspace, correlation_id=correlation_id
+    )
+    return WriteRow(
+        outcome,
+        row,
+        after,
+        "approve",
+        audit=_audit(outcome, approver, correlation_id),
+        send=message,
+        must_win=True,
+    )
+
+
+def read_digest(asset: Asset, policy: Policy) -> str:
+    """What a decision about `asset` read of it, as a digest: the tags the rules look at. "" when no
+    rule looks at tags, so a memo then holds without reading the asset again."""
+    keys = sorted(policy.tag_keys)
+    return digest({key: asset.tags.get(key, "\x00absent") for key in keys}) if keys else ""
+
+
+def recorded(outcome: Outcome, *, actor: str = "regsync", correlation_id: str = "") -> Record:
+    """An outcome with its audit line (a pull, a sync, a refusal a person asked for)."""
+    return Record(outcome, _audit(outcome, actor, correlation_id))
 
 
 def newest_numeric(version: str, others: Iterable[str]) -> str:
@@ -136,94 +508,3 @@ def newest_numeric(version: str, others: Iterable[str]) -> str:
     an older version shared late must not replace a newer one. Other versions keep creation order."""
     numbers = [int(other) for other in (version, *others) if other.isdigit()]
     return str(max(numbers))
-
-
-class FanoutStep(StrEnum):
-    ENQUEUE = "enqueue"  # no row yet: create it pending and send a push message
-    AWAIT_APPROVAL = "await_approval"  # no row yet, gated: create it awaiting approval, send nothing
-    REQUEUE = "requeue"  # a row exists but its work was abandoned or failed and may be retried
-    SKIP = "skip"  # done, in flight, waiting for approval, or not wanted
-
-
-@dataclass(frozen=True)
-class FanoutPlan:
-    target: str
-    step: FanoutStep
-    reason: str
-    decision: PushDecision
-
-
-def plan_fanout(
-    decisions: Iterable[PushDecision],
-    rows: Mapping[str, LedgerStatusView],
-    *,
-    version: str,
-    latest_version: str,
-    now: datetime,
-    lease: timedelta = DEFAULT_LEASE,
-    retry_failed_below: int = 0,
-) -> list[FanoutPlan]:
-    """One plan per allowed target that wants this version; refusals are the caller's to report.
-
-    `rows` maps a target workspace to its ledger row's state. `retry_failed_below` > 0 lets the
-    reconcile retry failed pushes that have had fewer attempts than that.
-    """
-    plans = []
-    for decision in decisions:
-        if not decision.allowed or not version_wanted(decision, version, latest_version):
-            continue
-        row = rows.get(decision.target)
-        plans.append(
-            FanoutPlan(
-                decision.target, *_fanout_step(decision, row, now, lease, retry_failed_below), decision
-            )
-        )
-    return plans
-
-
-@dataclass(frozen=True)
-class LedgerStatusView:
-    """The part of a ledger row the planner needs."""
-
-    status: LedgerStatus
-    attempts: int
-    updated: datetime | None
-
-
-def _fanout_step(
-    decision: PushDecision, row: LedgerStatusView | None, now: datetime, lease: timedelta, retry_below: int
-) -> tuple[FanoutStep, str]:
-    if row is None:
-        if decision.gate is Gate.APPROVAL:
-            return FanoutStep.AWAIT_APPROVAL, f"{decision.reason}: waits for approval"
-        return FanoutStep.ENQUEUE, decision.reason
-    stale = row.updated is None or now - row.updated > lease
-    if row.status in {LedgerStatus.PENDING, LedgerStatus.RUNNING, LedgerStatus.RETRYING} and stale:
-        return FanoutStep.REQUEUE, f"{row.status.value} since {row.updated}: abandoned, sent again"
-    if row.status is LedgerStatus.FAILED and row.attempts < retry_below:
-        return FanoutStep.REQUEUE, f"failed after {row.attempts} attempt(s): retried"
-    if row.status is LedgerStatus.REFUSED:
-        return FanoutStep.REQUEUE, "refused earlier, allowed now"
-    return FanoutStep.SKIP, f"{row.status.value}"
-
-
-# --- one push -------------------------------------------------------------------------------------
-
-
-class PushStep(StrEnum):
-    CLAIM = "claim"  # take the row (running, attempts + 1) and do the push
-    DONE = "done"  # already succeeded: a duplicate message
-    BUSY = "busy"  # another worker holds a fresh claim: try again later
-    HOLD = "hold"  # waiting for approval or in conflict: nothing to do (a refused row is re-judged)
-
-
-def plan_push(row: LedgerStatusView | None, *, now: datetime, lease: timedelta = DEFAULT_LEASE) -> PushStep:
-    if row is None:
-        return PushStep.CLAIM
-    if row.status is LedgerStatus.SUCCEEDED:
-        return PushStep.DONE
-    if row.status in {LedgerStatus.AWAITING_APPROVAL, LedgerStatus.CONFLICT}:
-        return PushStep.HOLD
-    if row.status is LedgerStatus.RUNNING and row.updated is not None and now - row.updated <= lease:
-        return PushStep.BUSY
-    return PushStep.CLAIM

@@ -233,6 +233,11 @@ class Policy(Frozen):
         return self
 
     @property
+    def tag_keys(self) -> frozenset[str]:
+        """The asset tags any rule looks at: only a change of these can change a decision."""
+        return frozenset(key for rule in (*self.share, *self.push) for key in rule.assets.tags)
+
+    @property
     def fingerprint(self) -> str:
         """Changes whenever any rule changes: the reconcile re-judges assets judged under another one."""
         rules = sorted(rule.model_dump_json() for rule in (*self.share, *self.push))

@@ -10,35 +10,43 @@ from functools import lru_cache
 
 from shared.azureml import AzureMLGateway
 from shared.engine import Engine
-from shared.notify import publisher_from_settings
+from shared.notify import Publisher, publisher_from_settings
 from shared.settings import Settings, load_settings
 from shared.storage import StateStore, WorkQueue
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings) -> Engine[StateStore]:
     store = StateStore.from_settings(settings)
     store.ensure_tables()
-    pushes = WorkQueue.from_settings(settings, settings.push_queue)
-    pushes.ensure()
-    reconciles = WorkQueue.from_settings(settings, settings.reconcile_queue)
-    reconciles.ensure()
+    queues = {}
+    for name in (settings.push_queue, settings.reconcile_queue, settings.outbox_queue):
+        queues[name] = WorkQueue.from_settings(settings, name)
+        queues[name].ensure()
+    topic_configured = bool(settings.eventgrid_topic_endpoint and settings.eventgrid_topic_key)
     return Engine(
         store=store,
         gateway=AzureMLGateway(settings),
-        pushes=pushes,
-        reconciles=reconciles,
-        publisher=publisher_from_settings(settings),
+        pushes=queues[settings.push_queue],
+        reconciles=queues[settings.reconcile_queue],
+        outbox=queues[settings.outbox_queue] if topic_configured else None,
         max_push_attempts=settings.max_push_attempts,
+        max_concurrency=settings.max_concurrency,
         world_ttl=settings.world_cache_seconds,
     )
 
 
 @lru_cache(maxsize=1)
-def engine() -> Engine:
+def engine() -> Engine[StateStore]:
     return build_engine(load_settings())
 
 
+@lru_cache(maxsize=1)
+def publisher() -> Publisher | None:
+    return publisher_from_settings(load_settings())
+
+
 def reset() -> None:
-    """Forget the cached settings and engine (tests change the environment between sessions)."""
+    """Forget the cached settings, engine and publisher (tests change the environment between sessions)."""
     load_settings.cache_clear()
     engine.cache_clear()
+    publisher.cache_clear()

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9](?!.*--)[a-z0-9\-]{1,55}[a-z0-9]$",
         validation_alias=AliasChoices("REGSYNC_RECONCILE_QUEUE", "reconcile_queue"),
     )
+    outbox_queue: str = Field(
+        default="regsync-outbox",
+        pattern=r"^[a-z0-9](?!.*--)[a-z0-9\-]{1,55}[a-z0-9]$",
+        validation_alias=AliasChoices("REGSYNC_OUTBOX_QUEUE", "outbox_queue"),
+    )
     # AzureML: `true` only on a developer machine pointed at devstack's emulator (static dev token).
     azureml_emulator: bool = Field(
         default=False, validation_alias=AliasChoices("REGSYNC_AZUREML_EMULATOR", "azureml_emulator")
@@ -66,6 +71,12 @@ class Settings(BaseSettings):
         default=None,
         repr=False,
         validation_alias=AliasChoices("REGSYNC_EVENTGRID_TOPIC_KEY", "eventgrid_topic_key"),
+    )
+    publish_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("REGSYNC_PUBLISH_TIMEOUT_SECONDS", "publish_timeout_seconds"),
     )
     world_cache_seconds: float = Field(
         default=5.0,

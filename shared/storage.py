@@ -15,9 +15,9 @@ Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Led
 - Ledger, PK `{kind}:{name}:{version}` of the registry asset, RK `share` (the registry) or
   `push|{workspace}`: one asset's fan-out is one partition; (asset, target) is a point read.
 - Audit, PK UTC day `YYYYMMDD`, RK `{inverted ticks}-{uuid}`: a day's newest-first page is one partition.
-- Seen, PK workspace name (or `@registry`), RK `{kind}:{name}:{version}`: what the reconcile has already
-  judged under which policy fingerprint (and, for the registry, the asset's provenance tags), so a
-  steady-state reconcile is one partition query per workspace and no AzureML read per asset.
+- Seen (memos), PK workspace name (or `@registry`), RK `{kind}:{name}:{version}`: what the reconcile
+  has already judged under which world fingerprint, having read which tags (digest), so a steady-state
+  reconcile skips it: one partition query per workspace.
 
 A workspace and its topic-index row are written in one transaction (same partition), so the index is
 never stale. Ledger rows are updated with ETag conditions (optimistic concurrency); the audit table is
@@ -31,7 +31,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -54,24 +54,18 @@ from shared.domain import (
     workspace_arm_id,
 )
 from shared.policy import Policy, PushRule, ShareRule
+from shared.ports import ConcurrentUpdateError
+from shared.records import AuditRecord, LedgerEntry, Memo, Status, utc_now
 from shared.settings import Settings
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
-MAX_EVENT_IDS = 20  # a ledger row remembers the latest event ids that touched it, not all of them
+MAX_TEXT = 4000  # free text stored from outside is cut to this many characters
 _EPOCH_TICKS_MAX = 10**19
 T = TypeVar("T")
 
 
 class StateError(Exception):
     """A storage request that cannot be honoured as asked; the message names the thing."""
-
-
-class ConcurrentUpdateError(StateError):
-    """Someone else changed the row since it was read (ETag mismatch)."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def iso(moment: datetime | None) -> str:
@@ -82,131 +76,84 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One (registry asset version, target) row: `share` for the registry, `push|{ws}` for a workspace."""
-
-    asset_key: str
-    target: str
-    status: LedgerStatus
-    attempts: int = 0
-    message: str = ""
-    started: datetime | None = None
-    finished: datetime | None = None
-    updated: datetime | None = None
-    event_ids: tuple[str, ...] = ()
-    correlation_id: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
-    etag: str | None = None
-
-    @property
-    def workspace(self) -> str | None:
-        return self.target.removeprefix("push|") if self.target.startswith("push|") else None
-
-    def with_event(self, event_id: str | None) -> tuple[str, ...]:
-        if not event_id or event_id in self.event_ids:
-            return self.event_ids
-        return (*self.event_ids, event_id)[-MAX_EVENT_IDS:]
-
-    def to_entity(self) -> dict[str, Any]:
-        return {
-            "PartitionKey": self.asset_key,
-            "RowKey": self.target,
-            "status": self.status.value,
-            "attempts": self.attempts,
-            "message": self.message[:4000],
-            "started": iso(self.started),
-            "finished": iso(self.finished),
-            "updated": iso(self.updated),
-            "event_ids": json.dumps(list(self.event_ids)),
-            "correlation_id": self.correlation_id,
-            "detail": json.dumps(self.detail, sort_keys=True),
-        }
-
-    @classmethod
-    def from_entity(cls, entity: dict[str, Any]) -> LedgerEntry:
-        return cls(
-            asset_key=entity["PartitionKey"],
-            target=entity["RowKey"],
-            status=LedgerStatus(entity["status"]),
-            attempts=int(entity.get("attempts", 0)),
-            message=entity.get("message", ""),
-            started=parse_iso(entity.get("started")),
-            finished=parse_iso(entity.get("finished")),
-            updated=parse_iso(entity.get("updated")),
-            event_ids=tuple(json.loads(entity.get("event_ids") or "[]")),
-            correlation_id=entity.get("correlation_id", ""),
-            detail=json.loads(entity.get("detail") or "{}"),
-            etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
-        )
+def ledger_entity(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "PartitionKey": entry.asset_key,
+        "RowKey": entry.target,
+        "status": entry.status.value,
+        "attempts": entry.attempts,
+        "rounds": entry.rounds,
+        "message": entry.message[:MAX_TEXT],
+        "started": iso(entry.started),
+        "finished": iso(entry.finished),
+        "updated": iso(entry.updated),
+        "event_ids": json.dumps(list(entry.event_ids)),
+        "correlation_id": entry.correlation_id,
+        "detail": json.dumps(entry.detail, sort_keys=True),
+    }
 
 
-@dataclass(frozen=True)
-class AuditRecord:
-    """One decision or action, including refusals and ignored events. Never updated."""
-
-    action: str
-    outcome: str
-    reason: str
-    subject: str = ""
-    target: str = ""
-    actor: str = "regsync"
-    correlation_id: str = ""
-    at: datetime = field(default_factory=utc_now)
-
-    def to_entity(self) -> dict[str, Any]:
-        ticks = int(self.at.timestamp() * 10_000_000)
-        return {
-            "PartitionKey": self.at.strftime("%Y%m%d"),
-            "RowKey": f"{_EPOCH_TICKS_MAX - ticks:020d}-{uuid.uuid4().hex[:12]}",
-            "action": self.action,
-            "outcome": self.outcome,
-            "reason": self.reason[:4000],
-            "subject": self.subject,
-            "target": self.target,
-            "actor": self.actor,
-            "correlation_id": self.correlation_id,
-            "at": iso(self.at),
-        }
-
-    @classmethod
-    def from_entity(cls, entity: dict[str, Any]) -> AuditRecord:
-        fields = {name: entity.get(name, "") for name in ("action", "outcome", "reason", "subject")}
-        return cls(
-            **fields,
-            target=entity.get("target", ""),
-            actor=entity.get("actor", ""),
-            correlation_id=entity.get("correlation_id", ""),
-            at=parse_iso(entity.get("at")) or utc_now(),
-        )
+def ledger_entry(entity: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        asset_key=entity["PartitionKey"],
+        target=entity["RowKey"],
+        status=LedgerStatus(entity["status"]),
+        attempts=int(entity.get("attempts", 0)),
+        rounds=int(entity.get("rounds", 1)),
+        message=entity.get("message", ""),
+        started=parse_iso(entity.get("started")),
+        finished=parse_iso(entity.get("finished")),
+        updated=parse_iso(entity.get("updated")),
+        event_ids=tuple(json.loads(entity.get("event_ids") or "[]")),
+        correlation_id=entity.get("correlation_id", ""),
+        detail=json.loads(entity.get("detail") or "{}"),
+        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+    )
 
 
-@dataclass(frozen=True)
-class SeenAsset:
-    """The reconcile's note on one asset version: judged under `fingerprint`, with this `outcome`."""
+def audit_entity(record: AuditRecord) -> dict[str, Any]:
+    ticks = int(record.at.timestamp() * 10_000_000)
+    return {
+        "PartitionKey": record.at.strftime("%Y%m%d"),
+        "RowKey": f"{_EPOCH_TICKS_MAX - ticks:020d}-{uuid.uuid4().hex[:12]}",
+        "action": str(record.action),
+        "outcome": str(record.outcome),
+        "reason": record.reason[:MAX_TEXT],
+        "subject": record.subject[:MAX_TEXT],
+        "target": record.target[:MAX_TEXT],
+        "actor": record.actor[:MAX_TEXT],
+        "correlation_id": record.correlation_id,
+        "at": iso(record.at),
+    }
 
-    asset_key: str
-    fingerprint: str
-    outcome: str
-    tags: dict[str, str] = field(default_factory=dict)
 
-    def to_entity(self, scope: str) -> dict[str, Any]:
-        return {
-            "PartitionKey": scope,
-            "RowKey": self.asset_key,
-            "fingerprint": self.fingerprint,
-            "outcome": self.outcome,
-            "tags": json.dumps(self.tags, sort_keys=True),
-        }
+def audit_record(entity: dict[str, Any]) -> AuditRecord:
+    fields = {name: entity.get(name, "") for name in ("action", "outcome", "reason", "subject")}
+    return AuditRecord(
+        **fields,
+        target=entity.get("target", ""),
+        actor=entity.get("actor", ""),
+        correlation_id=entity.get("correlation_id", ""),
+        at=parse_iso(entity.get("at")) or utc_now(),
+    )
 
-    @classmethod
-    def from_entity(cls, entity: dict[str, Any]) -> SeenAsset:
-        return cls(
-            asset_key=entity["RowKey"],
-            fingerprint=entity.get("fingerprint", ""),
-            outcome=entity.get("outcome", ""),
-            tags=json.loads(entity.get("tags") or "{}"),
-        )
+
+def memo_entity(scope: str, memo: Memo) -> dict[str, Any]:
+    return {
+        "PartitionKey": scope,
+        "RowKey": memo.asset_key,
+        "fingerprint": memo.fingerprint,
+        "read_digest": memo.read_digest,
+        "outcome": memo.outcome.value,
+    }
+
+
+def memo_of(entity: dict[str, Any]) -> Memo:
+    try:
+        outcome = Status(entity.get("outcome", ""))
+    except ValueError:  # a memo from before this schema: judge the asset again
+        outcome = Status.PENDING
+    return Memo(entity["RowKey"], entity.get("fingerprint", ""), entity.get("read_digest", ""), outcome)
 
 
 class StateStore:
@@ -391,17 +338,17 @@ class StateStore:
 
     def get_entry(self, asset_key: str, target: str) -> LedgerEntry | None:
         entity = _point_read(self.ledger, asset_key, target)
-        return LedgerEntry.from_entity(entity) if entity else None
+        return ledger_entry(entity) if entity else None
 
     def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]:
-        return [LedgerEntry.from_entity(entity) for entity in _partition(self.ledger, asset_key)]
+        return [ledger_entry(entity) for entity in _partition(self.ledger, asset_key)]
 
-    def create_entry(self, entry: LedgerEntry) -> LedgerEntry | None:
-        """Insert a new row; None if the row exists already (someone else got there first)."""
+    def create_entry(self, entry: LedgerEntry) -> LedgerEntry:
+        """Insert a new row; ConcurrentUpdateError if it exists already (someone else got there first)."""
         try:
-            metadata = self.ledger.create_entity(entry.to_entity())
-        except ResourceExistsError:
-            return None
+            metadata = self.ledger.create_entity(ledger_entity(entry))
+        except ResourceExistsError as error:
+            raise ConcurrentUpdateError(f"ledger row {entry.asset_key} -> {entry.target} exists") from error
         return replace(entry, etag=metadata.get("etag"))
 
     def update_entry(self, entry: LedgerEntry) -> LedgerEntry:
@@ -410,7 +357,7 @@ class StateStore:
             raise StateError(f"ledger row {entry.asset_key} -> {entry.target} has no etag: read it first")
         try:
             metadata = self.ledger.update_entity(
-                entry.to_entity(),
+                ledger_entity(entry),
                 mode=UpdateMode.REPLACE,
                 etag=entry.etag,
                 match_condition=MatchConditions.IfNotModified,
@@ -426,25 +373,25 @@ class StateStore:
             entities = self.ledger.list_entities()
         else:
             entities = self.ledger.query_entities("RowKey eq @row", parameters={"row": f"push|{workspace}"})
-        return (LedgerEntry.from_entity(entity) for entity in entities)
+        return (ledger_entry(entity) for entity in entities)
 
     # --- seen (the reconcile's memory) ---------------------------------------------------------
 
-    def seen_in(self, scope: str) -> dict[str, SeenAsset]:
+    def memos_in(self, scope: str) -> dict[str, Memo]:
         """Everything judged in one workspace (or `@registry`), by asset key: one partition query."""
-        return {entity["RowKey"]: SeenAsset.from_entity(entity) for entity in _partition(self.seen, scope)}
+        return {entity["RowKey"]: memo_of(entity) for entity in _partition(self.seen, scope)}
 
-    def recall(self, scope: str, asset_key: str) -> SeenAsset | None:
+    def recall(self, scope: str, asset_key: str) -> Memo | None:
         entity = _point_read(self.seen, scope, asset_key)
-        return SeenAsset.from_entity(entity) if entity else None
+        return memo_of(entity) if entity else None
 
-    def remember(self, scope: str, seen: SeenAsset) -> None:
-        self.seen.upsert_entity(seen.to_entity(scope), mode=UpdateMode.REPLACE)
+    def remember(self, scope: str, memo: Memo) -> None:
+        self.seen.upsert_entity(memo_entity(scope, memo), mode=UpdateMode.REPLACE)
 
     # --- audit ---------------------------------------------------------------------------------
 
     def audit(self, record: AuditRecord) -> None:
-        self.audit_log.create_entity(record.to_entity())
+        self.audit_log.create_entity(audit_entity(record))
 
     def recent_audit(self, *, day: datetime | None = None, limit: int = 100) -> list[AuditRecord]:
         partition = (day or utc_now()).strftime("%Y%m%d")
@@ -453,7 +400,7 @@ class StateStore:
         )
         records: list[AuditRecord] = []
         for entity in entities:
-            records.append(AuditRecord.from_entity(entity))
+            records.append(audit_record(entity))
             if len(records) >= limit:
                 break
         return records

@@ -90,7 +90,7 @@ class Application:
         return StateStore.from_settings(self.settings)
 
     @cached_property
-    def engine(self) -> Engine:
+    def engine(self) -> Engine[StateStore]:
         """The engine the Functions app runs, built from the same settings (storage, queues, AzureML)."""
         return build_engine(self.settings)
 

@@ -32,4 +32,4 @@ def approve(
     if cli.json_output:
         cli.emit_json({"correlation_id": cid, "outcome": outcome.as_dict()})
     else:
-        cli.message(f"{ref} -> {workspace}: {outcome.status} ({outcome.reason})")
+        cli.message(f"{ref} -> {workspace}: {outcome.label} ({outcome.reason})")

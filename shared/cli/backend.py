@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
-from pydantic import TypeAdapter
 
+from shared.auth import Caller
 from shared.cli.application import Application, CliError, unknown
 from shared.cli.outcomes import Scope, SyncReply
 from shared.domain import AssetKind, AssetRef, LedgerStatus
-from shared.engine import Outcome, World, new_correlation_id
-from shared.errors import InvalidInputError
-from shared.storage import AuditRecord, LedgerEntry, iso, parse_iso
+from shared.engine import SyncScope, new_correlation_id
+from shared.records import AuditRecord, LedgerEntry, Outcome
+from shared.storage import iso, parse_iso
 
 ACTOR = "regsync-cli"
+CLI_CALLER = Caller(name=ACTOR, provider=True)  # in-process, the CLI holds the provider's storage access
 REGISTRY = "registry"
 FUNCTION_KEY_HEADER = "x-functions-key"
 PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL"
@@ -109,8 +109,6 @@ class ApiTarget:
 class Backend(Protocol):
     def reconcile(self, scope: Scope, *, dry_run: bool, concurrency: int | None) -> SyncReply: ...
 
-    def enqueue(self) -> SyncReply: ...
-
     def pull(
         self, workspace: str, kind: AssetKind, name: str, version: str | None
     ) -> tuple[str, Outcome]: ...
@@ -131,50 +129,32 @@ def backend(cli: Application) -> Backend:
 
 
 class EngineBackend:
+    """The engine's use cases, called as the provider would call them through the API."""
+
     def __init__(self, cli: Application) -> None:
         self.cli = cli
 
     def reconcile(self, scope: Scope, *, dry_run: bool, concurrency: int | None) -> SyncReply:
-        """The share side of each workspace (a bounded pool), then the registry side for `all`."""
-        engine = self.cli.engine
-        world = engine.world()
-        names = _workspaces_of(scope, world)
-        cid = new_correlation_id()
-
-        def one(name: str) -> list[Outcome]:
-            return engine.reconcile_workspace(name, correlation_id=cid, dry_run=dry_run, world=world)
-
-        limit = concurrency or self.cli.settings.max_concurrency
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="regsync-sync") as pool:
-            outcomes = [outcome for batch in pool.map(one, names) for outcome in batch]
-        if scope.everything:
-            outcomes += engine.reconcile_registry(correlation_id=cid, dry_run=dry_run, world=world)
-        if not dry_run:
-            reason = f"scope {scope.label}: {len(outcomes)} outcomes"
-            engine.store.audit(AuditRecord("sync", "done", reason, actor=ACTOR, correlation_id=cid))
-        return SyncReply(cid, scope.name, dry_run, outcomes)
-
-    def enqueue(self) -> SyncReply:
-        cid = new_correlation_id()
-        scheduled = self.cli.engine.schedule_reconcile(correlation_id=cid)
-        reason = f"{scheduled} reconcile messages queued"
-        self.cli.engine.store.audit(AuditRecord("sync", "scheduled", reason, actor=ACTOR, correlation_id=cid))
-        return SyncReply(cid, "all", False, [], scheduled=scheduled)
+        request = SyncScope(scope.name, scope.tenant, scope.workspace, scope.asset, dry_run)
+        result = self.cli.engine.sync(
+            request, caller=CLI_CALLER, correlation_id=new_correlation_id(), concurrency=concurrency
+        )
+        return SyncReply(
+            result.correlation_id, result.scope, result.dry_run, result.outcomes, result.scheduled
+        )
 
     def pull(self, workspace: str, kind: AssetKind, name: str, version: str | None) -> tuple[str, Outcome]:
-        engine = self.cli.engine
-        if engine.store.get_workspace(workspace) is None:
-            raise unknown("workspace", workspace)
         cid = new_correlation_id()
-        return cid, engine.pull(workspace, kind, name, version, correlation_id=cid, actor=ACTOR)
+        return cid, self.cli.engine.pull(
+            workspace, kind, name, version, correlation_id=cid, caller=CLI_CALLER
+        )
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         cid = new_correlation_id()
         who = approver or f"{getpass.getuser()} (cli)"
-        try:
-            return cid, self.cli.engine.approve(workspace, ref, approver=who, correlation_id=cid)
-        except InvalidInputError as error:
-            raise CliError(str(error)) from None
+        return cid, self.cli.engine.approve(
+            workspace, ref, approver=who, correlation_id=cid, caller=CLI_CALLER
+        )
 
     def status(self, *, tenant: str | None, workspace: str | None) -> StatusView:
         """Every asset that came from or went to one of the workspaces in view, for those and the registry."""
@@ -192,25 +172,7 @@ class EngineBackend:
         return self.cli.read_list(lambda: self.cli.store.recent_audit(day=day, limit=limit))
 
 
-def _workspaces_of(scope: Scope, world: World) -> list[str]:
-    """The scope's workspaces; a named workspace or tenant must be known."""
-    if scope.name == "all":
-        return sorted(world.workspaces)
-    if scope.name == "workspace":
-        assert scope.value is not None  # resolve_scope sets it for this scope
-        if scope.value not in world.workspaces:
-            raise unknown("workspace", scope.value)
-        return [scope.value]
-    names = sorted(name for name, item in world.workspaces.items() if item.tenant == scope.value)
-    if not names:
-        raise unknown("tenant", str(scope.value))
-    return names
-
-
 # --- over HTTP: the Function App's API ------------------------------------------------------------------
-
-_OUTCOMES = TypeAdapter(list[Outcome])
-_OUTCOME = TypeAdapter(Outcome)
 
 
 class HttpBackend:
@@ -225,27 +187,28 @@ class HttpBackend:
     def reconcile(self, scope: Scope, *, dry_run: bool, concurrency: int | None) -> SyncReply:
         if concurrency is not None:
             raise CliError("`--concurrency` applies in-process only; with `--api` the Function App decides")
-        named: dict[str, str] = {scope.name: scope.value} if scope.value is not None else {}
+        named = {
+            key: value for key, value in (("tenant", scope.tenant), ("workspace", scope.workspace)) if value
+        }
         if dry_run:
-            body = self._call("GET", "plan", params={"scope": scope.name, **named})
+            asset = scope.asset.model_dump(mode="json") if scope.asset else {}
+            body = self._call("GET", "plan", params={"scope": scope.name, **named, **asset})
         else:
-            body = self._call("POST", "sync", json={"scope": scope.name, **named})
+            asset_body = {"asset": scope.asset.model_dump(mode="json")} if scope.asset else {}
+            body = self._call("POST", "sync", json={"scope": scope.name, **named, **asset_body})
         return self._sync_reply(body)
-
-    def enqueue(self) -> SyncReply:
-        return self._sync_reply(self._call("POST", "sync", json={"scope": "all"}))
 
     def pull(self, workspace: str, kind: AssetKind, name: str, version: str | None) -> tuple[str, Outcome]:
         request = {"workspace": workspace, "kind": kind.value, "name": name}
         body = self._call("POST", "pull", json={**request, **({"version": version} if version else {})})
-        return str(body["correlation_id"]), _OUTCOME.validate_python(body["outcome"])
+        return str(body["correlation_id"]), Outcome.from_dict(body["outcome"])
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         if approver is not None:
             raise CliError("`--approver` applies in-process only; with `--api` the approver is the principal")
         request = {"workspace": workspace, "kind": ref.kind.value, "name": ref.name, "version": ref.version}
         body = self._call("POST", "approve", json=request)
-        return str(body["correlation_id"]), _OUTCOME.validate_python(body["outcome"])
+        return str(body["correlation_id"]), Outcome.from_dict(body["outcome"])
 
     def status(self, *, tenant: str | None, workspace: str | None) -> StatusView:
         """The API names the workspaces in view (and checks the caller may see them); a filtered view then
@@ -316,7 +279,7 @@ class HttpBackend:
             correlation_id=str(body["correlation_id"]),
             scope=str(body["scope"]),
             dry_run=bool(body["dry_run"]),
-            outcomes=_OUTCOMES.validate_python(body.get("outcomes", [])),
+            outcomes=[Outcome.from_dict(outcome) for outcome in body.get("outcomes", [])],
             scheduled=int(scheduled) if scheduled is not None else None,
         )
 

@@ -1,7 +1,8 @@
 """`regsync explain`: would this asset be shared, and which workspaces would receive it, and why.
 
-Loads the inventory and the policy from the store and runs the same pure decisions the engine runs
-(shared.policy.decide_share and decide_targets), so the answer is the engine's, with every reason.
+It IS the engine's plan: the asset as described on the command line goes through the engine's own
+`plan_propagation` (the ledger and the registry as they are; nothing is written), and the table shows
+that plan's share step and, per managed workspace, its push decision and planned step.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import typer
 
 from shared.cli.application import CliError, application, unknown
 from shared.domain import Asset, AssetKind, AssetRef
-from shared.policy import Policy, PushDecision, ShareDecision, decide_share, decide_targets
+from shared.engine import new_correlation_id
+from shared.engine.propagation import PropagationPlan
+from shared.policy import PushDecision
+from shared.steps import preview
 
 COLUMNS = ["WORKSPACE", "TENANT", "REGION", "RECEIVES", "RULE", "HOW", "REASON"]
 
@@ -24,47 +28,57 @@ def explain(
     version: Annotated[str, typer.Option("--version", help="Asset version.")],
     kind: Annotated[AssetKind, typer.Option("--kind", help="Asset kind.")] = AssetKind.MODEL,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Asset tag KEY=VALUE; repeatable.")] = None,
-    registry_name: Annotated[
-        str | None, typer.Option("--registry", help="Registry name; needed only when several exist.")
-    ] = None,
 ) -> None:
     """Explain whether an asset is shared and, for every managed workspace, whether it would receive it."""
     cli = application(ctx)
     asset = Asset(ref=AssetRef(kind=kind, name=name, version=version), tags=_tags(tag or []))
-    store = cli.store
-    workspaces = cli.read_list(store.list_workspaces)
-    origin = next((item for item in workspaces if item.name == workspace), None)
+    engine = cli.engine
+    world = engine.world()
+    origin = world.workspaces.get(workspace)
     if origin is None:
         raise unknown("workspace", workspace)
-    registry = cli.read(lambda: store.get_registry(registry_name), None)
-    if registry is None:
-        raise CliError(
-            f"registry `{registry_name}` is unknown"
-            if registry_name
-            else "no registry is configured: add one with `regsync registry add`"
-        )
-    policy = cli.read(store.load_policy, Policy())
-    share = decide_share(asset, origin, registry, policy)
-    # Pushes are decided for the registry's copy: its name and version after destination naming.
-    shared_asset = asset.model_copy(update={"ref": share.destination}) if share.destination else asset
-    targets = decide_targets(shared_asset, origin, workspaces, registry, policy)
-    placement = {item.name: (item.tenant, item.region) for item in workspaces}
+    plan = engine.plan_propagation(
+        origin, asset.ref, world=world, correlation_id=new_correlation_id(), source=asset
+    )
+    rows = explained_targets(plan, sorted(world.workspaces))
     if cli.json_output:
-        cli.emit_json(_as_json(asset, origin.name, registry.name, share, targets))
+        cli.emit_json(_as_json(asset, origin.name, world.registry.name, plan, rows))
         return
-    cli.emit_line(f"{asset.ref} from {origin.name}: {share.reason}")
-    rows = [
-        (
-            decision.target,
-            *placement[decision.target],
-            "yes" if decision.allowed else "no",
-            decision.rule_id or "",
-            _how(decision),
-            decision.reason,
-        )
-        for decision in targets
-    ]
-    cli.emit_table(COLUMNS, rows)
+    share = preview(plan.share)
+    cli.emit_line(f"{asset.ref} from {origin.name}: {share.reason if share else 'nothing to share'}")
+    placement = {item.name: (item.tenant, item.region) for item in world.workspaces.values()}
+    cli.emit_table(
+        COLUMNS,
+        [
+            (target, *placement[target], receives, decision.rule_id or "" if decision else "", how, reason)
+            for target, (decision, receives, how, reason) in rows.items()
+        ],
+    )
+
+
+def explained_targets(
+    plan: PropagationPlan, workspaces: list[str]
+) -> dict[str, tuple[PushDecision | None, str, str, str]]:
+    """Per workspace: (decision, receives, how, reason). `receives` is `yes` where the plan has a push
+    step for it, else `no`; the reason is the step's when there is one, else the decision's.
+    Without a push wave (the share is refused or in conflict) no workspace receives it, for that reason."""
+    share = preview(plan.share)
+    steps = {outcome.target: outcome for step in plan.pushes if (outcome := preview(step)) is not None}
+    rows: dict[str, tuple[PushDecision | None, str, str, str]] = {}
+    if not plan.decisions:
+        why = f"not shared: {share.reason}" if share else "not shared"
+        return dict.fromkeys(workspaces, (None, "no", "", why))
+    for decision in plan.decisions:
+        step = steps.get(decision.target)
+        if step is not None and step.label.startswith("planned:"):
+            rows[decision.target] = (decision, "yes", _how(decision), step.reason)
+        else:
+            reason = step.reason if step is not None else decision.reason
+            if decision.allowed and step is None:
+                policy = decision.version_policy.value
+                reason = f"{decision.reason}; its version policy ({policy}) does not want this version"
+            rows[decision.target] = (decision, "no", "", reason)
+    return rows
 
 
 def _tags(pairs: list[str]) -> dict[str, str]:
@@ -86,32 +100,43 @@ def _how(decision: PushDecision) -> str:
 
 
 def _as_json(
-    asset: Asset, origin: str, registry: str, share: ShareDecision, targets: list[PushDecision]
+    asset: Asset,
+    origin: str,
+    registry: str,
+    plan: PropagationPlan,
+    rows: dict[str, tuple[PushDecision | None, str, str, str]],
 ) -> dict[str, Any]:
-    destination = share.destination
+    share, decision = preview(plan.share), plan.share_decision
+    destination = plan.destination
     return {
         "asset": {**asset.ref.model_dump(mode="json"), "tags": asset.tags},
         "origin": origin,
         "registry": registry,
         "share": {
-            "allowed": share.allowed,
-            "reason": share.reason,
-            "rule": share.rule_id,
+            "allowed": bool(decision and decision.allowed),
+            "step": share.label if share else None,
+            "reason": share.reason if share else "",
+            "rule": decision.rule_id if decision else None,
             "destination": f"{destination.name}:{destination.version}" if destination else None,
-            "audience": list(share.audience) if share.audience is not None else None,
+            "audience": list(decision.audience) if decision and decision.audience is not None else None,
         },
         "targets": [
             {
-                "workspace": decision.target,
-                "allowed": decision.allowed,
-                "reason": decision.reason,
-                "rule": decision.rule_id,
-                "mode": decision.action.mode.value if decision.allowed and decision.action else None,
-                "endpoint": decision.action.endpoint if decision.allowed and decision.action else None,
-                "gate": decision.gate.value if decision.allowed else None,
-                "version_policy": decision.version_policy.value if decision.allowed else None,
-                "pinned_version": decision.pinned_version if decision.allowed else None,
+                "workspace": target,
+                "receives": receives,
+                "allowed": bool(decision and decision.allowed),
+                "reason": reason,
+                "rule": decision.rule_id if decision else None,
+                "mode": decision.action.mode.value
+                if decision and decision.allowed and decision.action
+                else None,
+                "endpoint": decision.action.endpoint
+                if decision and decision.allowed and decision.action
+                else None,
+                "gate": decision.gate.value if decision and decision.allowed else None,
+                "version_policy": decision.version_policy.value if decision and decision.allowed else None,
+                "pinned_version": decision.pinned_version if decision and decision.allowed else None,
             }
-            for decision in targets
+            for target, (decision, receives, _how_text, reason) in rows.items()
         ],
     }

@@ -10,7 +10,14 @@ import typer
 
 from shared.cli.application import application
 from shared.cli.backend import backend
-from shared.cli.outcomes import AllOption, TenantOption, WorkspaceOption, emit_outcomes, resolve_scope
+from shared.cli.outcomes import (
+    AllOption,
+    AssetOption,
+    TenantOption,
+    WorkspaceOption,
+    emit_outcomes,
+    resolve_scope,
+)
 
 
 def plan(
@@ -18,10 +25,11 @@ def plan(
     workspace: WorkspaceOption = None,
     tenant: TenantOption = None,
     everything: AllOption = False,
+    asset: AssetOption = None,
 ) -> None:
     """Print the plan for a workspace, a tenant or everything: action, subject, target, status, reason."""
     cli = application(ctx)
-    scope = resolve_scope(workspace=workspace, tenant=tenant, everything=everything)
+    scope = resolve_scope(workspace=workspace, tenant=tenant, everything=everything, asset=asset)
     reply = backend(cli).reconcile(scope, dry_run=True, concurrency=None)
     emit_outcomes(cli, reply)
     if not cli.json_output:

@@ -12,6 +12,7 @@ import typer
 from shared.cli.application import application, checked
 from shared.cli.backend import backend
 from shared.domain import AssetKind, AssetName, AssetVersion, WorkspaceName
+from shared.records import Status
 
 
 def pull(
@@ -33,6 +34,6 @@ def pull(
     if cli.json_output:
         cli.emit_json({"correlation_id": cid, "outcome": outcome.as_dict()})
     else:
-        cli.emit_line(f"pull of {outcome.subject} into {workspace}: {outcome.status} ({outcome.reason})")
-    if outcome.status == "refused":
+        cli.emit_line(f"pull of {outcome.subject} into {workspace}: {outcome.label} ({outcome.reason})")
+    if outcome.status is Status.REFUSED:
         raise typer.Exit(code=1)

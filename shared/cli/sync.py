@@ -1,8 +1,8 @@
 """`regsync sync`: reconcile a workspace, a tenant or everything now, inline, through the engine.
 
-`--dry-run` is `regsync plan`. `--all --enqueue` only queues the reconcile messages the timer would
-queue, for the Functions app's queue workers to carry out. With `--api`, `POST /api/sync` does the work
-in the Function App; there `--all` (not a dry run) is always queued, as the API does it.
+`--dry-run` is `regsync plan`. `--all` (not a dry run) queues the reconcile messages the timer would
+queue, for the Functions app's queue workers to carry out, in-process as through `POST /api/sync`: one
+use case (shared.engine.requests.sync) answers both.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from shared.cli.application import Application, application
 from shared.cli.backend import backend
 from shared.cli.outcomes import (
     AllOption,
+    AssetOption,
     Scope,
     SyncReply,
     TenantOption,
@@ -35,20 +36,12 @@ def sync(
         int | None,
         typer.Option("--concurrency", min=1, max=64, help="Workspaces at once (default: settings)."),
     ] = None,
-    enqueue: Annotated[
-        bool, typer.Option("--enqueue", help="With --all: queue one reconcile per workspace instead.")
-    ] = False,
+    asset: AssetOption = None,
 ) -> None:
     """Share what the rules allow and queue the pushes that follow, for the named scope."""
     cli = application(ctx)
-    if enqueue and (not everything or dry_run):
-        raise typer.BadParameter("--enqueue goes with --all and without --dry-run")
-    scope = resolve_scope(workspace=workspace, tenant=tenant, everything=everything)
-    operations = backend(cli)
-    if enqueue:
-        reply = operations.enqueue()
-    else:
-        reply = operations.reconcile(scope, dry_run=dry_run, concurrency=concurrency)
+    scope = resolve_scope(workspace=workspace, tenant=tenant, everything=everything, asset=asset)
+    reply = backend(cli).reconcile(scope, dry_run=dry_run, concurrency=concurrency)
     if reply.scheduled is not None:
         _emit_scheduled(cli, reply)
         return
@@ -66,7 +59,7 @@ def _emit_scheduled(cli: Application, reply: SyncReply) -> None:
 
 
 def _summary(scope: Scope, reply: SyncReply) -> str:
-    counts = Counter(outcome.status for outcome in reply.outcomes)
+    counts = Counter(outcome.label for outcome in reply.outcomes)
     parts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to do"
     verb = "would do" if reply.dry_run else "did"
     return f"sync of {scope.label} {verb}: {parts} (correlation id {reply.correlation_id})"

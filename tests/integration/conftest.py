@@ -17,11 +17,12 @@ import pytest
 from devstack.emulator.launch import RunningEmulator
 from shared.admin import apply_document
 from shared.azureml import StaticDevCredential
-from shared.engine import Engine, PushMessage
+from shared.engine import Engine
 from shared.policy_file import parse_policy
+from shared.records import PushMessage
 from shared.runtime import build_engine
 from shared.settings import Settings
-from shared.storage import WorkQueue
+from shared.storage import StateStore, WorkQueue
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_WORLD = REPO / "devstack" / "worlds" / "seed.yaml"
@@ -43,7 +44,7 @@ def settings(storage_connection_string: str, emulator: RunningEmulator) -> Setti
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
+def engine(settings: Settings) -> Engine[StateStore]:
     return build_engine(settings)
 
 
@@ -62,7 +63,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def seeded(engine: Engine) -> Engine:
+def seeded(engine: Engine[StateStore]) -> Engine[StateStore]:
     """The engine with the seed scenario's inventory and rules loaded."""
     apply_document(engine.store, parse_policy(SEED_POLICY.read_text(), source=str(SEED_POLICY)))
     return engine
@@ -108,7 +109,8 @@ def register_model(ml: Callable[[str], Any], workspace: str, name: str, folder: 
 
 def drain_pushes(engine: Engine, *, max_rounds: int = 20) -> list[Any]:
     """Run every queued push through the engine, as the queue trigger would, until the queue is empty."""
-    queue: WorkQueue = engine.pushes
+    queue = engine.pushes
+    assert isinstance(queue, WorkQueue)
     outcomes = []
     for _ in range(max_rounds):
         messages = list(queue.client.receive_messages(max_messages=32, visibility_timeout=60))
@@ -116,6 +118,6 @@ def drain_pushes(engine: Engine, *, max_rounds: int = 20) -> list[Any]:
             return outcomes
         for message in messages:
             push = PushMessage.model_validate(json.loads(message.content))
-            outcomes.append(engine.execute_push(push, final_attempt=message.dequeue_count >= 3))
+            outcomes.append(engine.execute_push(push))
             queue.client.delete_message(message)
     raise AssertionError("the push queue did not drain")

@@ -67,6 +67,7 @@ def api_url(seeded: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch)
         # The host's workers get empty queues of their own: pushes stay where the test can see them.
         "REGSYNC_PUSH_QUEUE": f"cli-http-pushes-{suffix}",
         "REGSYNC_RECONCILE_QUEUE": f"cli-http-reconciles-{suffix}",
+        "REGSYNC_OUTBOX_QUEUE": f"cli-http-outbox-{suffix}",
         "REGSYNC_RECONCILE_SCHEDULE": NEVER,
     }
     host = LocalHost(

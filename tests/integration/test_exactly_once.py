@@ -103,9 +103,9 @@ def test_two_events_for_one_asset_at_once_end_with_one_share_and_one_push_per_ta
 
 
 class CrashAfterShare:
-    """A publisher that 'crashes the process' right after the share, before the fan-out."""
+    """An outbox that 'crashes the process' right after the share is recorded, before the fan-out."""
 
-    def publish(self, event_type: str, subject: str, data: Any) -> None:
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         raise SystemExit("simulated crash between share and fan-out")
 
 
@@ -114,14 +114,14 @@ def test_a_crash_between_share_and_fan_out_is_repaired_by_the_redelivered_event(
 ) -> None:
     name, version = BERT, register_bert(ml, model_folder)
     event = model_registered("workspace3", name, version, event_id="evt-crash")
-    publisher = seeded.publisher
-    seeded.publisher = CrashAfterShare()
+    outbox = seeded.applier.outbox
+    seeded.applier.outbox = CrashAfterShare()
     with pytest.raises(SystemExit):
         seeded.handle_event(parse_event(event), correlation_id="crash")
     ref = AssetRef(kind=AssetKind.MODEL, name=name, version=version)
     assert push_rows(seeded, ref) == {}  # shared, but nothing fanned out
 
-    seeded.publisher = publisher
+    seeded.applier.outbox = outbox
     outcomes = seeded.handle_event(parse_event(event), correlation_id="redelivered")
 
     assert outcomes[0].status == "done"  # the registry already holds it: not shared twice

@@ -20,8 +20,9 @@ from azure.functions.timer import TimerRequest
 from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared import runtime
 from shared.domain import AssetKind, AssetRef, LedgerStatus
-from shared.engine import Engine, PushMessage
+from shared.engine import Engine
 from shared.errors import TemporaryError
+from shared.records import PushMessage
 from tests.conftest import registered_functions
 from tests.integration.conftest import register_model
 from tests.support import model_registered

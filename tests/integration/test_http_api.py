@@ -209,7 +209,7 @@ def test_sync_everything_is_the_providers_and_queues_one_reconcile_per_workspace
     assert reply.status == 202 and reply.body["scheduled"] == 6  # five workspaces and the registry
 
 
-def test_temporary_azureml_failure_is_503_with_retry_after(
+def test_a_throttled_share_during_a_sync_is_reported_as_retrying_with_its_reason(
     call: Call, ml: Callable[[str], Any], model_folder: Path, emulator: RunningEmulator
 ) -> None:
     version = register_model(ml, "workspace1", "credit-card-default", model_folder).version
@@ -222,10 +222,11 @@ def test_temporary_azureml_failure_is_503_with_retry_after(
         reply = call("api_sync", {"scope": "asset", "workspace": "workspace1", "asset": asset})
     finally:
         admin.clear_faults()
-    assert reply.status == 503, reply.body
-    assert reply.headers["Retry-After"] == "2"  # AzureML's own Retry-After, passed on
-    assert reply.error["code"] == "temporarily_unavailable"
-    assert "429" in reply.error["message"]
+    # The sync answers with each outcome as it is (issue 8): the share is retrying, and says why.
+    assert reply.status == 200, reply.body
+    [share] = reply.body["outcomes"]
+    assert (share["action"], share["status"]) == ("share", "retrying")
+    assert "429" in share["reason"]
 
 
 # --- pull and approve -------------------------------------------------------------------------------------
@@ -496,7 +497,7 @@ def test_a_tenant_cannot_act_for_another_tenant(
             "api_pull",
             {"workspace": "workspace9", "kind": "model", "name": "m"},
             404,
-            "workspace `workspace9` is not managed by RegSync",
+            "workspace `workspace9` is unknown",
         ),
         ("api_rules_put", b"\xff\xfe", 400, "the policy document is not UTF-8 text"),
     ],

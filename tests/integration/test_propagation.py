@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from shared.domain import AssetKind, AssetRef, LedgerStatus
-from shared.engine import Engine, PushMessage
+from shared.engine import Engine
 from shared.policy_file import parse_policy
+from shared.records import PushMessage
 from tests.integration.conftest import drain_pushes, register_model
 from tests.support import SUB1
 
@@ -117,8 +118,7 @@ push:
     again = seeded.execute_push(
         PushMessage(
             kind=AssetKind.MODEL, name=name, version=model.version, target=target, correlation_id="again"
-        ),
-        final_attempt=False,
+        )
     )
     assert again.status == "succeeded"  # a duplicate message changes nothing
 

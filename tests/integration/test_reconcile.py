@@ -17,8 +17,9 @@ import yaml
 
 from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared.domain import AssetKind, AssetRef, LedgerStatus
-from shared.engine import Engine, Outcome, ReconcileMessage
+from shared.engine import Engine
 from shared.policy_file import parse_policy
+from shared.records import Outcome, ReconcileMessage
 from tests.integration.conftest import SEED_POLICY, apply_document, drain_pushes, register_model
 
 WRITES = {"PUT", "POST", "PATCH", "DELETE"}

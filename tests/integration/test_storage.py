@@ -13,18 +13,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.domain import Registry, Tenant, Workspace
+from shared.domain import LedgerStatus, Registry, Tenant, Workspace
 from shared.policy import Policy, PushRule, ShareRule
 from shared.policy_file import parse_policy
+from shared.ports import ConcurrentUpdateError
+from shared.records import AuditRecord, LedgerEntry
 from shared.settings import Settings
-from shared.storage import (
-    AuditRecord,
-    ConcurrentUpdateError,
-    LedgerEntry,
-    LedgerStatus,
-    StateError,
-    StateStore,
-)
+from shared.storage import StateError, StateStore
 
 pytestmark = pytest.mark.integration
 
@@ -242,7 +237,8 @@ def entry(status: LedgerStatus = LedgerStatus.PENDING) -> LedgerEntry:
 def test_ledger_create_is_first_come_first_served(store: StateStore) -> None:
     created = store.create_entry(entry())
     assert created is not None and created.etag
-    assert store.create_entry(entry(LedgerStatus.RUNNING)) is None
+    with pytest.raises(ConcurrentUpdateError):
+        store.create_entry(entry(LedgerStatus.RUNNING))
     stored = store.get_entry("model:credit-card-default:1", "push|workspace3")
     assert stored is not None and stored.status is LedgerStatus.PENDING
 

@@ -1,0 +1,25 @@
+"""The one engine behind every trigger: observe -> plan -> apply, with the plan as a value.
+
+Where to find things (docs/architecture.md draws the map):
+- a use case (event, reconcile, push, sync, pull, approve): shared/engine/{propagation, reconcile,
+  pushes, requests}.py, one narrated orchestrator each;
+- what is observed for a plan: shared/engine/core.py;
+- how a share, a fan-out or a push is planned: shared/planner.py (pure), its steps: shared/steps.py;
+- where anything is written: shared/engine/apply.py (the only writer);
+- where a ledger row changes: shared/ledger.py (`transition`);
+- where an error becomes a retry: shared/errors.py (`judge`) and the settlements in shared/planner.py.
+"""
+
+from __future__ import annotations
+
+from shared.engine.core import StoreT
+from shared.engine.logs import logger_for, new_correlation_id
+from shared.engine.requests import PROVIDER, Requests, SyncResult, SyncScope
+from shared.planner import World
+
+
+class Engine(Requests[StoreT]):
+    """Every use case over one set of ports."""
+
+
+__all__ = ["PROVIDER", "Engine", "SyncResult", "SyncScope", "World", "logger_for", "new_correlation_id"]

@@ -1,0 +1,223 @@
+"""Apply: the ONLY code that writes the ledger, the audit log, the memos, the queues and the outbox.
+
+Who calls it: the engine's use cases, with the steps the planner returned. Each step is carried out as
+it says; a Share or Push step claims its row, makes its AzureML call, turns whatever that raised into a
+Failure (shared.errors.judge, the one error mapping) and writes the settlement the planner decides.
+RegSync's own events are only queued here (the queue is the outbox): publishing them happens off the
+critical path, so a slow or hung topic never holds up a share or a push.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from shared.domain import LedgerStatus
+from shared.engine.logs import logger_for
+from shared.errors import Failure, TemporaryError, judge
+from shared.ledger import ALLOWED, transition
+from shared.planner import settle_push, settle_share
+from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
+from shared.records import SHARE_TARGET, LedgerEntry, Outcome, Status
+from shared.steps import Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
+
+log = logging.getLogger("regsync.apply")
+_REBASE_TRIES = 3
+
+
+@dataclass
+class Applier:
+    state: State
+    catalog: Catalog
+    pushes: WorkQueue
+    outbox: WorkQueue | None  # None: no topic is configured, RegSync's events go nowhere
+    clock: Clock
+    max_push_attempts: int
+
+    def apply(self, steps: Iterable[Step]) -> list[Outcome]:
+        return [outcome for step in steps if (outcome := self.run(step)) is not None]
+
+    def run(self, step: Step) -> Outcome | None:
+        if isinstance(step, Report):
+            return step.outcome
+        if isinstance(step, Record):
+            if step.audit is not None:
+                self.state.audit(step.audit)
+            if step.memo is not None:
+                self.state.remember(*step.memo)
+            return step.outcome
+        if isinstance(step, WriteRow):
+            return self._write_row(step)
+        if isinstance(step, Defer):
+            return self._defer(step)
+        if isinstance(step, Share):
+            return self._share(step)
+        return self._push(step)
+
+    # --- ledger rows --------------------------------------------------------------------------
+
+    def _write_row(self, step: WriteRow) -> Outcome:
+        try:
+            self._put(step.before, step.after)
+        except ConcurrentUpdateError:
+            what = f"{step.after.asset_key} -> {step.after.target}"
+            if step.must_win:
+                raise TemporaryError(f"{what} changed meanwhile; try again", retry_after=1) from None
+            return replace(step.outcome, status=Status.DONE, reason="another worker took this over first")
+        if step.send is not None:
+            self._send(step.send.model_dump(mode="json"), step.delay_seconds)
+        if step.audit is not None:
+            self.state.audit(step.audit)
+        return step.outcome
+
+    def _put(self, before: LedgerEntry | None, after: LedgerEntry) -> LedgerEntry:
+        """Create the row, or replace `before` if nobody changed it since (ConcurrentUpdateError)."""
+        if before is None:
+            return self.state.create_entry(after)
+        return self.state.update_entry(replace(after, etag=before.etag))
+
+    def _finish(self, claimed: LedgerEntry, wanted: LedgerEntry) -> None:
+        """Write a claimed row's settlement. Losing the ETag race to a writer that only touched the row
+        (a duplicate event, a reconcile that judged it abandoned) must not lose the result: re-read and
+        make the same move from the fresh row."""
+        row = claimed
+        for _ in range(_REBASE_TRIES):
+            try:
+                self.state.update_entry(replace(wanted, etag=row.etag))
+                return
+            except ConcurrentUpdateError:
+                fresh = self.state.get_entry(claimed.asset_key, claimed.target)
+                if fresh is None or wanted.status not in ALLOWED[fresh.status]:
+                    log.warning(
+                        "ledger row %s -> %s moved on meanwhile; left as it is",
+                        claimed.asset_key,
+                        claimed.target,
+                    )
+                    return
+                row, wanted = (
+                    fresh,
+                    transition(
+                        fresh,
+                        wanted.status,
+                        key=fresh.asset_key,
+                        target=fresh.target,
+                        now=self.clock(),
+                        message=wanted.message,
+                    ),
+                )
+        raise TemporaryError(f"ledger row {claimed.asset_key} -> {claimed.target} keeps changing; try again")
+
+    def _claim(self, row: LedgerEntry | None, key: str, target: str, **fields: Any) -> LedgerEntry | None:
+        """Take the row for this worker (running, one attempt more); None if another worker got it."""
+        claimed = transition(row, LedgerStatus.RUNNING, key=key, target=target, now=self.clock(), **fields)
+        try:
+            return self._put(row, claimed)
+        except ConcurrentUpdateError:
+            return None
+
+    def _settle(self, claimed: LedgerEntry, settlement: Settlement) -> Outcome:
+        """Write the settlement; if that fails, give the row back (retrying) instead of leaving it
+        running until its lease runs out, then let the failure reach the trigger."""
+        try:
+            self._finish(claimed, settlement.row)
+            if settlement.resend is not None:
+                self._send(settlement.resend.model_dump(mode="json"), settlement.delay_seconds)
+            if settlement.audit is not None:
+                self.state.audit(settlement.audit)
+            if settlement.event is not None and self.outbox is not None:
+                self.outbox.send(settlement.event.model_dump(mode="json"))
+        except Exception as error:
+            self._release(claimed, judge(error))
+            raise
+        return settlement.outcome
+
+    def _release(self, claimed: LedgerEntry, failure: Failure) -> None:
+        released = transition(
+            claimed,
+            LedgerStatus.RETRYING,
+            key=claimed.asset_key,
+            target=claimed.target,
+            now=self.clock(),
+            message=f"interrupted: {failure.message}",
+        )
+        try:
+            self._finish(claimed, released)
+        except Exception as error:  # storage is down: the lease is the last resort
+            log.warning(
+                "could not release ledger row %s -> %s: %s",
+                claimed.asset_key,
+                claimed.target,
+                judge(error).message,
+            )
+
+    def _send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
+        self.pushes.send(body, delay_seconds=delay_seconds)
+
+    # --- AzureML work ----------------------------------------------------------------------------
+
+    def _share(self, step: Share) -> Outcome:
+        logs = logger_for(step.correlation_id, str(step.destination), step.registry.name)
+        detail = {"origin": step.origin.name, "source": f"{step.source.ref.name}:{step.source.ref.version}"}
+        claimed = self._claim(
+            step.row,
+            step.destination.key,
+            SHARE_TARGET,
+            message="sharing",
+            event_id=step.event_id,
+            correlation_id=step.correlation_id,
+            detail=detail,
+        )
+        if claimed is None:
+            raise TemporaryError(
+                f"the share of {step.destination} is being worked on elsewhere", retry_after=30
+            )
+        failure: Failure | None = None
+        try:
+            if step.stamp_only:
+                self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
+            else:
+                self.catalog.share(step.origin, step.source.ref, step.registry, step.destination, step.tags)
+        except Exception as error:  # every failure becomes a verdict here, once
+            failure = judge(error)
+        outcome = self._settle(claimed, settle_share(step, claimed, failure, now=self.clock()))
+        logs.info("share of %s: %s (%s)", step.destination, outcome.status.value, outcome.reason)
+        return outcome
+
+    def _push(self, step: Push) -> Outcome:
+        message = step.message
+        logs = logger_for(message.correlation_id, str(message.ref), step.target.name)
+        detail = {"rule": step.rule_id, "mode": step.action.mode.value}
+        claimed = self._claim(
+            step.row,
+            message.ref.key,
+            f"push|{step.target.name}",
+            message="pushing",
+            event_id=message.event_id,
+            correlation_id=message.correlation_id,
+            detail=detail,
+        )
+        if claimed is None:
+            reason = f"push of {message.ref} to {step.target.name} is running elsewhere; tried again later"
+            return self._defer(
+                Defer(replace(step.outcome, status=Status.SKIPPED, reason=reason), message, 60)
+            )
+        failure: Failure | None = None
+        what = ""
+        try:
+            what = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
+        except Exception as error:  # every failure becomes a verdict here, once
+            failure = judge(error)
+        settlement = settle_push(
+            step, claimed, failure, what, max_attempts=self.max_push_attempts, now=self.clock()
+        )
+        outcome = self._settle(claimed, settlement)
+        logs.info(
+            "push of %s to %s: %s (%s)", message.ref, step.target.name, outcome.status.value, outcome.reason
+        )
+        return outcome
+
+    def _defer(self, step: Defer) -> Outcome:
+        self._send(step.message.model_dump(mode="json"), step.delay_seconds)
+        return step.outcome

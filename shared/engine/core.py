@@ -1,0 +1,122 @@
+"""The engine's ports, its world and its observations: what every use case starts from.
+
+Who uses it: the use-case modules beside it (shared.engine.propagation, .reconcile, .pushes, .requests),
+which the Engine class in shared.engine combines. Observation reads only what a plan needs, into
+immutable snapshots (shared.planner); nothing here writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from shared.domain import Asset, AssetRef, Registry, Workspace
+from shared.engine.apply import Applier
+from shared.engine.logs import log
+from shared.errors import PermanentError, judge
+from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric
+from shared.policy import decide_share
+from shared.ports import Catalog, Clock, State, WorkQueue
+from shared.provenance import origin_of, registry_copy
+from shared.records import (
+    CONFLICT_TARGET_PREFIX,
+    SHARE_TARGET,
+    Action,
+    Outcome,
+    Status,
+    utc_now,
+)
+
+StoreT = TypeVar("StoreT", bound=State)  # the storage adapter: callers that need more than the ports see it
+
+
+class EngineCore(Generic[StoreT]):
+    def __init__(
+        self,
+        *,
+        store: StoreT,
+        gateway: Catalog,
+        pushes: WorkQueue,
+        reconciles: WorkQueue | None = None,
+        outbox: WorkQueue | None = None,
+        max_push_attempts: int = 5,
+        max_concurrency: int = 4,
+        world_ttl: float = 0.0,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.pushes = pushes
+        self.reconciles = reconciles
+        self.max_push_attempts = max_push_attempts
+        self.max_concurrency = max_concurrency
+        self.world_ttl = world_ttl
+        self.clock = clock
+        self.applier = Applier(store, gateway, pushes, outbox, clock, max_push_attempts)
+        self._world: tuple[float, World] | None = None
+
+    def world(self) -> World:
+        """Inventory and rules, read at most once per `world_ttl` seconds: a burst of events must not
+        re-read thousands of workspace rows each, and rule changes still apply within seconds."""
+        if self._world is not None and time.monotonic() - self._world[0] < self.world_ttl:
+            return self._world[1]
+        registry = self.store.get_registry()
+        if registry is None:
+            raise PermanentError("no registry is configured: add one with `regsync registry add`")
+        workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
+        world = World(registry=registry, policy=self.store.load_policy(), workspaces=workspaces)
+        self._world = (time.monotonic(), world)
+        return world
+
+    # --- observation ---------------------------------------------------------------------------
+
+    def observe_share(
+        self, origin: Workspace, ref: AssetRef, world: World, *, source: Asset | None = None
+    ) -> tuple[ShareSnapshot, AssetRef | None]:
+        """The asset in its workspace (or `source`, as given) and, if the rules send it somewhere, what
+        sits at its destination."""
+        source = source or self.gateway.get_asset(origin, ref)
+        memo = self.store.recall(origin.name, ref.key)
+        if source is None or registry_copy(source):
+            return ShareSnapshot(origin, ref, source, memo), None
+        destination = decide_share(source, origin, world.registry, world.policy).destination
+        if destination is None:
+            return ShareSnapshot(origin, ref, source, memo), None
+        snapshot = ShareSnapshot(
+            origin,
+            ref,
+            source,
+            memo,
+            share_row=self.store.get_entry(destination.key, SHARE_TARGET),
+            conflict_row=self.store.get_entry(destination.key, f"{CONFLICT_TARGET_PREFIX}{origin.name}"),
+            in_registry=self.gateway.get_registry_asset(world.registry, destination),
+        )
+        return snapshot, destination
+
+    def observe_fanout(self, asset: Asset, latest_version: str) -> FanoutSnapshot:
+        entries = self.store.entries_for_asset(asset.ref.key)
+        in_flight = origin_of(asset.tags) is None and any(entry.target == SHARE_TARGET for entry in entries)
+        rows = {entry.workspace: entry for entry in entries if entry.workspace}
+        return FanoutSnapshot(asset, rows, in_flight, latest_version)
+
+    def latest_version(self, registry: Registry, ref: AssetRef) -> str:
+        if ref.version.isdigit():
+            return newest_numeric(ref.version, self.gateway.registry_versions(registry, ref))
+        return self.gateway.latest_registry_version(registry, ref) or ref.version
+
+    # --- one asset's trouble stays with that asset ---------------------------------------------
+
+    def isolated(
+        self, action: Action, subject: str, target: str, work: Callable[[], list[Outcome]]
+    ) -> list[Outcome]:
+        """Run `work`; a failure becomes this asset's outcome, so a pass over many assets finishes."""
+        try:
+            return work()
+        except Exception as error:
+            failure = judge(error)
+            log.warning(
+                "%s of %s: %s", action.value, subject, failure.message, exc_info=failure.kind == "unexpected"
+            )
+            status = Status.RETRYING if failure.retryable else Status.FAILED
+            return [Outcome(action, subject, target, status, failure.message)]

@@ -1,0 +1,181 @@
+"""Share, then fan out: one asset, from an event, a reconcile, a person's sync of that asset, or explain.
+
+Who calls it: the Event Grid adapter (`handle_event`), the reconcile (`propagate` per listed asset and
+`fan_out` per registry version), `sync` of an asset scope, and `regsync explain` (`plan_propagation`
+with the asset as the caller describes it). Observe -> plan -> apply: the share wave first, and only
+after the share landed the push wave (gitops-engine's waves); a dry run returns both plans and writes
+nothing. `plan_propagation` is the plan as a value: what explain shows is what propagate would do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from shared.domain import Asset, AssetRef, Workspace
+from shared.engine.core import EngineCore, StoreT
+from shared.engine.logs import logger_for
+from shared.events import AssetEvent, IgnoredEvent
+from shared.planner import Retry, World, decide_fanout, plan_fanout, plan_share, recorded
+from shared.policy import PushDecision, ShareDecision, decide_share
+from shared.records import Action, Outcome, Status
+from shared.steps import Share, Step, WriteRow, preview
+
+_FANS_OUT = frozenset({Status.SUCCEEDED, Status.DONE})
+
+
+@dataclass(frozen=True)
+class PropagationPlan:
+    """The share step, and (if the share lands or has landed) the push decisions and steps after it."""
+
+    share: Step
+    destination: AssetRef | None
+    share_decision: ShareDecision | None = None  # None when there was nothing to judge
+    decisions: list[PushDecision] = field(default_factory=list)
+    pushes: list[Step] = field(default_factory=list)
+
+    def previews(self) -> list[Outcome]:
+        return [outcome for step in (self.share, *self.pushes) if (outcome := preview(step)) is not None]
+
+
+class Propagation(EngineCore[StoreT]):
+    def handle_event(self, event: AssetEvent | IgnoredEvent, *, correlation_id: str) -> list[Outcome]:
+        """An event names one asset in one workspace: share it if the rules say so, then fan out."""
+        if isinstance(event, IgnoredEvent):
+            return [self._ignore(event.event_id, event.subject, event.reason, correlation_id)]
+        origin = self.store.workspace_by_topic(event.workspace_arm_id)
+        if origin is None:
+            reason = f"topic `{event.workspace_arm_id}` is not a workspace RegSync manages"
+            return [self._ignore(event.event_id, str(event.ref), reason, correlation_id)]
+        return self.propagate(origin, event.ref, event_id=event.event_id, correlation_id=correlation_id)
+
+    def _ignore(self, event_id: str, subject: str, reason: str, correlation_id: str) -> Outcome:
+        logger_for(correlation_id).info("event %s ignored: %s", event_id, reason)
+        outcome = Outcome(Action.EVENT, subject, event_id, Status.IGNORED, reason)
+        self.applier.run(recorded(outcome, correlation_id=correlation_id))
+        return outcome
+
+    def plan_propagation(
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        *,
+        world: World,
+        correlation_id: str,
+        event_id: str = "",
+        retry: Retry = Retry.NEVER,
+        source: Asset | None = None,
+    ) -> PropagationPlan:
+        """Observe and plan both waves; write nothing. `source` stands in for the workspace's asset
+        (explain describes an asset that may not exist yet)."""
+        snapshot, destination = self.observe_share(origin, ref, world, source=source)
+        share = plan_share(
+            snapshot, world, now=self.clock(), correlation_id=correlation_id, event_id=event_id
+        )
+        judged = (
+            decide_share(snapshot.source, origin, world.registry, world.policy) if snapshot.source else None
+        )
+        if destination is None or not _lands(share):
+            return PropagationPlan(share, destination, judged)
+        stamped = share.tags if isinstance(share, Share) else {}
+        source_tags = snapshot.source.tags if snapshot.source else {}
+        would_hold = snapshot.in_registry or Asset(ref=destination, tags={**source_tags, **stamped})
+        decisions = decide_fanout(would_hold, world, world.workspaces.values())
+        pushes = self.plan_fan_out(
+            would_hold, decisions, world=world, correlation_id=correlation_id, event_id=event_id, retry=retry
+        )
+        return PropagationPlan(share, destination, judged, decisions, pushes)
+
+    def propagate(
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        *,
+        correlation_id: str,
+        event_id: str = "",
+        world: World | None = None,
+        dry_run: bool = False,
+        retry: Retry = Retry.NEVER,
+    ) -> list[Outcome]:
+        """Share `ref` from `origin` to the registry as the rules say, then fan out its pushes."""
+        world = world or self.world()
+        plan = self.plan_propagation(
+            origin, ref, world=world, correlation_id=correlation_id, event_id=event_id, retry=retry
+        )
+        if dry_run:
+            return plan.previews()
+        outcome = self.applier.run(plan.share)
+        if outcome is None:
+            return []
+        if plan.destination is None or outcome.action is not Action.SHARE or outcome.status not in _FANS_OUT:
+            return [outcome]
+        # The second wave reads the registry's copy as it now is (tags stamped by the share).
+        shared = self.gateway.get_registry_asset(world.registry, plan.destination)
+        if shared is None:
+            return [outcome]
+        pushes = self.fan_out(
+            shared, world=world, correlation_id=correlation_id, event_id=event_id, retry=retry
+        )
+        return [outcome, *pushes]
+
+    def plan_fan_out(
+        self,
+        asset: Asset,
+        decisions: list[PushDecision],
+        *,
+        world: World,
+        correlation_id: str,
+        event_id: str = "",
+        retry: Retry = Retry.NEVER,
+        latest_version: str | None = None,
+    ) -> list[Step]:
+        def plan(latest: str) -> list[Step]:
+            snapshot = self.observe_fanout(asset, latest)
+            return plan_fanout(
+                snapshot,
+                decisions,
+                retry=retry,
+                now=self.clock(),
+                correlation_id=correlation_id,
+                event_id=event_id,
+            )
+
+        steps = plan(latest_version or asset.ref.version)
+        if any(isinstance(step, WriteRow) for step in steps):
+            # Before acting, confirm which version is the latest (steady state never pays this read).
+            steps = plan(self.latest_version(world.registry, asset.ref))
+        return steps
+
+    def fan_out(
+        self,
+        asset: Asset,
+        *,
+        world: World,
+        correlation_id: str,
+        event_id: str = "",
+        retry: Retry = Retry.NEVER,
+        latest_version: str | None = None,
+        targets: Iterable[Workspace] | None = None,
+        dry_run: bool = False,
+    ) -> list[Outcome]:
+        """One ledger row and one queued push per allowed target of a registry asset version."""
+        decisions = decide_fanout(asset, world, world.workspaces.values() if targets is None else targets)
+        steps = self.plan_fan_out(
+            asset,
+            decisions,
+            world=world,
+            correlation_id=correlation_id,
+            event_id=event_id,
+            retry=retry,
+            latest_version=latest_version,
+        )
+        if dry_run:
+            return [outcome for step in steps if (outcome := preview(step)) is not None]
+        return self.applier.apply(steps)
+
+
+def _lands(step: Step) -> bool:
+    """Is the share done, or would the step do it (so the push wave follows)?"""
+    return (
+        step.outcome is not None and step.outcome.action is Action.SHARE and step.outcome.status in _FANS_OUT
+    )

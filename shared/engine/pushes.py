@@ -1,0 +1,43 @@
+"""One queued push, carried out: the queue worker's use case.
+
+Who calls it: functions/pushes.py, once per message. Observe the row first (a duplicate or a message
+for a row held elsewhere needs no AzureML read), then the registry asset and the rules again, plan,
+apply. A temporary failure is re-sent by apply with the delay AzureML asked for (Retry-After) and the
+next attempt number; the function then completes normally, so the queue's own dequeue count only
+guards against crashes.
+"""
+
+from __future__ import annotations
+
+from shared.engine.core import StoreT
+from shared.engine.reconcile import Reconcile
+from shared.errors import judge
+from shared.planner import plan_push, plan_push_before_observing
+from shared.records import Action, Outcome, PushMessage, Status, push_target
+from shared.steps import Defer
+
+
+class Pushes(Reconcile[StoreT]):
+    def execute_push(self, message: PushMessage) -> Outcome:
+        """Carry out one queued push, checking the rules again first. Idempotent."""
+        ref = message.ref
+        row = self.store.get_entry(ref.key, push_target(message.target))
+        step = plan_push_before_observing(message, row, now=self.clock())
+        if step is None:
+            try:
+                world = self.world()
+                asset = self.gateway.get_registry_asset(world.registry, ref)
+            except Exception as error:
+                failure = judge(error)
+                if not failure.retryable or message.attempt >= self.max_push_attempts:
+                    raise  # the queue's own retries, then its poison queue, keep the message
+                later = message.model_copy(update={"attempt": message.attempt + 1})
+                delay = max(1, round(failure.retry_after))
+                outcome = Outcome(Action.PUSH, str(ref), message.target, Status.RETRYING, failure.message)
+                step = Defer(outcome, later, delay)
+            else:
+                target = world.workspaces.get(message.target)
+                step = plan_push(message, row, asset=asset, target=target, world=world, now=self.clock())
+        answered = self.applier.run(step)
+        assert answered is not None  # push steps always answer
+        return answered

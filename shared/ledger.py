@@ -1,0 +1,98 @@
+"""The one place a ledger row changes: `transition(row, to, ...)` -> the next row. Pure, no I/O.
+
+Who calls it: the planner (to build the rows its steps will write) and apply (to re-base a step on a row
+that changed under it). Status, attempts, rounds, lease and timestamps follow the rules below and
+nowhere else; `ALLOWED` lists every legal move and the tests walk all of them (kopf's `with_outcome`).
+
+- A claim (-> running) counts one attempt of the current round; queueing a row afresh after it failed
+  or was refused starts a new round with no attempts (so a retried push gets its full attempt budget
+  and fails for good at most once per round).
+- Final statuses set `finished`; any other clears it.
+- A running row is held by its worker while its lease runs; an older one was abandoned and may be
+  taken over (`held`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.domain import LedgerStatus
+from shared.records import LedgerEntry
+
+# Longer than host.json's functionTimeout (10 min): a push still running is never taken over, and a
+# crashed worker's row is taken over by the next event, message or reconcile after it.
+LEASE = timedelta(minutes=15)
+
+S = LedgerStatus
+_QUEUED = frozenset({S.PENDING, S.AWAITING_APPROVAL})
+ALLOWED: dict[LedgerStatus | None, frozenset[LedgerStatus]] = {
+    None: frozenset({S.PENDING, S.AWAITING_APPROVAL, S.RUNNING, S.SUCCEEDED, S.CONFLICT, S.REFUSED}),
+    S.PENDING: frozenset({S.PENDING, S.RUNNING, S.SUCCEEDED, S.REFUSED}),
+    S.AWAITING_APPROVAL: frozenset({S.PENDING, S.REFUSED}),
+    S.RUNNING: frozenset({S.RUNNING, S.PENDING, S.RETRYING, S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED}),
+    S.RETRYING: frozenset({S.RUNNING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED}),
+    S.FAILED: frozenset({S.PENDING, S.RUNNING, S.SUCCEEDED}),
+    S.REFUSED: frozenset({S.PENDING, S.AWAITING_APPROVAL, S.RUNNING, S.REFUSED}),
+    S.SUCCEEDED: frozenset({S.SUCCEEDED}),
+    S.CONFLICT: frozenset({S.CONFLICT}),
+}
+# Moves into a queued status that start a new round: the work failed or was refused before.
+_NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED})
+
+
+class IllegalTransitionError(ValueError):
+    """A move `ALLOWED` does not list: a bug in the caller, never an input problem."""
+
+
+def held(row: LedgerEntry | None, now: datetime) -> bool:
+    """Is the row claimed by a worker whose lease still runs?"""
+    return (
+        row is not None and row.status is S.RUNNING and row.updated is not None and now - row.updated <= LEASE
+    )
+
+
+def abandoned(row: LedgerEntry, now: datetime) -> bool:
+    """Queued or running for longer than the lease: a crash or a lost message; send it again."""
+    in_flight = row.status in {S.PENDING, S.RUNNING, S.RETRYING}
+    return in_flight and (row.updated is None or now - row.updated > LEASE)
+
+
+def transition(
+    row: LedgerEntry | None,
+    to: LedgerStatus,
+    *,
+    key: str,
+    target: str,
+    now: datetime,
+    message: str,
+    event_id: str = "",
+    correlation_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> LedgerEntry:
+    """The row after moving `row` (None: no row yet) to status `to`. Keeps the ETag of `row`, so the
+    write is conditional on nobody having changed it since it was read."""
+    current = row.status if row else None
+    if to not in ALLOWED[current]:
+        move = f"{current.value if current else 'no row'} -> {to.value}"
+        raise IllegalTransitionError(f"ledger row {key} -> {target}: {move} is not a legal move")
+    base = row or LedgerEntry(key, target, to, attempts=0, rounds=1)
+    attempts, rounds, started = base.attempts, base.rounds, base.started
+    if row is not None and to in _QUEUED and row.status in _NEW_ROUND_FROM:
+        attempts, rounds = 0, row.rounds + 1
+    if to is S.RUNNING:
+        attempts, started = attempts + 1, now
+    return replace(
+        base,
+        status=to,
+        attempts=attempts,
+        rounds=rounds,
+        message=message,
+        started=started,
+        updated=now,
+        finished=now if to.final else None,
+        event_ids=base.with_event(event_id),
+        correlation_id=correlation_id or base.correlation_id,
+        detail={**base.detail, **(detail or {})},
+    )

@@ -1,0 +1,85 @@
+"""The ports the engine depends on: small Protocols, one per thing it talks to.
+
+Who implements them: shared.storage (Table and Queue Storage), shared.azureml (AzureML through the SDK)
+and, for fast engine unit tests only, tests/memory.py, which tests/contract/ runs the very same tests
+against the real adapters (Azurite, the emulator through the SDK), so a fake cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.domain import Asset, AssetKind, AssetRef, Registry, Tenant, Workspace
+from shared.policy import Policy, PushAction
+from shared.records import AuditRecord, LedgerEntry, Memo
+
+Clock = Callable[[], datetime]
+
+
+class ConcurrentUpdateError(Exception):
+    """Someone else changed the ledger row since it was read (ETag mismatch), or created it first."""
+
+
+class Catalog(Protocol):
+    """AzureML assets in workspaces and the registry. Raises shared.errors on failure."""
+
+    def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None: ...
+    def get_registry_asset(self, registry: Registry, ref: AssetRef) -> Asset | None: ...
+    def workspace_latest(self, workspace: Workspace, kind: AssetKind) -> list[Asset]: ...
+    def registry_latest(self, registry: Registry, kind: AssetKind) -> list[Asset]: ...
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]: ...
+    def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None: ...
+    def share(
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        registry: Registry,
+        destination: AssetRef,
+        tags: dict[str, str],
+    ) -> None: ...
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None: ...
+    def push(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
+    ) -> str: ...
+
+
+class Inventory(Protocol):
+    """Tenants, workspaces, the registry and the rules."""
+
+    def get_registry(self, name: str | None = None) -> Registry | None: ...
+    def list_workspaces(self, tenant: str | None = None) -> list[Workspace]: ...
+    def get_workspace(self, name: str) -> Workspace | None: ...
+    def workspace_by_topic(self, topic: str) -> Workspace | None: ...
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def load_policy(self) -> Policy: ...
+
+
+class Ledger(Protocol):
+    """One row per (asset version, target); writes are conditional (ConcurrentUpdateError)."""
+
+    def get_entry(self, asset_key: str, target: str) -> LedgerEntry | None: ...
+    def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]: ...
+    def create_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
+    def update_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
+
+
+class AuditLog(Protocol):
+    def audit(self, record: AuditRecord) -> None: ...
+
+
+class Memos(Protocol):
+    """What the reconcile has judged, per workspace (or the registry scope)."""
+
+    def memos_in(self, scope: str) -> dict[str, Memo]: ...
+    def recall(self, scope: str, asset_key: str) -> Memo | None: ...
+    def remember(self, scope: str, memo: Memo) -> None: ...
+
+
+class WorkQueue(Protocol):
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
+
+
+class State(Inventory, Ledger, AuditLog, Memos, Protocol):
+    """The tables as one port (the storage adapter implements all of them)."""

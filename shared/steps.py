@@ -1,0 +1,111 @@
+"""The plan as a value: the typed steps the planner returns and apply carries out.
+
+Who uses it: shared.planner builds lists of these (pure); shared.engine.apply executes them (the only
+writer); a dry run returns their previews. Each step carries everything apply needs, including the
+audit line it will write, so what a plan says and what apply does cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from shared.domain import Asset, AssetRef, Registry, Workspace
+from shared.policy import PushAction
+from shared.records import AuditRecord, LedgerEntry, Memo, OutboundEvent, Outcome, PushMessage, Status
+
+
+@dataclass(frozen=True)
+class Report:
+    """Nothing to write: done already, not ours, or a decision nobody needs recorded again."""
+
+    outcome: Outcome
+    name: str = ""  # the planned step's name in a preview; "" shows the outcome as it is
+
+
+@dataclass(frozen=True)
+class Record:
+    """An audit line and/or a memo, no ledger change: refusals, ignored events, a fan-out summary."""
+
+    outcome: Outcome | None
+    audit: AuditRecord | None = None
+    memo: tuple[str, Memo] | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class WriteRow:
+    """One ledger transition (create if `before` is None, else conditional on its ETag), then maybe a
+    push message and an audit line. Losing the race to another worker means that worker does it."""
+
+    outcome: Outcome
+    before: LedgerEntry | None
+    after: LedgerEntry
+    name: str
+    audit: AuditRecord | None = None
+    send: PushMessage | None = None
+    delay_seconds: int = 0
+    must_win: bool = False  # an approval must not be lost: a lost race is a temporary failure
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Send a push message again later: its row is held by another worker right now."""
+
+    outcome: Outcome
+    message: PushMessage
+    delay_seconds: int
+    name: str = "defer"
+
+
+@dataclass(frozen=True)
+class Share:
+    """Claim the share row, copy the asset into the registry (or only stamp its provenance), settle."""
+
+    outcome: Outcome
+    origin: Workspace
+    source: Asset
+    registry: Registry
+    destination: AssetRef
+    tags: dict[str, str]
+    row: LedgerEntry | None
+    stamp_only: bool
+    event_id: str
+    correlation_id: str
+    name: str = "share"
+
+
+@dataclass(frozen=True)
+class Push:
+    """Claim the push row, make the registry asset available in the target workspace, settle."""
+
+    outcome: Outcome
+    message: PushMessage
+    row: LedgerEntry | None
+    target: Workspace
+    registry: Registry
+    action: PushAction
+    tags: dict[str, str]
+    rule_id: str
+    name: str = "push"
+
+
+Step = Report | Record | WriteRow | Defer | Share | Push
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How a claimed row ends after its AzureML call: the row to write and what follows from it."""
+
+    outcome: Outcome
+    row: LedgerEntry
+    audit: AuditRecord | None = None
+    event: OutboundEvent | None = None
+    resend: PushMessage | None = None
+    delay_seconds: int = 0
+
+
+def preview(step: Step) -> Outcome | None:
+    """What a dry run shows for a step: `planned:NAME`, or the outcome itself for final answers."""
+    if step.outcome is None or not step.name:
+        return step.outcome
+    return replace(step.outcome, status=Status.PLANNED, step=step.name)
