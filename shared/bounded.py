@@ -21,7 +21,7 @@ from pydantic import ValidationInfo
 
 from shared.errors import InvalidInputError
 
-DEFAULT_MAX_JSON_DEPTH = 32  # REGSYNC_MAX_JSON_DEPTH overrides it for the HTTP API and events
+DEFAULT_MAX_JSON_DEPTH = 32  # the default of REGSYNC_MAX_JSON_DEPTH (shared.settings)
 MAX_YAML_DEPTH = 32  # a policy document needs 6 levels (push[0].targets.workspaces[0] is 4)
 MAX_SHOWN = 80  # characters of a hostile value quoted back in a message
 # Validation context of values that come from outside (policy files, CLI arguments, request bodies):
