@@ -448,6 +448,8 @@ def checked_document(call: Call) -> PolicyDocument:
         text = call.request.body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInputError("the policy document is not UTF-8 text") from None
+    if not text.strip():
+        raise InvalidInputError("the request body is empty: send a policy document (YAML or JSON)")
     try:
         document = parse_policy(
             text,

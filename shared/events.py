@@ -92,7 +92,9 @@ def _envelope(raw: Mapping[str, Any]) -> tuple[str, str, str, str, Mapping[str, 
 
 
 def _text(raw: Mapping[str, Any], key: str, *, required: bool = True) -> str:
-    value = raw.get(key, None if required else "")
+    value = raw.get(key)
+    if value is None and not required:
+        value = ""  # absent or null alike: the Functions binding cannot tell them apart
     if not isinstance(value, str) or (required and not value):
         raise InvalidInputError(f"event field `{key}` is missing or not text")
     return _bounded(value, f"event field `{key}`", _LIMITS.get(key, MAX_RESOURCE_ID))

@@ -150,3 +150,10 @@ def test_unknown_tenants_in_audience_are_400_with_the_line(call: Call, seeded: E
     assert error["problems"] == [
         {"line": 4, "where": "share[0].audience[0]", "message": "unknown tenant `northwnd`"}
     ]
+
+
+@pytest.mark.parametrize("name", ["api_rules_validate", "api_rules_put"])
+def test_an_empty_policy_body_is_400(call: Call, seeded: Engine, name: str) -> None:
+    for body in (b"", b"  \n"):
+        error, _ = refused(call, seeded, name, body)
+        assert error["message"] == "the request body is empty: send a policy document (YAML or JSON)"

@@ -424,7 +424,7 @@ def test_cloudevents_uses_type_not_event_type() -> None:
     assert "`type`" in refused(event)
 
 
-@pytest.mark.parametrize("subject", [42, ["models/m:1"], {"name": "m"}], ids=repr)
+@pytest.mark.parametrize("subject", [42, ["models/m:1"], {"name": "m"}, False], ids=repr)
 def test_subject_that_is_not_text_is_refused(subject: Any) -> None:
     message = refused(docs_model_registered(subject=subject))
 
