@@ -10,7 +10,6 @@ a few thousand and prints the counts.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
 from collections import Counter
@@ -29,7 +28,7 @@ from devstack.stack import LocalStack
 from shared.errors import InvalidInputError
 from shared.events import parse_event
 from shared.storage import StateStore
-from tests.unit.test_events_properties import DATA_FIELDS, FIELDS, VALID, json_like, texts
+from tests.unit.test_events_properties import FIELDS, VALID, mutated_events
 
 pytestmark = pytest.mark.e2e
 
@@ -138,32 +137,10 @@ def test_any_request_gets_no_5xx(client: httpx.Client) -> None:
 # --- the Event Grid webhook ---------------------------------------------------------------------------
 
 
-def shallow(levels: int, leaf: Any) -> Any:
-    for index in range(levels):
-        leaf = {"k": leaf} if index % 2 else [leaf]
-    return leaf
-
-
-@st.composite
-def malformed_events(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid event with fields replaced, removed or nested (within what JSON and the host carry)."""
-    event = copy.deepcopy(draw(st.sampled_from(VALID)))
-    fields = [name for name in FIELDS if name != "eventTime"]  # the host itself parses eventTime
-    for _ in range(draw(st.integers(1, 4))):
-        target = event
-        if draw(st.booleans()) and isinstance(event.get("data"), dict):
-            target = event["data"]
-            key = draw(st.sampled_from(DATA_FIELDS + list(target)))
-        else:
-            key = draw(st.sampled_from(fields))
-        action = draw(st.sampled_from(["replace", "text", "delete", "nest"]))
-        if action == "delete":
-            target.pop(key, None)
-        elif action == "nest":
-            target[key] = shallow(draw(st.integers(1, 40)), draw(st.text(max_size=5)))
-        else:
-            target[key] = draw(json_like if action == "replace" else texts)
-    return event
+# What the host carries: JSON it can encode, and an eventTime it can parse (it reads that one itself).
+malformed_events = mutated_events(
+    levels=st.integers(1, 40), fields=tuple(name for name in FIELDS if name != "eventTime")
+)
 
 
 def refused_by_parser(event: dict[str, Any]) -> bool:
@@ -181,7 +158,7 @@ def test_malformed_event_batches_get_no_5xx_and_refused_ones_write_nothing(
     headers = {"aeg-event-type": "Notification", "content-type": "application/json"}
 
     @FUZZ_SETTINGS
-    @given(st.lists(malformed_events(), min_size=1, max_size=5))
+    @given(st.lists(malformed_events, min_size=1, max_size=5))
     def delivered(batch: list[dict[str, Any]]) -> None:
         before = written(store)
         reply = httpx.post(url, content=json.dumps(batch).encode(), headers=headers, timeout=60)

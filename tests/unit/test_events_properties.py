@@ -72,6 +72,9 @@ VALID = [
 ]
 
 
+DEEP_LEVELS = st.sampled_from([50, 5_000, 50_000])
+
+
 def deep(levels: int, leaf: Any) -> Any:
     for index in range(levels):
         leaf = {"k": leaf} if index % 2 else [leaf]
@@ -79,8 +82,13 @@ def deep(levels: int, leaf: Any) -> Any:
 
 
 @st.composite
-def mutated_events(draw: st.DrawFn) -> Any:
-    """A valid event from the tests with a few fields replaced, removed or nested deep."""
+def mutated_events(
+    draw: st.DrawFn,
+    levels: st.SearchStrategy[int] = DEEP_LEVELS,
+    fields: tuple[str, ...] = tuple(FIELDS),
+) -> Any:
+    """A valid event from the tests with a few of `fields` (or of its data) replaced, removed or nested
+    `levels` deep. The e2e fuzz (tests/e2e/test_fuzz.py) nests less: what it sends must encode as JSON."""
     event = copy.deepcopy(draw(st.sampled_from(VALID)))
     for _ in range(draw(st.integers(1, 4))):
         target = event
@@ -88,12 +96,12 @@ def mutated_events(draw: st.DrawFn) -> Any:
             target = event["data"]
             key = draw(st.sampled_from(DATA_FIELDS + list(target)))
         else:
-            key = draw(st.sampled_from(FIELDS))
+            key = draw(st.sampled_from(fields))
         action = draw(st.sampled_from(["replace", "text", "delete", "deep"]))
         if action == "delete":
             target.pop(key, None)
         elif action == "deep":
-            target[key] = deep(draw(st.sampled_from([50, 5_000, 50_000])), draw(scalars))
+            target[key] = deep(draw(levels), draw(scalars))
         else:
             target[key] = draw(json_like if action == "replace" else texts)
     return event
