@@ -32,7 +32,7 @@ def event_as_mapping(event: Any) -> dict[str, Any]:
         return {
             "id": getattr(event, "id", None),
             "topic": getattr(event, "topic", None),
-            "subject": getattr(event, "subject", None) or "",
+            "subject": getattr(event, "subject", None),
             "eventType": getattr(event, "event_type", None),
             "data": data,
         }
@@ -40,7 +40,7 @@ def event_as_mapping(event: Any) -> dict[str, Any]:
         "specversion": getattr(event, "specversion", "1.0"),
         "id": getattr(event, "id", None),
         "source": getattr(event, "source", None),
-        "subject": getattr(event, "subject", None) or "",
+        "subject": getattr(event, "subject", None),
         "type": getattr(event, "type", None),
         "data": data,
     }

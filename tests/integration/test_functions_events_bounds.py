@@ -16,6 +16,7 @@ import pytest
 
 from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import Engine
+from shared.events import RESOURCE_WRITE_SUCCESS
 from tests.integration.conftest import register_model
 from tests.integration.test_functions import FUNCTIONS, app_engine, grid_event
 from tests.support import model_registered
@@ -32,6 +33,13 @@ def malformed() -> list[dict[str, Any]]:
         {**base, "data": "ModelName=m"},
         {**base, "data": 12},
         {**base, "subject": 42},
+        # Found by `make fuzz`: a subject [] once read as "", and data.resourceUri stood in for it.
+        {
+            **base,
+            "subject": [],
+            "eventType": RESOURCE_WRITE_SUCCESS,
+            "data": {"resourceUri": "/subscriptions/s"},
+        },
         {**base, "eventType": None},
         {**base, "id": None},
         {**base, "id": "e\x1b[2J"},
