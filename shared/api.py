@@ -12,22 +12,34 @@ engine's dry-run paths, which make no table writes, queue messages or AzureML wr
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic import Strict as Strict_
 
 from shared.admin import apply_document
 from shared.auth import Caller, ForbiddenError, parse_principal
+from shared.bounded import load_json, shown
 from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, LedgerStatus, TenantId, WorkspaceName
 from shared.engine import Engine, SyncScope
 from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.policy import PushRule, RuleId, ShareRule
 from shared.policy_file import PolicyDocument, PolicyFileError, Problem, parse_policy
 from shared.records import AuditRecord, LedgerEntry, Status
+from shared.settings import load_settings
 from shared.storage import StateError, StateStore, iso
 
 M = TypeVar("M", bound=BaseModel)
@@ -74,7 +86,27 @@ class PolicyProblemsError(InvalidInputError):
 
 
 class Strict(BaseModel):
+    """Unknown fields refused; fields whose lax coercion could change a request's meaning are strict
+    (`"dry_run": "false"` or `0` once ran a real sync)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _query_integer(value: object) -> object:
+    # Query strings are text: an integer is accepted as plain decimal digits only ("10", not " 10 ",
+    # "+10", "1_0" or "10.0", which pydantic's lax mode would also read as 10).
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]{1,9}", value):
+            raise ValueError("should be an integer written in decimal digits")
+        return int(value)
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(_query_integer), Strict_()]
+
+
+class NoQuery(Strict):
+    """The query of a route that takes no parameters: any parameter (but the platform's) is refused."""
 
 
 class SyncRequest(Strict):
@@ -84,7 +116,7 @@ class SyncRequest(Strict):
     tenant: TenantId | None = None
     workspace: WorkspaceName | None = None
     asset: AssetRef | None = None
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
     @model_validator(mode="after")
     def _fields_fit_the_scope(self) -> SyncRequest:
@@ -123,8 +155,8 @@ class StatusQuery(Strict):
 
 
 class AuditQuery(Strict):
-    day: str | None = Field(default=None, pattern=r"^\d{8}$")
-    limit: int = Field(default=100, ge=1, le=AUDIT_SCAN_LIMIT)
+    day: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
+    limit: QueryInt = Field(default=100, ge=1, le=AUDIT_SCAN_LIMIT)
 
 
 # --- one request, as the handlers see it ----------------------------------------------------------------
@@ -142,10 +174,8 @@ class Call:
         return self.engine.store
 
     def body(self, model: type[M]) -> M:
-        try:
-            data = json.loads(self.request.body)
-        except ValueError as error:  # bad JSON and bad UTF-8 alike
-            raise InvalidInputError(f"the request body is not valid JSON: {error}") from None
+        # Bounded: depth checked before parsing, duplicate keys and NaN refused (dispatch bounds size).
+        data = load_json(self.request.body, max_depth=load_settings().max_json_depth, what="the request body")
         if not isinstance(data, dict):
             raise InvalidInputError("the request body must be a JSON object")
         return validated(model, data)
@@ -166,7 +196,7 @@ def validated(model: type[M], data: Mapping[str, Any]) -> M:
     except ValidationError as error:
         problems = error.errors()
         first = problems[0]
-        where = ".".join(str(part) for part in first["loc"])
+        where = shown(".".join(str(part) for part in first["loc"]))  # a key may be hostile
         message = str(first["msg"]).removeprefix("Value error, ")
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InvalidInputError(f"{f'`{where}`: ' if where else ''}{message}{more}") from None
@@ -310,6 +340,7 @@ def audit(call: Call) -> ApiResponse:
 
 def list_rules(call: Call) -> ApiResponse:
     """Provider: every rule. Tenant: its own rules (editable) and the provider's (read-only)."""
+    call.query(NoQuery)
     policy = call.store.load_policy()
     caller = call.caller
     rules: list[ShareRule | PushRule] = [*policy.share, *policy.push]
@@ -346,6 +377,7 @@ def validate_rules(call: Call) -> ApiResponse:
 
 
 def delete_rule(call: Call) -> ApiResponse:
+    call.query(NoQuery)
     rule_id = call.request.route_params.get("rule_id", "")
     try:
         TypeAdapter(RuleId).validate_python(rule_id)
@@ -363,10 +395,13 @@ def delete_rule(call: Call) -> ApiResponse:
 
 def checked_document(call: Call) -> PolicyDocument:
     """The body as a policy document, validated against the store, and within the caller's rights."""
+    call.query(NoQuery)
     try:
         text = call.request.body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInputError("the policy document is not UTF-8 text") from None
+    if not text.strip():
+        raise InvalidInputError("the request body is empty: send a policy document (YAML or JSON)")
     try:
         document = parse_policy(
             text,

@@ -12,7 +12,9 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from shared.bounded import multiline, single_line
 
 # AzureML's own limits: asset names start alphanumeric, then letters, digits, '-', '_', '.'.
 ASSET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
@@ -35,6 +37,10 @@ ResourceGroup = Annotated[str, StringConstraints(pattern=RESOURCE_GROUP_PATTERN)
 SubscriptionId = Annotated[str, StringConstraints(pattern=SUBSCRIPTION_ID_PATTERN, to_lower=True)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN, to_lower=True)]
 Stage = Annotated[str, StringConstraints(pattern=STAGE_PATTERN)]
+# Free text people read (display names, approvers; descriptions may span lines): no control characters,
+# so that no table, log line or terminal ever receives an escape sequence from input.
+OneLineText = Annotated[str, AfterValidator(single_line)]
+MultiLineText = Annotated[str, AfterValidator(multiline)]
 
 _WORKSPACE_TOPIC = re.compile(
     r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
@@ -78,7 +84,7 @@ class LedgerStatus(StrEnum):
 
 class Tenant(Frozen):
     id: TenantId
-    display_name: str = Field(default="", max_length=256)
+    display_name: OneLineText = Field(default="", max_length=256)
 
 
 class Workspace(Frozen):

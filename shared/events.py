@@ -4,6 +4,11 @@ Who calls it: the Event Grid trigger adapter, with the event as a plain mapping 
 CloudEvents 1.0). Parsing is strict where it matters and lenient where Azure is inconsistent: field
 casing differs between the docs and the SDK typings and versions come as int or string, so the subject
 is the truth. Events are hints only; the timer reconcile is what guarantees convergence.
+
+Anything else is InvalidInputError, never another exception, whatever the shape of the input (a
+property test holds it to that): every text field RegSync keeps (id, type, topic, subject, the
+resource URI; they reach audit records and log lines) is bounded and free of control characters
+before it is used, and the only part of `data` walked into, the model tags, must be flat.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.bounded import control_character
 from shared.domain import AssetKind, AssetRef, parse_workspace_arm_id, workspace_arm_id
 from shared.errors import InvalidInputError
 
@@ -29,6 +35,11 @@ _ASSET_URI = re.compile(
 _PLURALS = {"models": AssetKind.MODEL, "environments": AssetKind.ENVIRONMENT}
 _PLURALS |= {"components": AssetKind.COMPONENT, "data": AssetKind.DATA}
 MAX_EVENT_ID = 256
+MAX_EVENT_TYPE = 256
+MAX_RESOURCE_ID = 1024  # topic, source, subject and data.resourceUri: ARM ids are far shorter
+MAX_TAGS = 256
+MAX_TAG_TEXT = 4096
+_LIMITS = {"id": MAX_EVENT_ID, "eventType": MAX_EVENT_TYPE, "type": MAX_EVENT_TYPE}
 
 
 @dataclass(frozen=True)
@@ -70,23 +81,36 @@ def _envelope(raw: Mapping[str, Any]) -> tuple[str, str, str, str, Mapping[str, 
         raise InvalidInputError("an event must be a JSON object")
     cloud = "specversion" in raw
     event_id = _text(raw, "id")
-    if len(event_id) > MAX_EVENT_ID:
-        raise InvalidInputError(f"event id is longer than {MAX_EVENT_ID} characters")
     event_type = _text(raw, "type" if cloud else "eventType")
     topic = _text(raw, "source" if cloud else "topic")
-    subject = raw.get("subject", "")
+    subject = _text(raw, "subject", required=False)
     data = raw.get("data", {})
     data = {} if data is None else data
-    if not isinstance(subject, str) or not isinstance(data, Mapping):
-        raise InvalidInputError(f"event `{event_id}`: subject must be text and data an object")
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(f"event `{event_id}`: data must be an object, not {_kind(data)}")
     return event_id, event_type, topic, subject, data
 
 
-def _text(raw: Mapping[str, Any], key: str) -> str:
+def _text(raw: Mapping[str, Any], key: str, *, required: bool = True) -> str:
     value = raw.get(key)
-    if not isinstance(value, str) or not value:
+    if value is None and not required:
+        value = ""  # absent or null alike: the Functions binding cannot tell them apart
+    if not isinstance(value, str) or (required and not value):
         raise InvalidInputError(f"event field `{key}` is missing or not text")
+    return _bounded(value, f"event field `{key}`", _LIMITS.get(key, MAX_RESOURCE_ID))
+
+
+def _bounded(value: str, what: str, limit: int) -> str:
+    if len(value) > limit:
+        raise InvalidInputError(f"{what} is longer than {limit} characters")
+    found = control_character(value)
+    if found:
+        raise InvalidInputError(f"{what} contains the control character {found}")
     return value
+
+
+def _kind(value: object) -> str:
+    return {list: "a list", str: "text", bool: "a boolean"}.get(type(value), "a number or other value")
 
 
 def _model_registered(event_id: str, topic: str, subject: str, data: Mapping[str, Any]) -> AssetEvent:
@@ -107,6 +131,7 @@ def _resource_write(event_id: str, subject: str, data: Mapping[str, Any]) -> Ass
     uri = subject or _lower_keys(data).get("resourceuri")
     if not isinstance(uri, str):
         raise InvalidInputError(f"event `{event_id}`: the subject or data.resourceUri must be text")
+    uri = _bounded(uri, f"event `{event_id}`: data.resourceUri", MAX_RESOURCE_ID)
     workspace = parse_workspace_arm_id(uri)
     match = _ASSET_URI.search(uri)
     if workspace is None or match is None:
@@ -128,9 +153,20 @@ def _asset_ref(event_id: str, kind: AssetKind, name: str, version: str) -> Asset
 
 
 def _tags(event_id: str, tags: object) -> dict[str, str]:
+    """Flat text tags: a nested value is refused, never turned into text (str() of a deep structure
+    recurses)."""
     if not isinstance(tags, Mapping):
         raise InvalidInputError(f"event `{event_id}`: model tags must be an object")
-    return {str(key): str(value) for key, value in tags.items()}
+    if len(tags) > MAX_TAGS:
+        raise InvalidInputError(f"event `{event_id}`: more than {MAX_TAGS} model tags")
+    flat: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str | int | float | bool):
+            raise InvalidInputError(f"event `{event_id}`: model tags must map text to text")
+        flat[_bounded(key, f"event `{event_id}`: a model tag", MAX_TAG_TEXT)] = _bounded(
+            str(value), f"event `{event_id}`: a model tag value", MAX_TAG_TEXT
+        )
+    return flat
 
 
 def _lower_keys(data: Mapping[str, Any]) -> dict[str, Any]:

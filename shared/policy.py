@@ -31,6 +31,7 @@ from shared.domain import (
     AssetRef,
     AssetVersion,
     Frozen,
+    MultiLineText,
     Registry,
     Stage,
     TenantId,
@@ -141,7 +142,7 @@ class Rule(Frozen):
     tenant: TenantId | None = None
     effect: Effect = Effect.ALLOW
     assets: AssetSelector = AssetSelector()
-    description: str = Field(default="", max_length=1024)
+    description: MultiLineText = Field(default="", max_length=1024)
 
     @property
     def owner(self) -> str:

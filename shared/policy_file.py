@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import yaml
 from pydantic import Field, ValidationError
 
+from shared.bounded import INPUT, YamlRefusedError, compose_yaml, construct_yaml, shown
 from shared.domain import Frozen, Registry, Tenant, Workspace
 from shared.policy import Policy, PushRule, ShareRule
 
 MAX_POLICY_BYTES = 1_048_576
+MAX_POLICY_DEPTH = 32  # the deepest a policy needs is 6 (push[0].targets.workspaces[0] in a list)
 
 
 class PolicyDocument(Frozen):
@@ -62,12 +64,13 @@ def parse_policy(
     known_tenants: Iterable[str] = (),
     known_workspaces: Iterable[Workspace] = (),
 ) -> PolicyDocument:
-    """Parse and validate `text`; raise PolicyFileError listing every problem with its line."""
-    if len(text.encode()) > MAX_POLICY_BYTES:
-        raise PolicyFileError(source, [Problem(0, "", f"policy is larger than {MAX_POLICY_BYTES} bytes")])
+    """Parse and validate `text`; raise PolicyFileError listing the problems of the first stage that has
+    any, each with its line. The stages: the text (size, characters, anchors, depth), then YAML syntax
+    and duplicate keys, then the fields of every item, then the references between items and to the
+    store (checked only once every item is well-formed)."""
     root, data = _load_yaml(text, source)
     try:
-        document = PolicyDocument.model_validate(data if data is not None else {})
+        document = PolicyDocument.model_validate(data if data is not None else {}, context=INPUT)
     except ValidationError as error:
         raise PolicyFileError(source, [_problem(root, item) for item in error.errors()]) from None
     problems = _reference_problems(document, root, set(known_tenants), list(known_workspaces))
@@ -78,21 +81,30 @@ def parse_policy(
 
 def _load_yaml(text: str, source: str) -> tuple[yaml.Node | None, object]:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_yaml(text, max_bytes=MAX_POLICY_BYTES, max_depth=MAX_POLICY_DEPTH)
         duplicates = list(_duplicate_keys(root))
         if duplicates:
             raise PolicyFileError(source, duplicates)
-        return root, yaml.safe_load(text)
+        return root, construct_yaml(root)
+    except PolicyFileError:
+        raise
+    except YamlRefusedError as error:
+        raise PolicyFileError(source, [Problem(error.line, "", error.message)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 0
         raise PolicyFileError(source, [Problem(line, "", f"not valid YAML: {error.problem}")]) from None
+    except (yaml.YAMLError, ValueError) as error:  # e.g. an integer of more than 4300 digits
+        raise PolicyFileError(source, [Problem(0, "", f"not valid YAML: {shown(str(error), 200)}")]) from None
 
 
 def _duplicate_keys(node: yaml.Node | None) -> Iterable[Problem]:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                yield Problem(key.start_mark.line + 1, "", "a key must be plain text, not a list or mapping")
+                continue
             if key.value in seen:
                 yield Problem(key.start_mark.line + 1, str(key.value), "key appears twice")
             seen.add(key.value)
@@ -141,6 +153,13 @@ def _dotted(location: Sequence[object]) -> str:
     for part in location:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def _tenant_lists(rule: ShareRule | PushRule) -> list[tuple[tuple[str, ...], Sequence[str]]]:
+    """The lists of tenant ids a rule names besides its owner: a typo there must not mean "nobody"."""
+    if isinstance(rule, ShareRule):
+        return [(("audience",), rule.audience or ())]
+    return [(("from_tenants",), rule.from_tenants or ()), (("targets", "tenants"), rule.targets.tenants)]
 
 
 def _reference_problems(
@@ -192,6 +211,9 @@ def _reference_problems(
     for kind, index, rule in rules:
         if rule.tenant is not None:
             check(rule.tenant in tenants, (kind, index, "tenant"), f"unknown tenant `{rule.tenant}`")
+        for field_path, named in _tenant_lists(rule):
+            for position, tenant in enumerate(named):
+                check(tenant in tenants, (kind, index, *field_path, position), f"unknown tenant `{tenant}`")
         field: tuple[str, ...]
         if isinstance(rule, ShareRule):
             names, field = rule.workspaces, ("workspaces",)

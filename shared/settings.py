@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REGSYNC_MAX_BODY_BYTES", "max_body_bytes"),
     )
 
+    # Deepest nesting of a JSON request body or Event Grid delivery; RegSync's own need at most 4.
+    max_json_depth: int = Field(
+        default=32,
+        ge=4,
+        le=256,
+        validation_alias=AliasChoices("REGSYNC_MAX_JSON_DEPTH", "max_json_depth"),
+    )
+
     @field_validator("storage_connection_string")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:

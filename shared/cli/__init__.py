@@ -18,6 +18,7 @@ from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
+from shared.bounded import escaped
 from shared.cli import approve, audit, explain, plan, policy, pull, registry, status, sync, tenant, workspace
 from shared.cli.application import Application, CliError, load_env_file
 from shared.cli.backend import ApiTarget
@@ -52,7 +53,7 @@ class RegSyncGroup(TyperGroup):
 
 def _field_error(item: Any) -> str:
     where = ".".join(str(part) for part in item["loc"]) or "input"
-    return f"`{where}`: {item['msg']}"
+    return f"`{where}`: {str(item['msg']).removeprefix('Value error, ')}"
 
 
 def _fail(ctx: ClickContext, lines: list[str]) -> None:
@@ -61,7 +62,7 @@ def _fail(ctx: ClickContext, lines: list[str]) -> None:
         if found is not None:
             found.message(line)
         else:
-            typer.echo(line, err=True)
+            typer.echo(escaped(line), err=True)
     raise typer.Exit(code=1)
 
 

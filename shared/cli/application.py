@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from shared.bounded import control_character, escaped
 from shared.engine import Engine
 from shared.runtime import build_engine
 from shared.settings import Settings
@@ -49,6 +50,16 @@ def checked(field: str, annotation: Any, value: str) -> str:
         return str(TypeAdapter(annotation).validate_python(value))
     except ValidationError as error:
         raise CliError(f"`{field}`: {error.errors()[0]['msg']}") from None
+
+
+def checked_text(field: str, value: str, *, max_length: int = 256) -> str:
+    """Free text given on the command line (e.g. an approver): one line, no control characters."""
+    found = control_character(value)
+    if found:
+        raise CliError(f"`{field}`: control character {found} is not allowed in free text")
+    if len(value) > max_length:
+        raise CliError(f"`{field}`: at most {max_length} characters")
+    return value
 
 
 class Application:
@@ -125,15 +136,16 @@ class Application:
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(Text(cell) for cell in row))
+            # Escaped: a value stored before control characters were refused must not drive the terminal.
+            table.add_row(*(Text(escaped(cell)) for cell in row))
         self.console.print(table)
 
     def emit_line(self, text: str) -> None:
-        self.console.print(Text(text), soft_wrap=True)
+        self.console.print(Text(escaped(text)), soft_wrap=True)
 
     def message(self, text: str) -> None:
-        """A status message for people: stderr, so stdout stays data only."""
-        self.err_console.print(Text(text), soft_wrap=True)
+        """A status message for people: stderr, so stdout stays data only. Escaped like tables."""
+        self.err_console.print(Text(escaped(text)), soft_wrap=True)
 
 
 def application(ctx: typer.Context) -> Application:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from shared.cli.application import application, checked
+from shared.cli.application import application, checked, checked_text
 from shared.cli.backend import backend
 from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, WorkspaceName
 
@@ -25,6 +25,8 @@ def approve(
     """Approve one gated push: it becomes pending and is queued."""
     cli = application(ctx)
     checked("workspace", WorkspaceName, workspace)
+    if approver is not None:
+        checked_text("approver", approver, max_length=128)
     ref = AssetRef(
         kind=kind, name=checked("name", AssetName, name), version=checked("version", AssetVersion, version)
     )

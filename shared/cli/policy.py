@@ -16,7 +16,7 @@ from shared.admin import apply_document
 from shared.cli.application import Application, CliError, application, checked, unknown
 from shared.domain import AssetKind
 from shared.policy import AssetSelector, Policy, PushRule, RuleId, ShareRule
-from shared.policy_file import PolicyDocument, PolicyFileError, parse_policy
+from shared.policy_file import MAX_POLICY_BYTES, PolicyDocument, PolicyFileError, parse_policy
 
 app = typer.Typer(help="Policy: load, inspect and export share and push rules.", no_args_is_help=True)
 FileArgument = Annotated[Path, typer.Argument(metavar="FILE", help="Policy file (YAML, see docs/policy.md).")]
@@ -119,7 +119,9 @@ def export(ctx: typer.Context) -> None:
 
 def _parse(cli: Application, file: Path, *, with_store: bool) -> PolicyDocument:
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as stream:  # one byte past the limit is enough to refuse it
+            raw = stream.read(MAX_POLICY_BYTES + 1)
+        text = raw.decode("utf-8", "replace" if len(raw) > MAX_POLICY_BYTES else "strict")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
         raise CliError(f"policy file `{file}` cannot be read: {reason}") from None

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from shared.bounded import INPUT
 from shared.cli.application import application, checked, unknown
 from shared.domain import Tenant, TenantId
 
@@ -20,7 +21,7 @@ def add(
 ) -> None:
     """Add a tenant, or rename an existing one."""
     cli = application(ctx)
-    tenant = Tenant(id=tenant_id, display_name=name)
+    tenant = Tenant.model_validate({"id": tenant_id, "display_name": name}, context=INPUT)
     cli.writable_store().put_tenant(tenant)
     if cli.json_output:
         cli.emit_json(tenant.model_dump(mode="json"))
