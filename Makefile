@@ -7,11 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install check lint test unit demo bench clean
 
-# Python packages into .venv and Azurite into node_modules; redone when the requirement files change.
-$(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
+# Python packages into .venv, RegSync itself as an editable package (.venv/bin/regsync) and Azurite into
+# node_modules; redone when the requirement files or pyproject.toml change.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 (`$(PYTHON)`) is required" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 

@@ -10,6 +10,8 @@ into one line on stderr with exit code 1.
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +20,7 @@ from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
+import shared
 from shared.cli import approve, audit, explain, plan, policy, pull, registry, status, sync, tenant, workspace
 from shared.cli.application import Application, CliError, load_env_file
 from shared.cli.backend import ApiTarget
@@ -70,15 +73,34 @@ app = typer.Typer(
     cls=RegSyncGroup,
     help="RegSync operator CLI: inventory, policy files, `explain`, and plan/sync/pull/approve/status/audit.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell (the installed script).
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 
+def _version() -> str:
+    """The installed distribution's version; the source tree's when run from a checkout."""
+    try:
+        return installed_version("regsync")
+    except PackageNotFoundError:
+        return shared.__version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"regsync {_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print compact JSON on stdout.")] = False,
     env_file: Annotated[
         Path | None,
