@@ -19,12 +19,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json pack
 
 install: $(STAMP)
 
-# Lint, format, types and the import layers (see pyproject.toml).
+# Lint, format, types, the import layers (see pyproject.toml) and the HTTP API's OpenAPI document
+# (tests/unit/test_openapi.py also checks it against the routes and request models).
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/openapi-spec-validator docs/openapi.yaml
 
 lint: check
 
