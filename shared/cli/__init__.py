@@ -21,7 +21,20 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 import shared
-from shared.cli import approve, audit, explain, plan, policy, pull, registry, status, sync, tenant, workspace
+from shared.cli import (
+    approve,
+    audit,
+    deploy,
+    explain,
+    plan,
+    policy,
+    pull,
+    registry,
+    status,
+    sync,
+    tenant,
+    workspace,
+)
 from shared.cli.application import Application, CliError, load_env_file
 from shared.cli.backend import ApiTarget
 from shared.errors import RegSyncError
@@ -162,6 +175,7 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(registry.app, name="registry")
 app.add_typer(policy.app, name="policy")
+app.add_typer(deploy.app, name="deploy")
 app.command(name="explain")(explain.explain)
 # Operations: the engine in-process, on the same storage and AzureML as the Functions app, or (--api)
 # the Function App's HTTP API; shared/cli/backend.py picks.
