@@ -4,30 +4,48 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov has its own venv: it pins packaging and ~80 other packages that must not move the app's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install check lint test unit fuzz demo bench clean
+.PHONY: install check lint infra-check test unit fuzz demo bench clean
 
-# Python packages into .venv and Azurite into node_modules; redone when the requirement files change.
-$(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
+# Python packages into .venv, RegSync itself as an editable package (.venv/bin/regsync) and Azurite into
+# node_modules; redone when the requirement files or pyproject.toml change.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 (`$(PYTHON)`) is required" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-# Lint, format, types and the import layers (see pyproject.toml).
+# Lint, format, types, the import layers (see pyproject.toml) and the HTTP API's OpenAPI document
+# (tests/unit/test_openapi.py also checks it against the routes and request models).
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/openapi-spec-validator docs/openapi.yaml
 
 lint: check
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 (`$(PYTHON)`) is required" >&2; exit 1; }
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $(CHECKOV_STAMP)
+
+# infra/ (Bicep) linted offline; every skip is justified where it is (`// checkov:skip=ID: why`).
+# --skip-download: no call to the vendor's platform (unreachable here, and not needed for the checks).
+infra-check: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --directory infra --framework bicep --skip-download --compact --quiet
+
 # pytest's exit code 5 (no test collected) is reported, not treated as a failure.
-test: check
+test: check infra-check
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
 
@@ -48,4 +66,4 @@ bench: $(STAMP)
 	$(PY) -m devstack.bench
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .state
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .state

@@ -10,6 +10,8 @@ into one line on stderr with exit code 1.
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,7 +21,21 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from shared.bounded import escaped
-from shared.cli import approve, audit, explain, plan, policy, pull, registry, status, sync, tenant, workspace
+import shared
+from shared.cli import (
+    approve,
+    audit,
+    deploy,
+    explain,
+    plan,
+    policy,
+    pull,
+    registry,
+    status,
+    sync,
+    tenant,
+    workspace,
+)
 from shared.cli.application import Application, CliError, load_env_file
 from shared.cli.backend import ApiTarget
 from shared.errors import RegSyncError
@@ -71,15 +87,34 @@ app = typer.Typer(
     cls=RegSyncGroup,
     help="RegSync operator CLI: inventory, policy files, `explain`, and plan/sync/pull/approve/status/audit.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell (the installed script).
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 
+def _version() -> str:
+    """The installed distribution's version; the source tree's when run from a checkout."""
+    try:
+        return installed_version("regsync")
+    except PackageNotFoundError:
+        return shared.__version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"regsync {_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print compact JSON on stdout.")] = False,
     env_file: Annotated[
         Path | None,
@@ -141,6 +176,7 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(registry.app, name="registry")
 app.add_typer(policy.app, name="policy")
+app.add_typer(deploy.app, name="deploy")
 app.command(name="explain")(explain.explain)
 # Operations: the engine in-process, on the same storage and AzureML as the Functions app, or (--api)
 # the Function App's HTTP API; shared/cli/backend.py picks.

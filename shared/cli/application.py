@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# The output width when stdout is not a terminal and COLUMNS is unset: wide enough for any row.
+PIPE_WIDTH = 4096
+
 
 class CliError(Exception):
     """A refusal the user can act on; the message is one sentence naming the thing in backticks."""
@@ -86,7 +89,13 @@ class Application:
     @cached_property
     def console(self) -> Console:
         # Rich honours NO_COLOR and turns colour off when the stream is not a terminal.
-        return Console(highlight=False, markup=False, emoji=False)
+        console = Console(highlight=False, markup=False, emoji=False)
+        if not console.is_terminal and not os.environ.get("COLUMNS"):
+            # Piped or redirected: Rich would wrap at 80 columns and split a subscription id over three
+            # lines. A table is as wide as its content instead (Rich pads no further), one row per line
+            # for grep, cut and awk; COLUMNS still sets a width on purpose.
+            console.width = PIPE_WIDTH
+        return console
 
     @cached_property
     def err_console(self) -> Console:
