@@ -42,7 +42,7 @@ param outboxQueue string = 'regsync-outbox'
 @description('NCRONTAB of the reconcile timer (six fields, seconds first).')
 param reconcileSchedule string = '0 */15 * * * *'
 
-@description('Must equal host.json extensions.queues.maxDequeueCount (5).')
+@description('Attempts of one push, counted in its queue message (host.json maxDequeueCount only guards crashes).')
 @minValue(1)
 @maxValue(50)
 param maxPushAttempts int = 5
@@ -57,6 +57,16 @@ param maxBodyBytes int = 1048576
 @minValue(0)
 @maxValue(300)
 param worldCacheSeconds int = 5
+
+@description('How deep a JSON body or event may nest.')
+@minValue(4)
+@maxValue(256)
+param maxJsonDepth int = 32
+
+@description('Seconds the outbox publisher waits on the outbound topic before it tries again later.')
+@minValue(1)
+@maxValue(60)
+param publishTimeoutSeconds int = 5
 
 @description('Event Grid delivery: attempts and time to live before an event is dead-lettered.')
 param maxDeliveryAttempts int = 30
@@ -304,6 +314,8 @@ var appSettings = {
   REGSYNC_MAX_PUSH_ATTEMPTS: string(maxPushAttempts)
   REGSYNC_MAX_BODY_BYTES: string(maxBodyBytes)
   REGSYNC_WORLD_CACHE_SECONDS: string(worldCacheSeconds)
+  REGSYNC_MAX_JSON_DEPTH: string(maxJsonDepth)
+  REGSYNC_PUBLISH_TIMEOUT_SECONDS: string(publishTimeoutSeconds)
   REGSYNC_EVENTGRID_TOPIC_ENDPOINT: outboundTopic.properties.endpoint
   // The topic has no keys (local auth is disabled): publishing is with the identity's Event Grid Data
   // Sender role.

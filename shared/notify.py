@@ -9,7 +9,7 @@ events, never a share or a push, and no event is lost.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.errors import TemporaryError
 from shared.records import OutboundEvent
@@ -21,13 +21,23 @@ class Publisher(Protocol):
 
 
 class EventGridPublisher:
-    def __init__(self, endpoint: str, key: str, *, timeout_seconds: float) -> None:
-        from azure.core.credentials import AzureKeyCredential
+    """Key authentication where the topic has local auth; Entra ID (the app's identity) otherwise."""
+
+    def __init__(self, endpoint: str, key: str | None, *, timeout_seconds: float) -> None:
         from azure.eventgrid import EventGridPublisherClient
 
+        credential: Any
+        if key:
+            from azure.core.credentials import AzureKeyCredential
+
+            credential = AzureKeyCredential(key)
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
         self._timeout = timeout_seconds
         # One try per delivery: the queue is the retry loop, so a hung topic holds a worker briefly.
-        self._client = EventGridPublisherClient(endpoint, AzureKeyCredential(key), retry_total=0)
+        self._client = EventGridPublisherClient(endpoint, credential, retry_total=0)
 
     def publish(self, event: OutboundEvent) -> None:
         from azure.eventgrid import EventGridEvent
@@ -50,7 +60,7 @@ class EventGridPublisher:
 
 def publisher_from_settings(settings: Settings) -> Publisher | None:
     """The topic's publisher, or None when no topic is configured (then no event is queued either)."""
-    if settings.eventgrid_topic_endpoint and settings.eventgrid_topic_key:
+    if settings.eventgrid_topic_endpoint:
         return EventGridPublisher(
             settings.eventgrid_topic_endpoint,
             settings.eventgrid_topic_key,

@@ -22,13 +22,12 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
     for name in (settings.push_queue, settings.reconcile_queue, settings.outbox_queue):
         queues[name] = WorkQueue.from_settings(settings, name)
         queues[name].ensure()
-    topic_configured = bool(settings.eventgrid_topic_endpoint and settings.eventgrid_topic_key)
     return Engine(
         store=store,
         gateway=AzureMLGateway(settings),
         pushes=queues[settings.push_queue],
         reconciles=queues[settings.reconcile_queue],
-        outbox=queues[settings.outbox_queue] if topic_configured else None,
+        outbox=queues[settings.outbox_queue] if settings.eventgrid_topic_endpoint else None,
         max_push_attempts=settings.max_push_attempts,
         max_concurrency=settings.max_concurrency,
         world_ttl=settings.world_cache_seconds,

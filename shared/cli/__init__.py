@@ -20,8 +20,8 @@ from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
-from shared.bounded import escaped
 import shared
+from shared.bounded import escaped
 from shared.cli import (
     approve,
     audit,

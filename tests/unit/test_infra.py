@@ -176,12 +176,9 @@ def test_every_setting_regsync_reads_is_set_by_the_template(parsed: dict[str, di
     assert not {"FUNCTIONS_WORKER_RUNTIME", "SCM_DO_BUILD_DURING_DEPLOYMENT"} & set(settings)
 
 
-def test_push_attempts_default_to_the_hosts_max_dequeue_count(parsed: dict[str, dict[str, Any]]) -> None:
-    host = json.loads((REPO / "host.json").read_text())
-    assert (
-        parsed["main.bicep"]["parameters"]["maxPushAttempts"]["default"]
-        == (host["extensions"]["queues"]["maxDequeueCount"])
-    )
+def test_push_attempts_default_to_the_settings_default(parsed: dict[str, dict[str, Any]]) -> None:
+    """One source of truth for the attempt limit (issue 8): the setting, counted in the push message."""
+    assert parsed["main.bicep"]["parameters"]["maxPushAttempts"]["default"] == Settings().max_push_attempts
 
 
 def test_roles_on_storage_telemetry_topic_workspaces_and_registry(parsed: dict[str, dict[str, Any]]) -> None:
