@@ -70,6 +70,9 @@ def classify(error: Exception, doing: str) -> RegSyncError:
             )
         return PermanentError(f"{doing}: AzureML refused ({status}): {message}")
     name = type(error).__name__
+    if name == "ValidationException" and "already exists" in str(error):
+        # The SDK checks a registry share's destination itself before it calls AzureML.
+        return ConflictError(f"{doing}: {_first_line(str(error))}")
     if name in {"ValidationException", "UserErrorException", "MlException"}:
         return PermanentError(f"{doing}: {_first_line(str(error))}")
     return TemporaryError(f"{doing}: unexpected {name}: {_first_line(str(error))}", retry_after=30)

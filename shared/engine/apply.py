@@ -121,13 +121,15 @@ class Applier:
         """Write the settlement; if that fails, give the row back (retrying) instead of leaving it
         running until its lease runs out, then let the failure reach the trigger."""
         try:
-            self._finish(claimed, settlement.row)
+            # What follows from the result first, the row last: if a write fails, the row is given back
+            # and the work redone (idempotent), rather than settled with its audit line or event lost.
             if settlement.resend is not None:
                 self._send(settlement.resend.model_dump(mode="json"), settlement.delay_seconds)
             if settlement.audit is not None:
                 self.state.audit(settlement.audit)
             if settlement.event is not None and self.outbox is not None:
                 self.outbox.send(settlement.event.model_dump(mode="json"))
+            self._finish(claimed, settlement.row)
         except Exception as error:
             self._release(claimed, judge(error))
             raise

@@ -535,3 +535,65 @@ def test_unknown_query_parameters_are_refused_but_the_function_key_is_not(call: 
     assert call("api_plan", params=params).status == 200
     reply = call("api_plan", params={**params, "verbose": "1"})
     assert reply.status == 400 and reply.error["message"].startswith("`verbose`")
+
+
+# --- one use case per verb: the API and the CLI answer alike (issue 8, 8) --------------------------------
+
+
+def test_the_api_and_the_cli_answer_the_same_scope_alike(
+    call: Call, seeded: Engine, settings: Any, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from shared.cli import app
+    from tests.integration.conftest import cli_env
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(app, ["--json", *args], env=cli_env(settings))
+
+    # `all`: queued by both, one reconcile message per workspace and one for the registry.
+    over_http, in_process = call("api_sync", {"scope": "all"}), cli("sync", "--all")
+    assert over_http.status == 202 and in_process.exit_code == 0, in_process.stderr
+    assert over_http.body["scheduled"] == json.loads(in_process.stdout)["scheduled"] == 6
+    # An asset of a workspace: a scope of both, with the same outcomes (a plan, so nothing changes).
+    version = register_model(ml, "workspace1", "credit-card-default", model_folder).version
+    asset = {"kind": "model", "name": "credit-card-default", "version": version}
+    planned = call("api_plan", params={"scope": "asset", "workspace": "workspace1", **asset})
+    from_cli = cli("plan", "--workspace", "workspace1", "--asset", f"model:credit-card-default:{version}")
+    assert from_cli.exit_code == 0, from_cli.stderr
+    steps = [(o["action"], o["target"], o["status"]) for o in planned.body["outcomes"]]
+    assert steps == [(o["action"], o["target"], o["status"]) for o in json.loads(from_cli.stdout)["outcomes"]]
+    assert ("push", "workspace3", "planned:enqueue") in steps
+    # An unknown tenant: the same sentence, as a 404 and as a one-line error.
+    unknown = call("api_sync", {"scope": "tenant", "tenant": "nobody"})
+    refused = cli("sync", "--tenant", "nobody")
+    assert (unknown.status, unknown.error["message"]) == (404, "tenant `nobody` is unknown")
+    assert (refused.exit_code, refused.stderr.strip()) == (1, "tenant `nobody` is unknown")
+
+
+def test_storage_that_cannot_be_reached_is_503_with_retry_after(
+    seeded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8: with Azurite unreachable the API answered 500 "internal"; it is a temporary failure."""
+    from shared.runtime import build_engine
+    from shared.settings import Settings
+
+    dead = "http://127.0.0.1:9/devstoreaccount1"  # port 9 (discard): nothing listens on loopback
+    account = "AccountName=devstoreaccount1;AccountKey=" + base64.b64encode(b"k" * 64).decode()
+    unreachable = f"DefaultEndpointsProtocol=http;{account};TableEndpoint={dead};QueueEndpoint={dead};"
+    monkeypatch.setattr(
+        runtime, "engine", lambda: build_engine(Settings(storage_connection_string=unreachable))
+    )
+    request = func.HttpRequest(
+        method="GET",
+        url="http://localhost/api/status",
+        headers={
+            "X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps({"claims": PROVIDER}).encode()).decode()
+        },
+        params={},
+        body=b"",
+    )
+    response = FUNCTIONS["api_status"].get_user_function()(request)
+    assert response.status_code == 503, response.get_body()
+    assert int(response.headers["Retry-After"]) >= 1
+    assert json.loads(response.get_body())["error"]["code"] == "temporarily_unavailable"

@@ -1,0 +1,153 @@
+"""The contract of each port, run on the in-memory fake and on the real adapter alike (see conftest)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus
+from shared.errors import ConflictError
+from shared.policy import PushAction
+from shared.ports import ConcurrentUpdateError
+from shared.provenance import TAG_REGISTRY_ID, TAG_WORKSPACE
+from shared.records import AuditRecord, LedgerEntry, Memo, Status
+from tests.contract.conftest import SEED_REGISTRY, CatalogPort, StatePort, unique, workspace
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def entry(key: str, status: LedgerStatus = LedgerStatus.PENDING) -> LedgerEntry:
+    return LedgerEntry(key, "push|workspace3", status, attempts=1, rounds=1, message="m", updated=NOW)
+
+
+def model(name: str, version: str = "1", **tags: str) -> Asset:
+    return Asset(ref=AssetRef(kind=AssetKind.MODEL, name=name, version=version), tags=tags)
+
+
+# --- inventory ------------------------------------------------------------------------------------------
+
+
+def test_inventory_reads(state: StatePort) -> None:
+    port = state.port
+    assert port.get_registry() == SEED_REGISTRY and port.get_registry("other") is None
+    assert [ws.name for ws in port.list_workspaces(tenant="contoso")] == ["workspace1", "workspace2"]
+    assert port.get_workspace("workspace3") == workspace("workspace3") and port.get_workspace("nope") is None
+    assert port.workspace_by_topic(workspace("workspace4").arm_id.upper()) == workspace("workspace4")
+    assert port.get_tenant("northwind") is not None and port.get_tenant("nobody") is None
+    assert [rule.id for rule in port.load_policy().share] == ["share-all"]
+
+
+# --- ledger ---------------------------------------------------------------------------------------------
+
+
+def test_a_row_is_created_once_and_updated_only_from_what_was_read(state: StatePort) -> None:
+    port, key = state.port, f"model:{unique('m')}:1"
+    created = port.create_entry(entry(key))
+    assert created.etag
+    with pytest.raises(ConcurrentUpdateError):
+        port.create_entry(entry(key, LedgerStatus.RUNNING))
+    running = port.update_entry(replace(created, status=LedgerStatus.RUNNING, event_ids=("e1",)))
+    assert running.etag and running.etag != created.etag
+    with pytest.raises(ConcurrentUpdateError):  # `created` is stale now
+        port.update_entry(replace(created, status=LedgerStatus.FAILED))
+    stored = port.get_entry(key, "push|workspace3")
+    assert (stored.status, stored.event_ids, stored.rounds, stored.updated) == (
+        LedgerStatus.RUNNING,
+        ("e1",),
+        1,
+        NOW,
+    )
+    assert port.get_entry(key, "push|workspace9") is None
+
+
+def test_an_assets_rows_are_its_own(state: StatePort) -> None:
+    port, mine, other = state.port, f"model:{unique('a')}:1", f"model:{unique('b')}:1"
+    port.create_entry(entry(mine))
+    port.create_entry(replace(entry(mine), target="share"))
+    port.create_entry(entry(other))
+    assert sorted(row.target for row in port.entries_for_asset(mine)) == ["push|workspace3", "share"]
+
+
+# --- audit and memos --------------------------------------------------------------------------------------
+
+
+def test_audit_records_are_appended(state: StatePort) -> None:
+    reason = unique("reason")
+    state.port.audit(AuditRecord("push", "refused", reason, subject="model m:1", target="workspace3"))
+    [found] = [record for record in state.audits() if record.reason == reason]
+    assert (found.action, found.outcome, found.target) == ("push", "refused", "workspace3")
+
+
+def test_memos_are_kept_per_scope(state: StatePort) -> None:
+    port, scope, key = state.port, unique("ws"), f"model:{unique('m')}:1"
+    assert port.recall(scope, key) is None and port.memos_in(scope) == {}
+    port.remember(scope, Memo(key, "f1", "d1", Status.REFUSED))
+    port.remember(scope, Memo(key, "f2", "", Status.DONE))  # a newer judgement replaces the older
+    assert port.recall(scope, key) == Memo(key, "f2", "", Status.DONE)
+    assert port.memos_in(scope) == {key: Memo(key, "f2", "", Status.DONE)}
+    assert port.memos_in(unique("elsewhere")) == {}
+
+
+# --- work queues ------------------------------------------------------------------------------------------
+
+
+def test_a_message_sent_with_a_delay_is_not_visible_yet(queue: tuple[Any, Any]) -> None:
+    port, visible = queue
+    port.send({"n": 1})
+    port.send({"n": 2}, delay_seconds=600)
+    assert visible() == [{"n": 1}]
+
+
+# --- the AzureML catalog ----------------------------------------------------------------------------------
+
+
+def test_assets_are_read_where_they_are(catalog: CatalogPort) -> None:
+    name = unique("ctr-read")
+    catalog.register("workspace1", model(name, "1", team="a"))
+    catalog.register("workspace1", model(name, "2", team="b"))
+    port, ws1 = catalog.port, workspace("workspace1")
+    assert port.get_asset(ws1, model(name, "2").ref).tags["team"] == "b"
+    assert port.get_asset(ws1, model(name, "3").ref) is None
+    assert port.get_asset(workspace("workspace2"), model(name, "1").ref) is None
+    latest = {asset.ref.name: asset.ref.version for asset in port.workspace_latest(ws1, AssetKind.MODEL)}
+    assert latest[name] == "2"
+    assert port.get_registry_asset(SEED_REGISTRY, model(name).ref) is None
+
+
+def test_a_share_copies_the_asset_with_its_tags_and_the_stamped_provenance(catalog: CatalogPort) -> None:
+    name = unique("ctr-share")
+    source = model(name, "1", team="a")
+    catalog.register("workspace1", source)
+    stamp = {TAG_WORKSPACE: "workspace1"}
+    port = catalog.port
+    port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp)
+    shared = port.get_registry_asset(SEED_REGISTRY, source.ref)
+    assert shared is not None and shared.tags["team"] == "a" and shared.tags[TAG_WORKSPACE] == "workspace1"
+    with pytest.raises(ConflictError):  # the SDK refuses a share into an existing version, even the same
+        port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp)
+    assert port.registry_versions(SEED_REGISTRY, source.ref) == ["1"]
+    assert port.latest_registry_version(SEED_REGISTRY, source.ref) == "1"
+
+
+def test_a_different_asset_under_a_registry_version_is_a_conflict(catalog: CatalogPort) -> None:
+    name = unique("ctr-conflict")
+    catalog.register("workspace1", model(name, "1"))
+    catalog.put_in_registry(model(name, "1", owner="someone-else"))
+    with pytest.raises(ConflictError):
+        catalog.port.share(workspace("workspace1"), model(name).ref, SEED_REGISTRY, model(name).ref, {})
+
+
+def test_a_push_registers_once_and_never_overwrites(catalog: CatalogPort) -> None:
+    name = unique("ctr-push")
+    catalog.put_in_registry(model(name, "1"))
+    port, ws3, ref = catalog.port, workspace("workspace3"), model(name).ref
+    assert port.push(ws3, SEED_REGISTRY, ref, PushAction(), {}).startswith("registered")
+    assert port.push(ws3, SEED_REGISTRY, ref, PushAction(), {}).startswith("already registered")
+    assert port.get_asset(ws3, ref).tags[TAG_REGISTRY_ID] == ref.registry_id(SEED_REGISTRY.name)
+    catalog.register("workspace4", model(name, "1", local="yes"))
+    with pytest.raises(ConflictError):
+        port.push(workspace("workspace4"), SEED_REGISTRY, ref, PushAction(), {})

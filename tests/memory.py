@@ -1,0 +1,267 @@
+"""In-memory implementations of the engine's ports (shared.ports), for FAST engine unit tests only.
+
+They are trusted only because tests/contract/ runs the very same port tests against them and against
+the real adapters (StateStore on Azurite, AzureMLGateway on the emulator through the SDK, WorkQueue on
+Azurite): a behaviour a fake has and the real thing lacks fails there. Faults are injected by name of
+the port method (`fail("push", error, times=2)`), as the emulator's fault admin does for AzureML.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared.domain import Asset, AssetKind, AssetRef, Registry, Tenant, Workspace
+from shared.errors import ConflictError
+from shared.policy import Policy, PushAction, PushMode
+from shared.ports import ConcurrentUpdateError
+from shared.provenance import TAG_REGISTRY_ID
+from shared.records import AuditRecord, LedgerEntry, Memo
+
+
+class Faults:
+    """Errors to raise from named methods, a given number of times (or forever with times=None)."""
+
+    def __init__(self) -> None:
+        self._planned: dict[str, list[tuple[BaseException, int | None]]] = {}
+        self.calls: list[str] = []
+
+    def fail(self, method: str, error: BaseException, *, times: int | None = 1) -> None:
+        self._planned.setdefault(method, []).append((error, times))
+
+    def clear(self) -> None:
+        self._planned.clear()
+
+    def check(self, method: str) -> None:
+        self.calls.append(method)
+        planned = self._planned.get(method)
+        if not planned:
+            return
+        error, times = planned[0]
+        if times is not None:
+            if times <= 1:
+                planned.pop(0)
+            else:
+                planned[0] = (error, times - 1)
+        raise error
+
+
+@dataclass
+class MemoryState:
+    """Inventory, ledger, audit and memos in dictionaries, with the ETag rules of Table Storage."""
+
+    registry: Registry | None = None
+    policy: Policy = field(default_factory=Policy)
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    workspaces: dict[str, Workspace] = field(default_factory=dict)
+    ledger: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
+    audits: list[AuditRecord] = field(default_factory=list)
+    memos: dict[str, dict[str, Memo]] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
+    # Called after a ledger row is read and before the next write: a test's stand-in for another worker.
+    meanwhile: Callable[[], None] | None = None
+
+    # --- inventory -----------------------------------------------------------------------------
+
+    def get_registry(self, name: str | None = None) -> Registry | None:
+        self.faults.check("get_registry")
+        return self.registry if self.registry and name in (None, self.registry.name) else None
+
+    def list_workspaces(self, tenant: str | None = None) -> list[Workspace]:
+        self.faults.check("list_workspaces")
+        found = [ws for ws in self.workspaces.values() if tenant in (None, ws.tenant)]
+        return sorted(found, key=lambda ws: ws.name)
+
+    def get_workspace(self, name: str) -> Workspace | None:
+        return self.workspaces.get(name)
+
+    def workspace_by_topic(self, topic: str) -> Workspace | None:
+        return next((ws for ws in self.workspaces.values() if ws.arm_id.lower() == topic.lower()), None)
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    def load_policy(self) -> Policy:
+        return self.policy
+
+    # --- ledger --------------------------------------------------------------------------------
+
+    def get_entry(self, asset_key: str, target: str) -> LedgerEntry | None:
+        self.faults.check("get_entry")
+        return self.ledger.get((asset_key, target))
+
+    def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]:
+        self.faults.check("entries_for_asset")
+        return [entry for (key, _), entry in sorted(self.ledger.items()) if key == asset_key]
+
+    def create_entry(self, entry: LedgerEntry) -> LedgerEntry:
+        self._before_write("create_entry")
+        if (entry.asset_key, entry.target) in self.ledger:
+            raise ConcurrentUpdateError(f"ledger row {entry.asset_key} -> {entry.target} exists")
+        stored = replace(entry, etag=uuid.uuid4().hex)
+        self.ledger[(entry.asset_key, entry.target)] = stored
+        return stored
+
+    def update_entry(self, entry: LedgerEntry) -> LedgerEntry:
+        self._before_write("update_entry")
+        current = self.ledger.get((entry.asset_key, entry.target))
+        if current is None or entry.etag is None or current.etag != entry.etag:
+            raise ConcurrentUpdateError(f"ledger row {entry.asset_key} -> {entry.target} changed meanwhile")
+        stored = replace(entry, etag=uuid.uuid4().hex)
+        self.ledger[(entry.asset_key, entry.target)] = stored
+        return stored
+
+    def _before_write(self, method: str) -> None:
+        if self.meanwhile is not None:
+            act, self.meanwhile = self.meanwhile, None
+            act()
+        self.faults.check(method)
+
+    # --- audit and memos -----------------------------------------------------------------------
+
+    def audit(self, record: AuditRecord) -> None:
+        self.faults.check("audit")
+        self.audits.append(record)
+
+    def memos_in(self, scope: str) -> dict[str, Memo]:
+        return dict(self.memos.get(scope, {}))
+
+    def recall(self, scope: str, asset_key: str) -> Memo | None:
+        return self.memos.get(scope, {}).get(asset_key)
+
+    def remember(self, scope: str, memo: Memo) -> None:
+        self.faults.check("remember")
+        self.memos.setdefault(scope, {})[memo.asset_key] = memo
+
+
+@dataclass
+class _Stored:
+    asset: Asset
+    order: int
+
+
+class MemoryCatalog:
+    """AzureML as the engine sees it: workspaces and one registry of asset versions, with the registry's
+    immutability (a different asset under an existing version is a conflict) and idempotent pushes."""
+
+    def __init__(self) -> None:
+        self.workspaces: dict[str, dict[tuple[AssetKind, str, str], _Stored]] = {}
+        self.registry: dict[tuple[AssetKind, str, str], _Stored] = {}
+        self.deployments: list[tuple[str, AssetRef, PushMode]] = []
+        self.faults = Faults()
+        self._order = itertools.count()
+
+    # --- what a test puts there ----------------------------------------------------------------
+
+    def register(self, workspace: str, asset: Asset) -> Asset:
+        key = (asset.ref.kind, asset.ref.name, asset.ref.version)
+        self.workspaces.setdefault(workspace, {})[key] = _Stored(asset, next(self._order))
+        return asset
+
+    def put_in_registry(self, asset: Asset) -> Asset:
+        self.registry[(asset.ref.kind, asset.ref.name, asset.ref.version)] = _Stored(asset, next(self._order))
+        return asset
+
+    def retag_registry(self, ref: AssetRef, tags: dict[str, str]) -> None:
+        stored = self.registry[(ref.kind, ref.name, ref.version)]
+        stored.asset = stored.asset.model_copy(update={"tags": {**stored.asset.tags, **tags}})
+
+    # --- the Catalog port ----------------------------------------------------------------------
+
+    def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None:
+        self.faults.check("get_asset")
+        stored = self.workspaces.get(workspace.name, {}).get((ref.kind, ref.name, ref.version))
+        return stored.asset if stored else None
+
+    def get_registry_asset(self, registry: Registry, ref: AssetRef) -> Asset | None:
+        self.faults.check("get_registry_asset")
+        stored = self.registry.get((ref.kind, ref.name, ref.version))
+        return stored.asset if stored else None
+
+    def workspace_latest(self, workspace: Workspace, kind: AssetKind) -> list[Asset]:
+        self.faults.check("workspace_latest")
+        return _latest(self.workspaces.get(workspace.name, {}), kind)
+
+    def registry_latest(self, registry: Registry, kind: AssetKind) -> list[Asset]:
+        self.faults.check("registry_latest")
+        return _latest(self.registry, kind)
+
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]:
+        self.faults.check("registry_versions")
+        return [version for (kind, name, version) in self.registry if (kind, name) == (ref.kind, ref.name)]
+
+    def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None:
+        self.faults.check("latest_registry_version")
+        found = [s for (kind, name, _), s in self.registry.items() if (kind, name) == (ref.kind, ref.name)]
+        return max(found, key=lambda stored: stored.order).asset.ref.version if found else None
+
+    def share(
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        registry: Registry,
+        destination: AssetRef,
+        tags: dict[str, str],
+    ) -> None:
+        self.faults.check("share")
+        source = self.get_asset(origin, ref)
+        if source is None:
+            raise ConflictError(f"{ref} is not in {origin.name}")
+        key = (destination.kind, destination.name, destination.version)
+        if key in self.registry:  # the SDK refuses any share into an existing version, even the same one
+            raise ConflictError(
+                f"A model with this name and version already exists in registry: {destination}"
+            )
+        copy = Asset(ref=destination, tags=dict(source.tags), job_name=source.job_name)
+        self.registry[key] = _Stored(copy, next(self._order))
+        self.stamp_registry_tags(registry, destination, tags)
+
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None:
+        self.faults.check("stamp_registry_tags")
+        self.retag_registry(ref, tags)
+
+    def push(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
+    ) -> str:
+        self.faults.check("push")
+        if action.mode is not PushMode.REGISTER:
+            self.deployments.append((target.name, ref, action.mode))
+            return f"deployed {ref.name}:{ref.version} to {action.mode.value} endpoint {action.endpoint}"
+        registry_id = ref.registry_id(registry.name)
+        existing = self.get_asset(target, ref)
+        if existing is not None:
+            if existing.tags.get(TAG_REGISTRY_ID) == registry_id:
+                return f"already registered as {ref.name}:{ref.version}"
+            raise ConflictError(f"the workspace already holds {ref} that did not come from {registry_id}")
+        self.register(target.name, Asset(ref=ref, tags={**tags, TAG_REGISTRY_ID: registry_id}))
+        return f"registered {ref.name}:{ref.version} from {registry_id}"
+
+
+def _latest(assets: dict[tuple[AssetKind, str, str], _Stored], kind: AssetKind) -> list[Asset]:
+    newest: dict[str, _Stored] = {}
+    for (asset_kind, name, _), stored in assets.items():
+        if asset_kind is kind and (name not in newest or stored.order > newest[name].order):
+            newest[name] = stored
+    return [newest[name].asset for name in sorted(newest)]
+
+
+@dataclass
+class SentMessage:
+    body: dict[str, Any]
+    delay_seconds: int
+
+
+@dataclass
+class MemoryQueue:
+    """A work queue that keeps what was sent, in order; `take()` hands the next one to a worker."""
+
+    sent: list[SentMessage] = field(default_factory=list)
+
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        self.sent.append(SentMessage(dict(body), delay_seconds))
+
+    def take(self) -> SentMessage | None:
+        return self.sent.pop(0) if self.sent else None
