@@ -5,8 +5,9 @@ and the tests run the function app through this package instead. Everything is d
 `app.get_functions()` and served the way the real host does it:
 
 - HTTP triggers under `/{routePrefix}/{route}` with route parameters, methods and key authorization;
-- the Event Grid webhook `/runtime/webhooks/EventGrid?functionName=NAME` (handshake, 202, 500 on any
-  failed event of a batch);
+- the Event Grid webhook `/runtime/webhooks/EventGrid?functionName=NAME` (handshake, 202, 500 when the
+  function fails for any event of a batch; a malformed delivery is a 400, an undecodable event is
+  acknowledged);
 - queue triggers polled from Azure Storage with host.json's retry and poison-queue behaviour;
 - timer triggers on their NCRONTAB schedule;
 - `GET /admin/functions`, `POST /admin/functions/{name}` and `GET /admin/host/status` (master key).

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from devstack.private_files import write_private
+from shared.bounded import DEFAULT_MAX_JSON_DEPTH
 
 FUNCTION_KEY_SETTING = "REGSYNC_LOCAL_FUNCTION_KEY"
 MASTER_KEY_SETTING = "REGSYNC_LOCAL_MASTER_KEY"
 EVENTGRID_KEY_SETTING = "REGSYNC_LOCAL_EVENTGRID_KEY"
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
+MAX_JSON_DEPTH_SETTING = "REGSYNC_MAX_JSON_DEPTH"  # RegSync's own setting (shared.settings), read here too
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,19 @@ def resolve_setting(value: str, settings: Mapping[str, str]) -> str:
         return settings[name]
 
     return re.sub(r"%([^%]+)%", lookup, value)
+
+
+def max_json_depth(settings: Mapping[str, str]) -> int:
+    """How deep an Event Grid delivery may nest: `REGSYNC_MAX_JSON_DEPTH`, default 32 as in RegSync.
+
+    A value that is not a positive integer stops the host at start rather than at the first delivery.
+    """
+    raw = settings.get(MAX_JSON_DEPTH_SETTING, "").strip()
+    if not raw:
+        return DEFAULT_MAX_JSON_DEPTH
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+        raise ValueError(f"app setting `{MAX_JSON_DEPTH_SETTING}` must be a positive integer, not `{raw}`")
+    return int(raw)
 
 
 def load_settings_file(path: Path) -> dict[str, str]:

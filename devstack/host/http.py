@@ -34,9 +34,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from devstack.host.config import HostConfig, HostKeys, resolve_setting
+from devstack.host.config import HostConfig, HostKeys, max_json_depth, resolve_setting
 from devstack.host.discovery import FunctionSpec, discover, invoke_logged
 from devstack.host.workers import Workers
+from shared.bounded import load_json, shown
+from shared.errors import InvalidInputError
 
 log = logging.getLogger("devstack.host")  # one logger for the whole host, named as before the split
 
@@ -93,6 +95,7 @@ class LocalHost:
             config = dataclasses.replace(config, max_polling_interval=poll_interval)
         self.config = config
         self.keys = keys or HostKeys.from_settings(self.settings)
+        self.max_json_depth = max_json_depth(self.settings)
         self.functions = {spec.name: spec for spec in discover(app)}
         self.http_routes = [
             HttpRoute.compile(spec, config.route_prefix)
@@ -173,6 +176,12 @@ class LocalHost:
     # -- Event Grid webhook ----------------------------------------------------------------------------
 
     async def eventgrid_webhook(self, request: Request) -> Response:
+        """The Event Grid extension's webhook. A malformed delivery gets a 400 with RegSync's JSON error
+        body, never a 5xx: the body is parsed by `shared.bounded.load_json` (bounded depth, duplicate
+        keys, NaN, bad UTF-8) and every shape is checked before use. 401 and 404 keep plain-text bodies:
+        the real host's are not JSON either (azure-functions-host FunctionInvocationMiddleware answers
+        an empty UnauthorizedResult/NotFoundResult; the extension's 404 is the text `cannot find
+        function`)."""
         if request.path_params["extension"].lower() != "eventgrid":
             return PlainTextResponse("unknown extension", status_code=404)
         if not self._authorized(request, self.keys.eventgrid, self.keys.master):
@@ -184,31 +193,53 @@ class LocalHost:
             return PlainTextResponse("cannot find function", status_code=404)
         kind = request.headers.get("aeg-event-type", "")
         try:
-            events = _as_event_list(json.loads(await request.body()))
-        except ValueError:
-            return PlainTextResponse("body is not a JSON event or array of events", status_code=400)
+            payload = load_json(await request.body(), max_depth=self.max_json_depth, what="the delivery")
+            events = _as_event_list(payload)
+        except InvalidInputError as error:
+            return _invalid_input(str(error))
         if kind == "SubscriptionValidation":
             log.info("%s: Event Grid subscription validation answered", spec.name)
             return _subscription_validation(events)
         if kind == "Notification":
             failures = await run_in_threadpool(self._deliver_events, spec, events)
             return Response(status_code=500 if failures else 202)
-        return PlainTextResponse("missing or unknown aeg-event-type header", status_code=400)
+        return _invalid_input("the aeg-event-type header is missing or unknown")
 
     def _deliver_events(self, spec: FunctionSpec, events: list[dict[str, Any]]) -> int:
-        """Invoke once per event; the count of failures decides 202 or 500 for the whole batch."""
+        """Invoke once per event; the count of the function's failures decides 202 or 500 for the batch.
+
+        An event the library's converter cannot decode (`eventTime: "yesterday"` is a ValueError) is
+        malformed: logged and acknowledged on its own, its neighbours still delivered, since redelivering
+        it cannot help. Only an exception raised by the function itself makes the batch a 500, which is
+        what makes Event Grid redeliver. The real host differs here: the Python worker decodes inside
+        the invocation (azure-functions-python-worker, dispatcher.py `_handle__invocation_request`:
+        `bindings.from_incoming_proto` and the call share one try, any exception is a failed
+        invocation), and the Event Grid extension answers 500 if any invocation failed (azure-sdk-for-net,
+        Microsoft.Azure.WebJobs.Extensions.EventGrid, EventGridExtensionConfigProvider.ProcessEventsAsync),
+        so Azure redelivers such a batch until its retry policy gives up. A deliberate difference, listed
+        in docs/local-stack.md ("Differences from the real Functions host").
+        """
         failures = 0
         for raw in events:
+            name = shown(str(raw.get("id")))
             try:
                 event = func_eventgrid.EventGridEventInConverter.decode(
                     func_meta.Datum(json.dumps(raw), "json"), trigger_metadata={}
                 )
-                invoke_logged(spec, event, f"event {raw.get('id')}")
+            except Exception as error:  # the converter raises ValueError, TypeError, ... on bad fields
+                log.warning(
+                    "%s: event %s is malformed (%s: %s); acknowledged, the function was not invoked",
+                    spec.name,
+                    name,
+                    type(error).__name__,
+                    shown(str(error), 200),
+                )
+                continue
+            try:
+                invoke_logged(spec, event, f"event {name}")
             except Exception:
                 failures += 1
-                log.warning(
-                    "%s: event %s failed; Event Grid will redeliver the batch", spec.name, raw.get("id")
-                )
+                log.warning("%s: event %s failed; Event Grid will redeliver the batch", spec.name, name)
         return failures
 
     # -- HTTP triggers ---------------------------------------------------------------------------------
@@ -238,6 +269,11 @@ _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 def _unauthorized() -> Response:
     return PlainTextResponse("unauthorized", status_code=401)
+
+
+def _invalid_input(message: str) -> Response:
+    """A malformed delivery: 400 with RegSync's error body (docs/api.md, "Errors")."""
+    return JSONResponse({"error": {"code": "invalid_input", "message": message}}, status_code=400)
 
 
 def _describe(spec: FunctionSpec, settings: Mapping[str, str]) -> dict[str, Any]:
@@ -289,14 +325,15 @@ def _to_starlette(result: Any) -> Response:
 def _as_event_list(payload: Any) -> list[dict[str, Any]]:
     events = payload if isinstance(payload, list) else [payload]
     if not events or not all(isinstance(event, dict) for event in events):
-        raise ValueError("not an event batch")
+        raise InvalidInputError("the delivery is not a JSON event or a non-empty array of events")
     return events
 
 
 def _subscription_validation(events: list[dict[str, Any]]) -> Response:
-    code = (events[0].get("data") or {}).get("validationCode")
-    if not code:
-        return PlainTextResponse("validation event has no data.validationCode", status_code=400)
+    data = events[0].get("data")
+    code = data.get("validationCode") if isinstance(data, dict) else None
+    if not isinstance(code, str) or not code:
+        return _invalid_input("the validation event has no data.validationCode string")
     return JSONResponse({"validationResponse": code})
 
 
@@ -304,7 +341,7 @@ def _cloudevents_validation(request: Request) -> Response:
     """CloudEvents 1.0 abuse protection: echo the origin to allow deliveries from it."""
     origin = request.headers.get("webhook-request-origin")
     if not origin:
-        return PlainTextResponse("missing WebHook-Request-Origin", status_code=400)
+        return _invalid_input("the WebHook-Request-Origin header is missing")
     return Response(status_code=200, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"})
 
 

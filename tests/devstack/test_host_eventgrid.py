@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.host import LocalHost
 from tests.devstack import sample_app
 from tests.devstack.conftest import KEYS, HostUnderTest
 
@@ -134,12 +136,92 @@ def test_cloudevents_abuse_protection_handshake(host: HostUnderTest) -> None:
     assert response.headers["webhook-allowed-origin"] == "eventgrid.azure.net"
 
 
-def test_malformed_body_is_400(host: HostUnderTest) -> None:
+def post_raw(client: httpx.Client, content: bytes, **headers: str) -> httpx.Response:
+    params = {"functionName": "on_sample_event", "code": KEYS.eventgrid}
+    return client.post(WEBHOOK, params=params, content=content, headers=headers)
+
+
+def invalid_input(response: httpx.Response) -> str:
+    """The message of a 400 with RegSync's error body."""
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    return str(error["message"])
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not json", b'[{"id": "a", "id": "b"}]', b"[NaN]", b"\xff", b"[]", b"[1]", b'"text"'],
+    ids=["not json", "duplicate key", "NaN", "not UTF-8", "empty batch", "not an event", "a string"],
+)
+def test_malformed_body_is_400_with_a_json_error(host: HostUnderTest, content: bytes) -> None:
     with host.client() as client:
-        response = client.post(
-            WEBHOOK,
-            params={"functionName": "on_sample_event", "code": KEYS.eventgrid},
-            content=b"not json",
-            headers=NOTIFY,
+        assert invalid_input(post_raw(client, content, **NOTIFY)).startswith("the delivery")
+
+
+def test_a_body_nested_100000_deep_is_400_not_a_recursion_error(host: HostUnderTest) -> None:
+    with host.client() as client:
+        message = invalid_input(post_raw(client, b"[" * 100_000 + b"]" * 100_000, **NOTIFY))
+    assert "deeper than 32 levels" in message  # the default of REGSYNC_MAX_JSON_DEPTH
+
+
+def test_the_depth_limit_is_the_hosts_setting(start_sample_host: Callable[..., HostUnderTest]) -> None:
+    host = start_sample_host(settings={"REGSYNC_MAX_JSON_DEPTH": "4"})
+    shallow, deep = grid_event(), grid_event()
+    deep["data"] = {"a": {"b": {}}}  # batch, event, data, a, b: 5 levels
+    with host.client() as client:
+        assert post(client, [shallow], **NOTIFY).status_code == 202  # batch, event, data: 3 levels
+        assert "deeper than 4 levels" in invalid_input(post(client, [deep], **NOTIFY))
+    assert seen(shallow)
+    assert not seen(deep)
+
+
+@pytest.mark.parametrize("value", ["", "x", "0", "-1", "1e3"])
+def test_a_depth_setting_that_is_not_a_positive_integer_stops_the_host(value: str) -> None:
+    with pytest.raises(ValueError, match="REGSYNC_MAX_JSON_DEPTH") if value else contextlib.nullcontext():
+        host = LocalHost(sample_app.app, settings={"REGSYNC_MAX_JSON_DEPTH": value}, keys=KEYS)
+        assert host.max_json_depth == 32  # blank: the default
+
+
+@pytest.mark.parametrize(
+    "data",
+    [["code"], "code", None, {}, {"validationCode": ""}, {"validationCode": 42}],
+    ids=["a list", "text", "null", "no code", "empty code", "code not text"],
+)
+def test_subscription_validation_without_a_code_string_is_400(host: HostUnderTest, data: Any) -> None:
+    validation = {
+        **grid_event(),
+        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+        "data": data,
+    }
+    with host.client() as client:
+        response = post(client, [validation], **{"aeg-event-type": "SubscriptionValidation"})
+    assert "validationCode" in invalid_input(response)
+
+
+def test_an_undecodable_event_is_acknowledged_and_its_neighbours_delivered(host: HostUnderTest) -> None:
+    # The library's converter raises ValueError on this eventTime: the function never sees the event.
+    before, bad, after = grid_event(), {**grid_event(), "eventTime": "yesterday"}, grid_event()
+    with host.client() as client:
+        assert post(client, [before, bad, after], **NOTIFY).status_code == 202
+    assert seen(before)
+    assert seen(after)
+    assert not seen(bad)
+
+
+def test_a_function_failure_next_to_an_undecodable_event_is_still_500(host: HostUnderTest) -> None:
+    bad, failing = {**grid_event(), "eventTime": "yesterday"}, grid_event(subject="models/fail:1")
+    with host.client() as client:
+        assert post(client, [bad, failing], **NOTIFY).status_code == 500
+
+
+def test_401_and_404_keep_the_hosts_plain_text_bodies(host: HostUnderTest) -> None:
+    # As in Azure, where neither is JSON (devstack/host/http.py, LocalHost.eventgrid_webhook).
+    with host.client() as client:
+        unauthorized = client.post(
+            WEBHOOK, params={"functionName": "on_sample_event"}, json=[], headers=NOTIFY
         )
-    assert response.status_code == 400
+        unknown = post(client, [grid_event()], function="nope", **NOTIFY)
+    for response in (unauthorized, unknown):
+        assert response.headers["content-type"].startswith("text/plain")
+    assert (unauthorized.status_code, unknown.status_code) == (401, 404)
