@@ -3,6 +3,8 @@ sync, pull and approve. Fast; the same flows run on Azurite and the emulator in 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from shared.auth import Caller, ForbiddenError
@@ -32,12 +34,8 @@ def test_an_ignored_event_is_audited_and_changes_nothing(world: World) -> None:
 
 def test_an_event_of_a_workspace_regsync_does_not_manage_is_ignored(world: World) -> None:
     event = world.register("workspace1", model("churn"))
-    foreign = type(event)(
-        **{
-            **event.__dict__,
-            "workspace_arm_id": "/subscriptions/x/resourceGroups/y/providers/Microsoft.MachineLearningServices/workspaces/zz",
-        }
-    )
+    elsewhere = "/subscriptions/x/resourceGroups/y/providers/Microsoft.MachineLearningServices/workspaces/zz"
+    foreign = replace(event, workspace_arm_id=elsewhere)
     [outcome] = world.engine.handle_event(foreign, correlation_id="c")
     assert outcome.status is Status.IGNORED and "not a workspace RegSync manages" in outcome.reason
 
