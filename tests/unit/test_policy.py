@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.domain import Asset, AssetKind, AssetRef, Registry, Workspace
+from shared.domain import Asset, AssetKind, AssetRef, Registry
 from shared.policy import (
     AssetSelector,
     Destination,
@@ -29,25 +29,14 @@ from shared.policy import (
     region_refusal,
     version_wanted,
 )
+from tests.unit.factories import SUBSCRIPTION, workspace
 
-SUBSCRIPTION = "0000aaaa-1111-2222-3333-444455556666"
 REGISTRY = Registry(
     name="shared-reg",
     subscription_id=SUBSCRIPTION,
     resource_group="rg-ml",
     regions=("eastus", "westeurope"),
 )
-
-
-def workspace(name: str, tenant: str = "contoso", region: str = "eastus", stage: str = "dev") -> Workspace:
-    return Workspace(
-        name=name,
-        tenant=tenant,
-        subscription_id=SUBSCRIPTION,
-        resource_group="rg-ml",
-        region=region,
-        stage=stage,
-    )
 
 
 def asset(
