@@ -72,6 +72,15 @@ class Failure:
         return self.kind in {Kind.TEMPORARY, Kind.UNEXPECTED}
 
 
+def _retry_after(error: BaseException, default: float = 10.0) -> float:
+    """The service's own Retry-After, in seconds, when its answer carried one."""
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    try:
+        return max(1.0, float(headers.get("Retry-After", default)))
+    except (TypeError, ValueError):
+        return default
+
+
 def judge(error: BaseException) -> Failure:
     """The verdict on any exception. Subclasses are tested before their bases."""
     message = str(error) or type(error).__name__
@@ -89,10 +98,11 @@ def judge(error: BaseException) -> Failure:
             return Failure(kind, message)
     if isinstance(error, (ConnectionError, TimeoutError)):
         return Failure(Kind.TEMPORARY, f"a service could not be reached ({type(error).__name__})", 10.0)
-    if type(error).__module__.startswith("azure.core"):
+    if any(kind.__module__.startswith("azure.core") for kind in type(error).__mro__):
+        # An Azure SDK error: azure.core's own, or a subclass another Azure package defines.
         status = getattr(error, "status_code", None)
         if status is None or status in _TEMPORARY_STATUS:
             first_line = message.strip().splitlines()[0][:300] if message.strip() else type(error).__name__
-            return Failure(Kind.TEMPORARY, f"storage or transport failure: {first_line}", 10.0)
+            return Failure(Kind.TEMPORARY, f"storage or transport failure: {first_line}", _retry_after(error))
         return Failure(Kind.PERMANENT, f"a service refused ({status}): {message.splitlines()[0][:300]}")
     return Failure(Kind.UNEXPECTED, f"unexpected {type(error).__name__}: {message}")

@@ -36,7 +36,9 @@ ALLOWED: dict[LedgerStatus | None, frozenset[LedgerStatus]] = {
     S.FAILED: frozenset({S.PENDING, S.RUNNING, S.SUCCEEDED}),
     S.REFUSED: frozenset({S.PENDING, S.AWAITING_APPROVAL, S.RUNNING, S.REFUSED}),
     S.SUCCEEDED: frozenset({S.SUCCEEDED}),
-    S.CONFLICT: frozenset({S.CONFLICT}),
+    # A share recorded as a conflict whose registry version turns out to be our own (a retried share
+    # whose first response was lost) is done after all.
+    S.CONFLICT: frozenset({S.CONFLICT, S.SUCCEEDED}),
 }
 # Moves into a queued status that start a new round: the work failed or was refused before.
 _NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED})

@@ -19,7 +19,7 @@ from functools import cached_property
 
 from shared.domain import Asset, AssetRef, LedgerStatus, Registry, Workspace
 from shared.errors import Failure, Kind
-from shared.ledger import abandoned, transition
+from shared.ledger import abandoned, held, transition
 from shared.policy import Gate, Policy, PushDecision, decide_share, decide_targets, version_wanted
 from shared.provenance import Origin, carried_tags, origin_of, provenance_tags, registry_copy
 from shared.records import (
@@ -148,7 +148,26 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
             name,
         )
 
+    busy = Report(
+        _outcome(
+            Action.SHARE,
+            destination,
+            registry.name,
+            Status.SKIPPED,
+            f"{destination} is being shared by another worker; it fans out when it is done",
+        )
+    )
     if s.in_registry is None:
+        if held(s.share_row, now):
+            return busy
+        if s.share_row is not None and s.share_row.status in {S.SUCCEEDED, S.CONFLICT}:
+            # The ledger says it was shared (or taken), the registry no longer holds it: deleted on
+            # purpose, perhaps. Sharing it again would undo that; a person decides.
+            reason = (
+                f"the ledger says {destination} was {s.share_row.status.value} but the registry no longer "
+                "holds it; not shared again"
+            )
+            return Report(_outcome(Action.SHARE, destination, registry.name, Status.SKIPPED, reason))
         return share(stamp_only=False)
     found = origin_of(s.in_registry.tags)
     if found == Origin(origin.name, ref.name, ref.version):
@@ -168,7 +187,7 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
         )
         return WriteRow(done, s.share_row, row, "done")
     if found is None and s.share_row is not None and s.share_row.status in {S.RUNNING, S.RETRYING}:
-        return share(stamp_only=True)  # our share was cut short before its provenance was stamped
+        return busy if held(s.share_row, now) else share(stamp_only=True)  # our share was cut short before its provenance was stamped
     holder = (
         f"{found.workspace}'s {found.name}:{found.version}" if found else "an asset RegSync did not share"
     )
@@ -505,6 +524,6 @@ def recorded(outcome: Outcome, *, actor: str = "regsync", correlation_id: str = 
 
 def newest_numeric(version: str, others: Iterable[str]) -> str:
     """Under `latest`, AzureML's own integer versions compare as numbers, whatever their creation order:
-    an older version shared late must not replace a newer one. Other versions keep creation order."""
-    numbers = [int(other) for other in (version, *others) if other.isdigit()]
-    return str(max(numbers))
+    an older version shared late must not replace a newer one. Other versions keep creation order.
+    The answer is one of the versions given, as written (`010` stays `010`)."""
+    return max((candidate for candidate in (version, *others) if candidate.isdigit()), key=int)

@@ -171,12 +171,6 @@ def test_an_error_elsewhere_with_a_status_code_is_not_taken_for_an_azure_one() -
     assert judge(LooksLikeAzureError("nope")).kind is Kind.UNEXPECTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="judge recognises Azure SDK errors by type(error).__module__, not by class: an azure.core "
-    "HttpResponseError subclass defined in another Azure package (azure.data.tables.TableTransactionError, "
-    "raised by submit_transaction) is judged unexpected whatever its status",
-)
 @pytest.mark.parametrize(("status", "kind"), [(400, Kind.PERMANENT), (503, Kind.TEMPORARY)])
 def test_an_azure_sdk_error_subclass_from_another_azure_package_is_judged_by_its_status(
     status: int, kind: Kind

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from shared import planner
 from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus
-from shared.ledger import LEASE, IllegalTransitionError, transition
+from shared.ledger import LEASE, transition
 from shared.planner import (
     FanoutSnapshot,
     Retry,
@@ -241,12 +241,6 @@ def test_our_registry_version_settles_the_share_row_as_succeeded(status: LedgerS
     assert step.audit is None and step.send is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IllegalTransitionError,
-    reason="plan_share moves a share row in `conflict` to `succeeded` when the registry holds our own "
-    "version, a move ALLOWED forbids: the pure planner raises IllegalTransitionError",
-)
 def test_our_registry_version_after_a_recorded_conflict_of_the_share_row_does_not_crash_the_plan() -> None:
     # A share whose response was lost is retried; the retry meets "already exists" (ConflictError) and
     # the share row settles as conflict. The registry holds our version all the same.
@@ -265,12 +259,6 @@ def test_an_untagged_registry_version_while_our_share_is_in_flight_gets_stamped(
     assert step.row is not None and step.row.status is status
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan_share ignores `held`: a share row another worker claimed within the lease is planned "
-    "as a Share whose claim (running -> running on the same ETag) takes the row over, so two workers "
-    "share at once; the old engine answered 'being worked on elsewhere'",
-)
 def test_a_share_row_held_by_another_worker_is_not_taken_over() -> None:
     step = share(status=S.RUNNING, updated=NOW - timedelta(minutes=2))
 
@@ -283,18 +271,6 @@ def test_a_share_row_held_by_another_worker_is_not_taken_over() -> None:
         S.RETRYING,
         S.FAILED,
         pytest.param(S.RUNNING, id="running-abandoned"),
-        pytest.param(
-            S.SUCCEEDED,
-            marks=pytest.mark.xfail(
-                strict=True, reason="a Share is planned on a succeeded row it cannot claim"
-            ),
-        ),
-        pytest.param(
-            S.CONFLICT,
-            marks=pytest.mark.xfail(
-                strict=True, reason="a Share is planned on a conflict row it cannot claim"
-            ),
-        ),
     ],
 )
 def test_a_planned_share_can_claim_its_row(status: LedgerStatus) -> None:
@@ -306,6 +282,14 @@ def test_a_planned_share_can_claim_its_row(status: LedgerStatus) -> None:
         step.row, S.RUNNING, key=step.row.asset_key, target=step.row.target, now=NOW, message="x"
     )
     assert claimed.attempts == step.row.attempts + 1
+
+
+@pytest.mark.parametrize("status", [S.SUCCEEDED, S.CONFLICT])
+def test_a_registry_version_gone_since_the_ledger_settled_is_not_shared_again(status: LedgerStatus) -> None:
+    step = share(status=status, updated=STALE)
+
+    assert isinstance(step, Report)
+    assert step.outcome.status is Status.SKIPPED and "no longer holds it" in step.outcome.reason
 
 
 # --- plan_share: conflicts ----------------------------------------------------------------------------
@@ -692,11 +676,6 @@ def test_integer_versions_compare_as_numbers(version: str, others: list[str], ne
     assert newest_numeric(version, others) == newest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="newest_numeric returns str(int(v)), not the version itself: `010` becomes `10`, which names no "
-    "version, so under `latest` the newest version is never wanted",
-)
 def test_the_newest_numeric_version_is_one_of_the_versions_given() -> None:
     assert newest_numeric("010", ["9"]) == "010"
 
