@@ -187,7 +187,9 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
         )
         return WriteRow(done, s.share_row, row, "done")
     if found is None and s.share_row is not None and s.share_row.status in {S.RUNNING, S.RETRYING}:
-        return busy if held(s.share_row, now) else share(stamp_only=True)  # our share was cut short before its provenance was stamped
+        return (
+            busy if held(s.share_row, now) else share(stamp_only=True)
+        )  # our share was cut short before its provenance was stamped
     holder = (
         f"{found.workspace}'s {found.name}:{found.version}" if found else "an asset RegSync did not share"
     )
