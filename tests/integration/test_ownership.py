@@ -7,6 +7,7 @@ Woodgrove's workspace under the provider's rule; Northwind could no longer publi
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable
@@ -143,3 +144,29 @@ def _versions() -> tuple[int, int]:
     """Two consecutive integer versions no other test of the session uses for BERT."""
     base = random.randint(10_000, 10_000_000)
     return base, base + 1
+
+
+def test_policy_validate_prints_warnings_and_keeps_the_file_valid(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shared.cli import app
+
+    seed = Path(__file__).resolve().parents[2] / "examples" / "seed-policy.yaml"
+    squat = tmp_path / "squat.yaml"
+    env = {"AzureWebJobsStorage": ""}
+    valid = CliRunner().invoke(app, ["policy", "validate", str(seed)], env=env)
+    assert valid.exit_code == 0
+    assert valid.stderr.splitlines() == [
+        f"{seed}:46: share[3].destination.name: warning: this tenant rule could publish model names "
+        "starting `bert-` (tenants northwind, woodgrove, ownership entry `bert-is-northwind-and-woodgrove`); "
+        "such a share is refused when it happens"
+    ]
+    rule = (  # the seen case's rule: every model it shares is named as Northwind's BERT
+        "  - {id: contoso-squats, tenant: contoso, assets: {kinds: [model]},"
+        " destination: {name: bert-base-uncased_fine-tuned}}\n"
+    )
+    text = seed.read_text().replace("share:\n", "share:\n" + rule)
+    squat.write_text(text)
+    refused = CliRunner().invoke(app, ["--json", "policy", "validate", str(squat)], env=env)
+    assert refused.exit_code == 1
+    assert [p["where"] for p in json.loads(refused.stdout)["problems"]] == ["share[0].destination.name"]
