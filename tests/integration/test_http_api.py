@@ -447,7 +447,7 @@ def test_invalid_policy_is_400_listing_problems_by_line_and_writes_nothing(
         ),
         (  # a tenant cannot make itself the owner of another tenant's names
             "api_rules_put",
-            {"ownership": [{"id": "mine-now", "tenants": ["contoso"], "prefixes": ["bert-"]}]},
+            {"ownership": [{"id": "mine-now", "tenants": ["contoso"], "prefixes": ["nlp-"]}]},
             None,
             "only the provider may write tenants, workspaces, registries or ownership",
         ),
