@@ -48,6 +48,7 @@ from shared.planner import FanoutSnapshot, Retry, plan_fanout
 from shared.policy import (
     AssetSelector,
     Effect,
+    NameOwners,
     Policy,
     PushRule,
     ShareRule,
@@ -198,7 +199,9 @@ def bench_decide(options: Options) -> list[dict[str, Any]]:
                 return decide_targets(asset, workspaces[0], workspaces, registry, policy)
 
             def plan(decisions: list[Any] = decisions) -> object:
-                snapshot = FanoutSnapshot(asset, latest_version="1")
+                snapshot = FanoutSnapshot(
+                    asset, NameOwners(asset.ref.kind, asset.ref.name), latest_version="1"
+                )
                 return plan_fanout(
                     snapshot, decisions, retry=Retry.NEVER, now=datetime.now(UTC), correlation_id="bench"
                 )

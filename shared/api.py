@@ -408,6 +408,7 @@ def checked_document(call: Call) -> PolicyDocument:
             source="request body",
             known_tenants=[tenant.id for tenant in call.store.list_tenants()],
             known_workspaces=call.store.list_workspaces(),
+            known_ownership=call.store.load_policy().ownership,
         )
     except PolicyFileError as error:
         raise PolicyProblemsError(error.problems) from None
@@ -421,8 +422,8 @@ def check_tenant_document(
     caller: Caller, document: PolicyDocument, stored: Iterable[ShareRule | PushRule]
 ) -> None:
     """A tenant writes rules of its own tenant only, adds no inventory, and takes over no rule id."""
-    if document.tenants or document.workspaces or document.registries:
-        raise ForbiddenError("only the provider may write tenants, workspaces or registries")
+    if document.tenants or document.workspaces or document.registries or document.ownership:
+        raise ForbiddenError("only the provider may write tenants, workspaces, registries or ownership")
     owners = {rule.id: rule for rule in stored}
     for rule in (*document.share, *document.push):
         if rule.tenant != caller.tenant:

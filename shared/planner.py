@@ -5,6 +5,11 @@ Who calls it: the engine's use cases, after they observed what the plan needs in
 sync: the diff is a pure function returning values (shared.steps), apply is the engine's job, and
 "already there with the same content" counts as done. How a claimed row settles after its AzureML call
 is decided here too (`settle_share`, `settle_push`), so apply only carries the result out.
+
+Ownership of registry names (docs/policy.md, "Who owns a registry name"): a share is planned only if
+its origin's tenant owns the destination name (or nobody does yet, and apply's claim makes it the
+owner: `lost_claim` judges that claim); a fan-out or a push delivers a version only if its provenance
+tenant owns the name; a name published before ownership existed is adopted (a `Claim` step).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
@@ -20,7 +25,17 @@ from functools import cached_property
 from shared.domain import Asset, AssetRef, LedgerStatus, Registry, Workspace
 from shared.errors import Failure, Kind
 from shared.ledger import abandoned, held, transition
-from shared.policy import Gate, Policy, PushDecision, decide_share, decide_targets, version_wanted
+from shared.policy import (
+    Gate,
+    NameOwners,
+    Policy,
+    PushDecision,
+    ShareDecision,
+    decide_share,
+    decide_targets,
+    provenance_tenant,
+    version_wanted,
+)
 from shared.provenance import Origin, carried_tags, origin_of, provenance_tags, registry_copy
 from shared.records import (
     ASSET_PUSHED,
@@ -39,9 +54,12 @@ from shared.records import (
     digest,
     push_target,
 )
-from shared.steps import Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
+from shared.steps import Claim, Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
 
 S = LedgerStatus
+# Part of every world's fingerprint: decisions made before ownership of names existed are judged again
+# (once) under it, which is when the reconcile adopts the names published before.
+DECISION_RULES = "names-owned"
 MAX_AUTOMATIC_ROUNDS = 2  # the reconcile queues a failed push afresh once; after that a person decides
 
 
@@ -65,7 +83,7 @@ class World:
     def fingerprint(self) -> str:
         """Changes whenever a rule, a workspace or the registry changes: memos made under another world
         no longer hold (a new subscriber, a workspace moved to prod, a region added)."""
-        parts = [self.policy.fingerprint, self.registry.model_dump_json()]
+        parts = [DECISION_RULES, self.policy.fingerprint, self.registry.model_dump_json()]
         parts += [self.workspaces[name].model_dump_json() for name in sorted(self.workspaces)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -104,6 +122,7 @@ class ShareSnapshot:
     share_row: LedgerEntry | None = None  # the destination's share row
     conflict_row: LedgerEntry | None = None  # the destination's conflict row for this origin
     in_registry: Asset | None = None  # what the registry holds at the destination
+    owners: NameOwners | None = None  # who owns the destination name (observed with the destination)
 
 
 def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id: str, event_id: str) -> Step:
@@ -118,8 +137,9 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
     if copy_reason:  # our own pushes echo back as workspace events: not news, not audited
         return Report(_outcome(Action.SHARE, ref, origin.name, Status.IGNORED, copy_reason))
     decision = decide_share(s.source, origin, registry, world.policy)
-    if not decision.allowed or decision.destination is None:
-        outcome = _outcome(Action.SHARE, ref, origin.name, Status.REFUSED, decision.reason)
+    refusal = _share_refusal(decision, s.owners, origin, ref)
+    if refusal is not None or decision.destination is None or s.owners is None:
+        outcome = _outcome(Action.SHARE, ref, origin.name, Status.REFUSED, refusal or decision.reason)
         if (
             s.memo is not None
             and s.memo.fingerprint == world.fingerprint
@@ -128,7 +148,7 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
             return Report(outcome)  # audited once per world already
         memo = Memo(ref.key, world.fingerprint, "", Status.REFUSED)
         return Record(outcome, _audit(outcome, correlation_id=correlation_id), (origin.name, memo))
-    destination, source = decision.destination, s.source
+    destination, source, owners = decision.destination, s.source, s.owners
     tags = provenance_tags(source, origin, rule_id=decision.rule_id, correlation_id=correlation_id)
     planned = _outcome(Action.SHARE, destination, registry.name, Status.SUCCEEDED, decision.reason)
 
@@ -145,6 +165,7 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
             stamp_only,
             event_id,
             correlation_id,
+            owners,
             name,
         )
 
@@ -215,6 +236,28 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
     return WriteRow(conflict, None, row, "conflict", audit=_audit(conflict, correlation_id=correlation_id))
 
 
+def _share_refusal(
+    decision: ShareDecision, owners: NameOwners | None, origin: Workspace, ref: AssetRef
+) -> str | None:
+    """Why a share is refused: the rules, or the destination name belongs to another tenant."""
+    if not decision.allowed or decision.destination is None:
+        return decision.reason
+    if owners is None:  # not observed: never guess
+        return f"who owns the destination name of {ref} was not observed"
+    return owners.refusal(origin.tenant, f"{origin.name}'s {ref} is not published under it")
+
+
+def lost_claim(step: Share, holder: str) -> str | None:
+    """Why a share must not go ahead after apply claimed its destination name and `holder` owns it now
+    (another tenant claimed the free name first); None if it may. A provider's claim stands above who
+    was recorded first."""
+    tenant = step.origin.tenant
+    if step.owners.declared or holder == tenant:
+        return None
+    owners = replace(step.owners, tenants=frozenset({holder}), basis=f"first published by {holder}")
+    return owners.refusal(tenant, f"{step.origin.name}'s {step.source.ref} is not published under it")
+
+
 def settle_share(step: Share, claimed: LedgerEntry, failure: Failure | None, *, now: datetime) -> Settlement:
     """The share row after the AzureML call: succeeded, retrying, in conflict, or failed."""
     destination, registry = step.destination, step.registry.name
@@ -243,9 +286,12 @@ def settle_share(step: Share, claimed: LedgerEntry, failure: Failure | None, *, 
             _audit(outcome, correlation_id=step.correlation_id),
             _event(ASSET_SHARED, destination, data),
         )
-    status = {Kind.TEMPORARY: S.RETRYING, Kind.UNEXPECTED: S.RETRYING, Kind.CONFLICT: S.CONFLICT}.get(
-        failure.kind, S.FAILED
-    )
+    status = {
+        Kind.TEMPORARY: S.RETRYING,
+        Kind.UNEXPECTED: S.RETRYING,
+        Kind.CONFLICT: S.CONFLICT,
+        Kind.REFUSED: S.REFUSED,
+    }.get(failure.kind, S.FAILED)
     outcome = _outcome(Action.SHARE, destination, registry, Status.of(status), failure.message)
     row = transition(
         claimed, status, key=claimed.asset_key, target=claimed.target, now=now, message=failure.message
@@ -259,16 +305,29 @@ def settle_share(step: Share, claimed: LedgerEntry, failure: Failure | None, *, 
 
 @dataclass(frozen=True)
 class FanoutSnapshot:
-    """A registry asset version, its push rows, and the registry's latest version of its name."""
+    """A registry asset version, who owns its name, its push rows, and the registry's latest version."""
 
     asset: Asset
+    owners: NameOwners
     rows: Mapping[str, LedgerEntry] = field(default_factory=dict)  # push rows by target workspace
     share_in_flight: bool = False  # our share of it has not stamped its provenance yet
     latest_version: str = ""
 
 
-def decide_fanout(asset: Asset, world: World, targets: Iterable[Workspace]) -> list[PushDecision]:
-    """The push decision for each target, judged as coming from the origin its provenance names."""
+def delivery_refusal(asset: Asset, owners: NameOwners) -> str | None:
+    """Why no workspace may receive registry `asset`: its provenance tenant does not own its name (a copy
+    that got into the registry some other way, or before ownership existed). None: it may be delivered."""
+    return owners.refusal(provenance_tenant(asset), f"{asset.ref} is never delivered")
+
+
+def decide_fanout(
+    asset: Asset, world: World, targets: Iterable[Workspace], *, owners: NameOwners
+) -> list[PushDecision]:
+    """The push decision for each target, judged as coming from the origin its provenance names; none
+    is allowed when the provenance tenant does not own the name."""
+    refusal = delivery_refusal(asset, owners)
+    if refusal:
+        return [PushDecision(False, refusal, target.name) for target in sorted(targets, key=lambda w: w.name)]
     found = origin_of(asset.tags)
     origin = world.workspaces.get(found.workspace) if found else None
     source = (
@@ -300,7 +359,11 @@ def plan_fanout(
     if s.share_in_flight:  # without provenance the audience could not be checked
         reason = "its share is still in flight; the share fans out when it is done"
         return [Report(_outcome(Action.FANOUT, ref, "", Status.SKIPPED, reason))]
-    steps: list[Step] = []
+    steps: list[Step] = list(_adoption(s.owners, correlation_id))
+    refusal = delivery_refusal(s.asset, s.owners)
+    if refusal:  # one line for the version, not one per target
+        outcome = _outcome(Action.FANOUT, ref, "", Status.REFUSED, refusal)
+        return [*steps, Record(outcome, _audit(outcome, correlation_id=correlation_id))]
     silent = 0
     for decision in decisions:
         if not decision.allowed:
@@ -332,6 +395,17 @@ def plan_fanout(
         )
         steps.append(Record(None, summary))
     return steps
+
+
+def _adoption(owners: NameOwners, correlation_id: str) -> list[Claim]:
+    """Write down the owner of a name published before ownership existed, once (insert-if-absent)."""
+    if owners.recorded or owners.declared or len(owners.tenants) != 1:
+        return []
+    (tenant,) = owners.tenants
+    reason = f"{owners.kind.value} name `{owners.name}` adopted by {tenant}: {owners.basis}"
+    subject = f"{owners.kind.value} {owners.name}"
+    audit = AuditRecord(Action.FANOUT, "adopted", reason, subject=subject, correlation_id=correlation_id)
+    return [Claim(owners, tenant, audit)]
 
 
 def _fanout_step(
@@ -402,20 +476,21 @@ def plan_push(
     row: LedgerEntry | None,
     *,
     asset: Asset | None,
+    owners: NameOwners | None,
     target: Workspace | None,
     world: World,
     now: datetime,
 ) -> Step:
-    """Check the rules again just before acting: push, or record the refusal."""
+    """Check the rules (and who owns the name) again just before acting: push, or record the refusal."""
     ref = message.ref
     if target is None:
         decision = PushDecision(
             False, f"workspace {message.target} is no longer managed by RegSync", message.target
         )
-    elif asset is None:
+    elif asset is None or owners is None:
         decision = PushDecision(False, f"{ref} is not in registry {world.registry.name}", message.target)
     else:
-        decision = decide_fanout(asset, world, [target])[0]
+        decision = decide_fanout(asset, world, [target], owners=owners)[0]
     if not decision.allowed or decision.action is None or target is None or asset is None:
         outcome = _outcome(Action.PUSH, ref, message.target, Status.REFUSED, decision.reason)
         after = transition(
@@ -522,6 +597,17 @@ def read_digest(asset: Asset, policy: Policy) -> str:
 def recorded(outcome: Outcome, *, actor: str = "regsync", correlation_id: str = "") -> Record:
     """An outcome with its audit line (a pull, a sync, a refusal a person asked for)."""
     return Record(outcome, _audit(outcome, actor, correlation_id))
+
+
+def oldest_version(versions: Iterable[str]) -> str | None:
+    """The first version a name had: the smallest, if all are AzureML's integers; else the last listed
+    (AzureML lists versions newest first)."""
+    listed = list(versions)
+    if not listed:
+        return None
+    if all(version.isdigit() for version in listed):
+        return min(listed, key=int)
+    return listed[-1]
 
 
 def newest_numeric(version: str, others: Iterable[str]) -> str:

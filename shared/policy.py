@@ -8,6 +8,11 @@ tenant applies only to that tenant's own workspaces; a rule without a tenant is 
 applies to everyone, which is how provider rules bound tenant rules. A matching deny beats every allow,
 whoever owns it; no matching allow means private (for shares) or not subscribed (for pushes). Every
 decision carries its reason: the rule that decided, or why nothing could.
+
+Names: a registry asset name (per kind) belongs to one tenant, or to the tenants the provider names
+(`NameClaim`, the policy's `ownership` section); a name nobody declared belongs to the tenant RegSync
+first published it for. `name_owners` says who owns a name, `NameOwners.refusal` whether a tenant may
+publish under it, and `decide_push` never delivers a version whose provenance tenant does not own it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from shared.domain import (
     ASSET_VERSION_PATTERN,
     Asset,
     AssetKind,
+    AssetName,
     AssetRef,
     AssetVersion,
     Frozen,
@@ -38,11 +44,13 @@ from shared.domain import (
     Workspace,
     WorkspaceName,
 )
+from shared.provenance import TAG_TENANT
 
 R = TypeVar("R", bound="Rule")
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-:/]{1,128}$")]
+NamePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 ANY_VALUE = "*"
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 NAME_TEMPLATE_FIELDS = frozenset({"name", "tenant", "workspace"})
@@ -218,16 +226,51 @@ class PushRule(Rule):
         return own_tenant_only and from_ok and self.targets.matches(target)
 
 
+class NameClaim(Frozen):
+    """The provider's word on who owns registry names: explicit names and/or name prefixes, of some
+    kinds, owned by one tenant or shared by several. The most specific claim of a name decides: an
+    explicit name, then the longest prefix (ties: the smaller id). It overrides who published first."""
+
+    id: RuleId
+    tenants: tuple[TenantId, ...] = Field(min_length=1)
+    kinds: tuple[AssetKind, ...] = tuple(AssetKind)
+    names: tuple[AssetName, ...] = ()
+    prefixes: tuple[NamePrefix, ...] = ()
+    description: MultiLineText = Field(default="", max_length=1024)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> NameClaim:
+        if not self.names and not self.prefixes:
+            raise ValueError("an ownership entry names `names` or `prefixes` (or both)")
+        return self
+
+    def specificity(self, kind: AssetKind, name: str) -> tuple[int, int] | None:
+        """How closely the claim covers `name`: (1, _) an explicit name, (0, length) a prefix; None: not."""
+        if kind not in self.kinds:
+            return None
+        if name in self.names:
+            return (1, len(name))
+        lengths = [len(prefix) for prefix in self.prefixes if name.startswith(prefix)]
+        return (0, max(lengths)) if lengths else None
+
+    @property
+    def owner(self) -> str:
+        shared = len(self.tenants) > 1
+        return f"{'tenants' if shared else 'tenant'} {', '.join(self.tenants)}"
+
+
 class Policy(Frozen):
-    """All rules in force. Rule ids are unique across both lists."""
+    """All rules in force, and the provider's ownership claims. Ids are unique across the three lists."""
 
     share: tuple[ShareRule, ...] = ()
     push: tuple[PushRule, ...] = ()
+    ownership: tuple[NameClaim, ...] = ()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Policy:
         seen: set[str] = set()
-        for rule in (*self.share, *self.push):
+        rules: tuple[ShareRule | PushRule | NameClaim, ...] = (*self.share, *self.push, *self.ownership)
+        for rule in rules:
             if rule.id in seen:
                 raise ValueError(f"rule id `{rule.id}` is used twice")
             seen.add(rule.id)
@@ -241,7 +284,7 @@ class Policy(Frozen):
     @property
     def fingerprint(self) -> str:
         """Changes whenever any rule changes: the reconcile re-judges assets judged under another one."""
-        rules = sorted(rule.model_dump_json() for rule in (*self.share, *self.push))
+        rules = sorted(rule.model_dump_json() for rule in (*self.share, *self.push, *self.ownership))
         return hashlib.sha256("\n".join(rules).encode()).hexdigest()[:16]
 
 
@@ -264,6 +307,66 @@ class PushDecision:
     gate: Gate = Gate.AUTOMATIC
     version_policy: VersionPolicy = VersionPolicy.LATEST
     pinned_version: str | None = None
+
+
+@dataclass(frozen=True)
+class NameOwners:
+    """Who owns one registry name (per kind), and on what grounds. No tenants: nobody yet, so the first
+    tenant RegSync publishes it for becomes its owner. `recorded` is False when the owner was read off
+    the oldest registry version (a name published before ownership existed): the plan writes it down."""
+
+    kind: AssetKind
+    name: str
+    tenants: frozenset[str] = frozenset()
+    basis: str = ""  # why they own it: a claim of the provider, or who published it first
+    declared: bool = False
+    recorded: bool = True
+
+    def admits(self, tenant: str | None) -> bool:
+        return not self.tenants or tenant in self.tenants
+
+    def refusal(self, tenant: str | None, doing: str) -> str | None:
+        """Why `tenant` may not `doing` (publish, receive) a version under the name; None if it may."""
+        if self.admits(tenant):
+            return None
+        who = f"tenant {tenant}" if tenant else "no tenant (it has no provenance)"
+        owners = ", ".join(sorted(self.tenants))
+        return (
+            f"registry {self.kind.value} name `{self.name}` belongs to {owners} ({self.basis}), "
+            f"not to {who}: {doing}"
+        )
+
+
+def declared_claim(claims: Iterable[NameClaim], kind: AssetKind, name: str) -> NameClaim | None:
+    """The provider's most specific claim of `name`, if any: explicit names, then the longest prefix."""
+    covering = [(spec, claim) for claim in claims if (spec := claim.specificity(kind, name))]
+    if not covering:
+        return None
+    best = max(spec for spec, _ in covering)
+    return min((claim for spec, claim in covering if spec == best), key=lambda claim: claim.id)
+
+
+def name_owners(
+    policy: Policy, kind: AssetKind, name: str, *, recorded: str | None, first_publisher: str | None = None
+) -> NameOwners:
+    """Who owns `name`: the provider's claim if one covers it; else the tenant recorded as its first
+    publisher; else (nothing recorded: published before ownership existed, or never) the provenance
+    tenant of its oldest registry version, to be recorded; else nobody yet."""
+    claim = declared_claim(policy.ownership, kind, name)
+    if claim is not None:
+        basis = f"declared by the provider's ownership entry `{claim.id}`"
+        return NameOwners(kind, name, frozenset(claim.tenants), basis, declared=True)
+    if recorded:
+        return NameOwners(kind, name, frozenset({recorded}), f"first published by {recorded}")
+    if first_publisher:
+        basis = f"{first_publisher} published its oldest version"
+        return NameOwners(kind, name, frozenset({first_publisher}), basis, recorded=False)
+    return NameOwners(kind, name)
+
+
+def provenance_tenant(asset: Asset) -> str | None:
+    """The tenant a registry version was shared for, as RegSync stamped it (None: not shared by us)."""
+    return asset.tags.get(TAG_TENANT) or None
 
 
 def region_refusal(workspace: Workspace, registry: Registry) -> str | None:

@@ -65,6 +65,17 @@ class Ledger(Protocol):
     def update_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
 
 
+class Owners(Protocol):
+    """Who owns a registry asset name (per kind): the tenant RegSync first published it for.
+
+    `claim_owner` is insert-if-absent: the first claim of a name wins, and every claim answers the owner
+    as it now stands (the claimant, or whoever got there first).
+    """
+
+    def owner_of(self, kind: AssetKind, name: str) -> str | None: ...
+    def claim_owner(self, kind: AssetKind, name: str, tenant: str) -> str: ...
+
+
 class AuditLog(Protocol):
     def audit(self, record: AuditRecord) -> None: ...
 
@@ -81,5 +92,5 @@ class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
 
 
-class State(Inventory, Ledger, AuditLog, Memos, Protocol):
+class State(Inventory, Ledger, Owners, AuditLog, Memos, Protocol):
     """The tables as one port (the storage adapter implements all of them)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from shared.domain import Asset, AssetRef, Registry, Workspace
-from shared.policy import PushAction
+from shared.policy import NameOwners, PushAction
 from shared.records import AuditRecord, LedgerEntry, Memo, OutboundEvent, Outcome, PushMessage, Status
 
 
@@ -71,6 +71,7 @@ class Share:
     stamp_only: bool
     event_id: str
     correlation_id: str
+    owners: NameOwners  # who owns the destination name, as planned: apply's claim must agree
     name: str = "share"
 
 
@@ -89,7 +90,19 @@ class Push:
     name: str = "push"
 
 
-Step = Report | Record | WriteRow | Defer | Share | Push
+@dataclass(frozen=True)
+class Claim:
+    """Write down who owns a registry name that was published before ownership existed (its oldest
+    version's provenance tenant), insert-if-absent, with one audit line."""
+
+    owners: NameOwners
+    tenant: str
+    audit: AuditRecord
+    outcome: None = None
+    name: str = ""
+
+
+Step = Report | Record | WriteRow | Defer | Share | Push | Claim
 
 
 @dataclass(frozen=True)

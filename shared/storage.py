@@ -11,7 +11,12 @@ Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Led
 - Inventory, PK `workspace`, RK `arm|{sub}|{rg}|{name}` (lower case): event topic -> workspace, a point
   read (the index row; it holds the workspace name).
 - Inventory, PK `registry`, RK registry name: point read; the list is one partition.
-- Rules, PK `share` or `push`, RK rule id, field `body` (the rule as JSON): the policy is two partitions.
+- Inventory, PK `owner`, RK `{kind}:{name}` of a registry asset name, field `tenant`: who owns the name
+  (the tenant RegSync first published it for; names published before ownership existed are adopted by
+  the provenance tenant of their oldest version). Written insert-if-absent, so the first claim wins and
+  is never overwritten; a point read serves every share and fan-out.
+- Rules, PK `share`, `push` or `ownership` (the provider's name claims), RK rule id, field `body` (the
+  rule as JSON): the policy is three partitions.
 - Ledger, PK `{kind}:{name}:{version}` of the registry asset, RK `share` (the registry) or
   `push|{workspace}`: one asset's fan-out is one partition; (asset, target) is a point read.
 - Audit, PK UTC day `YYYYMMDD`, RK `{inverted ticks}-{uuid}`: a day's newest-first page is one partition.
@@ -46,6 +51,7 @@ from azure.storage.queue import (
 )
 
 from shared.domain import (
+    AssetKind,
     LedgerStatus,
     Registry,
     Tenant,
@@ -53,7 +59,7 @@ from shared.domain import (
     parse_workspace_arm_id,
     workspace_arm_id,
 )
-from shared.policy import Policy, PushRule, ShareRule
+from shared.policy import NameClaim, Policy, PushRule, ShareRule
 from shared.ports import ConcurrentUpdateError
 from shared.records import AuditRecord, LedgerEntry, Memo, Status, utc_now
 from shared.settings import Settings
@@ -294,12 +300,33 @@ class StateStore:
     def delete_registry(self, name: str) -> None:
         self.inventory.delete_entity("registry", name)
 
+    # --- owners of registry names ----------------------------------------------------------------
+
+    def owner_of(self, kind: AssetKind, name: str) -> str | None:
+        entity = _point_read(self.inventory, "owner", f"{kind.value}:{name}")
+        return str(entity["tenant"]) if entity else None
+
+    def claim_owner(self, kind: AssetKind, name: str, tenant: str) -> str:
+        """Record `tenant` as the owner of `name` unless someone owns it already; the owner after it."""
+        try:
+            row = {"PartitionKey": "owner", "RowKey": f"{kind.value}:{name}", "tenant": tenant}
+            self.inventory.create_entity({**row, "at": iso(utc_now())})
+        except ResourceExistsError:
+            owner = self.owner_of(kind, name)
+            if owner is None:  # removed in between by an operator: claim again
+                return self.claim_owner(kind, name, tenant)
+            return owner
+        return tenant
+
     # --- rules ---------------------------------------------------------------------------------
 
     def load_policy(self) -> Policy:
         share = [ShareRule.model_validate_json(entity["body"]) for entity in _partition(self.rules, "share")]
         push = [PushRule.model_validate_json(entity["body"]) for entity in _partition(self.rules, "push")]
-        return Policy(share=tuple(share), push=tuple(push))
+        ownership = [
+            NameClaim.model_validate_json(entity["body"]) for entity in _partition(self.rules, "ownership")
+        ]
+        return Policy(share=tuple(share), push=tuple(push), ownership=tuple(ownership))
 
     def merge_policy(self, policy: Policy, *, replace_all: bool = False) -> Policy:
         """The policy `put_policy` would store, without writing; StateError if the ids clash.
@@ -316,8 +343,9 @@ class StateStore:
         """
         current = self.load_policy()
         merged = _merge(current, policy, replace_all=replace_all)  # validates ids across old + new
-        removed = [rule.id for rule in (*current.share, *current.push) if rule.id not in _ids(merged)]
-        for kind, rules in (("share", policy.share), ("push", policy.push)):
+        removed = [rule.id for rule in _rules(current) if rule.id not in _ids(merged)]
+        for kind in _KINDS:
+            rules: tuple[ShareRule | PushRule | NameClaim, ...] = getattr(policy, kind)
             operations = [("upsert", _rule_entity(kind, rule)) for rule in rules]
             # A rule that changed kind (share <-> push under --replace) leaves a row behind otherwise.
             kept = {rule.id for rule in getattr(merged, kind)}
@@ -328,7 +356,7 @@ class StateStore:
         return removed
 
     def delete_rule(self, rule_id: str) -> bool:
-        for kind in ("share", "push"):
+        for kind in _KINDS:
             if _point_read(self.rules, kind, rule_id):
                 self.rules.delete_entity(kind, rule_id)
                 return True
@@ -482,25 +510,32 @@ def _registry_from(entity: Any) -> Registry:
     )
 
 
-def _rule_entity(kind: str, rule: ShareRule | PushRule) -> dict[str, Any]:
+_KINDS = ("share", "push", "ownership")  # the Rules table's partitions, named as the Policy's fields
+
+
+def _rule_entity(kind: str, rule: ShareRule | PushRule | NameClaim) -> dict[str, Any]:
     return {
         "PartitionKey": kind,
         "RowKey": rule.id,
         "body": rule.model_dump_json(),
-        "tenant": rule.tenant or "",
+        "tenant": getattr(rule, "tenant", None) or "",
     }
 
 
+def _rules(policy: Policy) -> tuple[ShareRule | PushRule | NameClaim, ...]:
+    return (*policy.share, *policy.push, *policy.ownership)
+
+
 def _ids(policy: Policy) -> set[str]:
-    return {rule.id for rule in (*policy.share, *policy.push)}
+    return {rule.id for rule in _rules(policy)}
 
 
 def _merge(current: Policy, incoming: Policy, *, replace_all: bool) -> Policy:
     if replace_all:
         return incoming
+    stored = {rule.id: kind for kind in _KINDS for rule in getattr(current, kind)}
     clashes = sorted(
-        {rule.id for rule in current.share} & {rule.id for rule in incoming.push}
-        | {rule.id for rule in current.push} & {rule.id for rule in incoming.share}
+        rule.id for kind in _KINDS for rule in getattr(incoming, kind) if stored.get(rule.id, kind) != kind
     )
     if clashes:
         raise StateError(
@@ -511,6 +546,7 @@ def _merge(current: Policy, incoming: Policy, *, replace_all: bool) -> Policy:
     return Policy(
         share=tuple(rule for rule in current.share if rule.id not in new_ids) + incoming.share,
         push=tuple(rule for rule in current.push if rule.id not in new_ids) + incoming.push,
+        ownership=tuple(rule for rule in current.ownership if rule.id not in new_ids) + incoming.ownership,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -60,9 +59,8 @@ class MemoryState:
     ledger: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     audits: list[AuditRecord] = field(default_factory=list)
     memos: dict[str, dict[str, Memo]] = field(default_factory=dict)
+    owners: dict[tuple[AssetKind, str], str] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
-    # Called after a ledger row is read and before the next write: a test's stand-in for another worker.
-    meanwhile: Callable[[], None] | None = None
 
     # --- inventory -----------------------------------------------------------------------------
 
@@ -115,10 +113,16 @@ class MemoryState:
         return stored
 
     def _before_write(self, method: str) -> None:
-        if self.meanwhile is not None:
-            act, self.meanwhile = self.meanwhile, None
-            act()
         self.faults.check(method)
+
+    # --- owners of registry names ---------------------------------------------------------------
+
+    def owner_of(self, kind: AssetKind, name: str) -> str | None:
+        return self.owners.get((kind, name))
+
+    def claim_owner(self, kind: AssetKind, name: str, tenant: str) -> str:
+        self.faults.check("claim_owner")
+        return self.owners.setdefault((kind, name), tenant)
 
     # --- audit and memos -----------------------------------------------------------------------
 

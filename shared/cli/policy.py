@@ -16,7 +16,7 @@ from shared.admin import apply_document
 from shared.cli.application import Application, CliError, application, checked, unknown
 from shared.domain import AssetKind
 from shared.policy import AssetSelector, Policy, PushRule, RuleId, ShareRule
-from shared.policy_file import MAX_POLICY_BYTES, PolicyDocument, PolicyFileError, parse_policy
+from shared.policy_file import MAX_POLICY_BYTES, PolicyDocument, PolicyFileError, Problem, check_policy
 
 app = typer.Typer(help="Policy: load, inspect and export share and push rules.", no_args_is_help=True)
 FileArgument = Annotated[Path, typer.Argument(metavar="FILE", help="Policy file (YAML, see docs/policy.md).")]
@@ -33,7 +33,7 @@ def validate(
     """Check a policy file and print every problem with its line; writes nothing."""
     cli = application(ctx)
     try:
-        document = _parse(cli, file, with_store=check_store)
+        document, warnings = _parse(cli, file, with_store=check_store)
     except PolicyFileError as error:
         if not cli.json_output:
             raise
@@ -41,8 +41,10 @@ def validate(
         cli.emit_json({"file": str(file), "valid": False, "problems": problems})
         raise typer.Exit(code=1) from None
     if cli.json_output:
-        cli.emit_json({"file": str(file), "valid": True, **_counts(document)})
+        shown = [{"line": p.line, "where": p.where, "message": p.message} for p in warnings]
+        cli.emit_json({"file": str(file), "valid": True, **_counts(document), "warnings": shown})
     else:
+        _warn(cli, file, warnings)
         cli.emit_line(f"{file}: valid ({_summary(document)})")
 
 
@@ -54,8 +56,10 @@ def load(
 ) -> None:
     """Validate a policy file, then store its inventory and rules (nothing at all if it is invalid)."""
     cli = application(ctx)
-    document = _parse(cli, file, with_store=True)
+    document, warnings = _parse(cli, file, with_store=True)
     removed = apply_document(cli.writable_store(), document, replace_all=replace)
+    if not cli.json_output:
+        _warn(cli, file, warnings)
     if cli.json_output:
         cli.emit_json({"file": str(file), **_counts(document), "removed_rules": removed})
         return
@@ -105,9 +109,10 @@ def export(ctx: typer.Context) -> None:
         registries=tuple(cli.read_list(store.list_registries)),
         share=policy.share,
         push=policy.push,
+        ownership=policy.ownership,
     )
     data: dict[str, Any] = {"version": document.version}
-    for section in ("tenants", "workspaces", "registries", "share", "push"):
+    for section in ("tenants", "workspaces", "registries", "share", "push", "ownership"):
         data[section] = [
             item.model_dump(mode="json", exclude_defaults=True) for item in getattr(document, section)
         ]
@@ -117,7 +122,12 @@ def export(ctx: typer.Context) -> None:
         cli.emit_raw(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
 
 
-def _parse(cli: Application, file: Path, *, with_store: bool) -> PolicyDocument:
+def _warn(cli: Application, file: Path, warnings: list[Problem]) -> None:
+    for warning in warnings:
+        cli.message(warning.render(str(file)))
+
+
+def _parse(cli: Application, file: Path, *, with_store: bool) -> tuple[PolicyDocument, list[Problem]]:
     try:
         with file.open("rb") as stream:  # one byte past the limit is enough to refuse it
             raw = stream.read(MAX_POLICY_BYTES + 1)
@@ -126,14 +136,16 @@ def _parse(cli: Application, file: Path, *, with_store: bool) -> PolicyDocument:
         reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
         raise CliError(f"policy file `{file}` cannot be read: {reason}") from None
     if not with_store:
-        return parse_policy(text, source=str(file))
+        return check_policy(text, source=str(file))
     tenants = cli.read_list(cli.store.list_tenants)
     workspaces = cli.read_list(cli.store.list_workspaces)
-    return parse_policy(
+    stored = cli.read(cli.store.load_policy, Policy())
+    return check_policy(
         text,
         source=str(file),
         known_tenants=[tenant.id for tenant in tenants],
         known_workspaces=workspaces,
+        known_ownership=stored.ownership,
     )
 
 

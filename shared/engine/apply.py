@@ -1,8 +1,11 @@
-"""Apply: the ONLY code that writes the ledger, the audit log, the memos, the queues and the outbox.
+"""Apply: the ONLY code that writes the ledger, the audit log, the memos, the owners of registry names,
+the queues and the outbox.
 
 Who calls it: the engine's use cases, with the steps the planner returned. Each step is carried out as
 it says; a Share or Push step claims its row, makes its AzureML call, turns whatever that raised into a
 Failure (shared.errors.judge, the one error mapping) and writes the settlement the planner decides.
+A Share claims its destination name for the origin's tenant (insert-if-absent) before it copies
+anything: of two tenants racing for a new name, the one whose claim lost is refused (`lost_claim`).
 RegSync's own events are only queued here (the queue is the outbox): publishing them happens off the
 critical path, so a slow or hung topic never holds up a share or a push.
 """
@@ -16,12 +19,12 @@ from typing import Any
 
 from shared.domain import LedgerStatus
 from shared.engine.logs import logger_for
-from shared.errors import Failure, TemporaryError, judge
+from shared.errors import Failure, Kind, TemporaryError, judge
 from shared.ledger import ALLOWED, transition
-from shared.planner import settle_push, settle_share
+from shared.planner import lost_claim, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, LedgerEntry, Outcome, Status
-from shared.steps import Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
+from shared.steps import Claim, Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
 
 log = logging.getLogger("regsync.apply")
 _REBASE_TRIES = 3
@@ -54,6 +57,11 @@ class Applier:
             return self._defer(step)
         if isinstance(step, Share):
             return self._share(step)
+        if isinstance(step, Claim):
+            owners = step.owners
+            if self.state.claim_owner(owners.kind, owners.name, step.tenant) == step.tenant:
+                self.state.audit(step.audit)
+            return step.outcome
         return self._push(step)
 
     # --- ledger rows --------------------------------------------------------------------------
@@ -177,7 +185,11 @@ class Applier:
             )
         failure: Failure | None = None
         try:
-            if step.stamp_only:
+            holder = self.state.claim_owner(step.destination.kind, step.destination.name, step.origin.tenant)
+            refusal = lost_claim(step, holder)
+            if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
+                failure = Failure(Kind.REFUSED, refusal)
+            elif step.stamp_only:
                 self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
             else:
                 self.catalog.share(step.origin, step.source.ref, step.registry, step.destination, step.tags)

@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from shared.domain import Asset, AssetRef, Registry, Workspace
+from shared.domain import Asset, AssetKind, AssetRef, Registry, Workspace
 from shared.engine.apply import Applier
 from shared.engine.logs import log
 from shared.errors import PermanentError, judge
-from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric
-from shared.policy import decide_share
+from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric, oldest_version
+from shared.policy import NameOwners, decide_share, declared_claim, name_owners, provenance_tenant
 from shared.ports import Catalog, Clock, State, WorkQueue
 from shared.provenance import origin_of, registry_copy
 from shared.records import (
@@ -75,7 +75,7 @@ class EngineCore(Generic[StoreT]):
         self, origin: Workspace, ref: AssetRef, world: World, *, source: Asset | None = None
     ) -> tuple[ShareSnapshot, AssetRef | None]:
         """The asset in its workspace (or `source`, as given) and, if the rules send it somewhere, what
-        sits at its destination."""
+        sits at its destination and who owns the destination name."""
         source = source or self.gateway.get_asset(origin, ref)
         memo = self.store.recall(origin.name, ref.key)
         if source is None or registry_copy(source):
@@ -91,14 +91,34 @@ class EngineCore(Generic[StoreT]):
             share_row=self.store.get_entry(destination.key, SHARE_TARGET),
             conflict_row=self.store.get_entry(destination.key, f"{CONFLICT_TARGET_PREFIX}{origin.name}"),
             in_registry=self.gateway.get_registry_asset(world.registry, destination),
+            owners=self.observe_owners(world, destination.kind, destination.name),
         )
         return snapshot, destination
 
-    def observe_fanout(self, asset: Asset, latest_version: str) -> FanoutSnapshot:
+    def observe_owners(self, world: World, kind: AssetKind, name: str) -> NameOwners:
+        """Who owns a registry name: the provider's claim (no read), else the recorded owner (a point
+        read), else, once per name until it is recorded, the provenance tenant of its oldest version."""
+        if declared_claim(world.policy.ownership, kind, name) is not None:
+            return name_owners(world.policy, kind, name, recorded=None)
+        recorded = self.store.owner_of(kind, name)
+        first = None
+        if recorded is None:
+            versions = self.gateway.registry_versions(
+                world.registry, AssetRef(kind=kind, name=name, version="1")
+            )
+            oldest = oldest_version(versions)
+            if oldest is not None:
+                found = self.gateway.get_registry_asset(
+                    world.registry, AssetRef(kind=kind, name=name, version=oldest)
+                )
+                first = provenance_tenant(found) if found else None
+        return name_owners(world.policy, kind, name, recorded=recorded, first_publisher=first)
+
+    def observe_fanout(self, asset: Asset, latest_version: str, owners: NameOwners) -> FanoutSnapshot:
         entries = self.store.entries_for_asset(asset.ref.key)
         in_flight = origin_of(asset.tags) is None and any(entry.target == SHARE_TARGET for entry in entries)
         rows = {entry.workspace: entry for entry in entries if entry.workspace}
-        return FanoutSnapshot(asset, rows, in_flight, latest_version)
+        return FanoutSnapshot(asset, owners, rows, in_flight, latest_version)
 
     def latest_version(self, registry: Registry, ref: AssetRef) -> str:
         if ref.version.isdigit():

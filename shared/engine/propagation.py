@@ -17,7 +17,7 @@ from shared.engine.core import EngineCore, StoreT
 from shared.engine.logs import logger_for
 from shared.events import AssetEvent, IgnoredEvent
 from shared.planner import Retry, World, decide_fanout, plan_fanout, plan_share, recorded
-from shared.policy import PushDecision, ShareDecision, decide_share
+from shared.policy import NameOwners, PushDecision, ShareDecision, decide_share
 from shared.records import Action, Outcome, Status
 from shared.steps import Share, Step, WriteRow, preview
 
@@ -80,9 +80,17 @@ class Propagation(EngineCore[StoreT]):
         stamped = share.tags if isinstance(share, Share) else {}
         source_tags = snapshot.source.tags if snapshot.source else {}
         would_hold = snapshot.in_registry or Asset(ref=destination, tags={**source_tags, **stamped})
-        decisions = decide_fanout(would_hold, world, world.workspaces.values())
+        owners = snapshot.owners
+        assert owners is not None  # observed with the destination
+        decisions = decide_fanout(would_hold, world, world.workspaces.values(), owners=owners)
         pushes = self.plan_fan_out(
-            would_hold, decisions, world=world, correlation_id=correlation_id, event_id=event_id, retry=retry
+            would_hold,
+            decisions,
+            owners,
+            world=world,
+            correlation_id=correlation_id,
+            event_id=event_id,
+            retry=retry,
         )
         return PropagationPlan(share, destination, judged, decisions, pushes)
 
@@ -122,6 +130,7 @@ class Propagation(EngineCore[StoreT]):
         self,
         asset: Asset,
         decisions: list[PushDecision],
+        owners: NameOwners,
         *,
         world: World,
         correlation_id: str,
@@ -130,7 +139,7 @@ class Propagation(EngineCore[StoreT]):
         latest_version: str | None = None,
     ) -> list[Step]:
         def plan(latest: str) -> list[Step]:
-            snapshot = self.observe_fanout(asset, latest)
+            snapshot = self.observe_fanout(asset, latest, owners)
             return plan_fanout(
                 snapshot,
                 decisions,
@@ -158,11 +167,15 @@ class Propagation(EngineCore[StoreT]):
         targets: Iterable[Workspace] | None = None,
         dry_run: bool = False,
     ) -> list[Outcome]:
-        """One ledger row and one queued push per allowed target of a registry asset version."""
-        decisions = decide_fanout(asset, world, world.workspaces.values() if targets is None else targets)
+        """One ledger row and one queued push per allowed target of a registry asset version (none if
+        its provenance tenant does not own its name)."""
+        owners = self.observe_owners(world, asset.ref.kind, asset.ref.name)
+        reached = world.workspaces.values() if targets is None else targets
+        decisions = decide_fanout(asset, world, reached, owners=owners)
         steps = self.plan_fan_out(
             asset,
             decisions,
+            owners,
             world=world,
             correlation_id=correlation_id,
             event_id=event_id,

@@ -27,6 +27,7 @@ class Pushes(Reconcile[StoreT]):
             try:
                 world = self.world()
                 asset = self.gateway.get_registry_asset(world.registry, ref)
+                owners = self.observe_owners(world, ref.kind, ref.name) if asset else None
             except Exception as error:
                 failure = judge(error)
                 if not failure.retryable or message.attempt >= self.max_push_attempts:
@@ -37,7 +38,9 @@ class Pushes(Reconcile[StoreT]):
                 step = Defer(outcome, later, delay)
             else:
                 target = world.workspaces.get(message.target)
-                step = plan_push(message, row, asset=asset, target=target, world=world, now=self.clock())
+                step = plan_push(
+                    message, row, asset=asset, owners=owners, target=target, world=world, now=self.clock()
+                )
         answered = self.applier.run(step)
         assert answered is not None  # push steps always answer
         return answered

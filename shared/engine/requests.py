@@ -148,13 +148,16 @@ class Requests(Pushes[StoreT]):
         if asset is None:
             what = f"{kind.value} {name}:{version}" if version else f"{kind.value} named {name}"
             return Outcome(Action.PULL, what, workspace, Status.REFUSED, f"the registry has no {what}")
-        decision = replace(decide_fanout(asset, world, [target])[0], version_policy=VersionPolicy.ALL)
+        owners = self.observe_owners(world, kind, name)
+        decision = replace(
+            decide_fanout(asset, world, [target], owners=owners)[0], version_policy=VersionPolicy.ALL
+        )
         if not decision.allowed:
             refused = Outcome(Action.PULL, str(asset.ref), workspace, Status.REFUSED, decision.reason)
             if not dry_run:
                 self.applier.run(recorded(refused, actor=caller.name, correlation_id=correlation_id))
             return refused
-        snapshot = self.observe_fanout(asset, asset.ref.version)
+        snapshot = self.observe_fanout(asset, asset.ref.version, owners)
         steps = plan_fanout(
             snapshot,
             [decision],

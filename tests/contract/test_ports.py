@@ -92,6 +92,15 @@ def test_memos_are_kept_per_scope(state: StatePort) -> None:
     assert port.memos_in(unique("elsewhere")) == {}
 
 
+def test_the_first_claim_of_a_name_wins(state: StatePort) -> None:
+    port, name = state.port, unique("owned")
+    assert port.owner_of(AssetKind.MODEL, name) is None
+    assert port.claim_owner(AssetKind.MODEL, name, "northwind") == "northwind"
+    assert port.claim_owner(AssetKind.MODEL, name, "contoso") == "northwind"  # the owner as it stands
+    assert port.owner_of(AssetKind.MODEL, name) == "northwind"
+    assert port.owner_of(AssetKind.ENVIRONMENT, name) is None  # per kind
+
+
 # --- work queues ------------------------------------------------------------------------------------------
 
 

@@ -79,7 +79,7 @@ def test_a_private_asset_is_refused_and_audited_once_per_world(world: World) -> 
 def test_a_different_asset_under_a_taken_registry_version_is_a_conflict_recorded_once(world: World) -> None:
     world.rules(SHARE_ALL)
     world.engine.handle_event(world.register("workspace1", model("shared-name")), correlation_id="c")
-    event = world.register("workspace4", model("shared-name"))
+    event = world.register("workspace2", model("shared-name"))  # same tenant: the name is contoso's
     for _ in range(2):
         [outcome] = world.engine.handle_event(event, correlation_id="c")
         assert outcome.status is Status.CONFLICT and "already holds workspace1's" in outcome.reason

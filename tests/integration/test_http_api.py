@@ -445,6 +445,12 @@ def test_invalid_policy_is_400_listing_problems_by_line_and_writes_nothing(
             None,
             "only the provider may write tenants",
         ),
+        (  # a tenant cannot make itself the owner of another tenant's names
+            "api_rules_put",
+            {"ownership": [{"id": "mine-now", "tenants": ["contoso"], "prefixes": ["nlp-"]}]},
+            None,
+            "only the provider may write tenants, workspaces, registries or ownership",
+        ),
         ("api_rules_delete", None, {"rule_id": "northwind-gets-credit-card"}, "tenant northwind"),
         ("api_rules_delete", None, {"rule_id": "provider-keeps-confidential"}, "the provider"),
     ],

@@ -35,6 +35,7 @@ from shared.policy import (
     Destination,
     Effect,
     Gate,
+    NameOwners,
     PushDecision,
     PushRule,
     ShareDecision,
@@ -94,6 +95,7 @@ def share(
         share_row=share_row(status, updated) if status is not None else None,
         conflict_row=conflict_row,
         in_registry=in_registry,
+        owners=NameOwners(SOURCE.ref.kind, SOURCE.ref.name),  # nobody owns the name yet
     )
     return plan_share(snapshot, on, now=NOW, correlation_id="corr-1", event_id="evt-1")
 
@@ -368,7 +370,10 @@ def fanout(
     retry: Retry = Retry.NEVER,
     in_flight: bool = False,
 ) -> list[Step]:
-    snapshot = FanoutSnapshot(model(version=version), rows or {}, in_flight, latest)
+    asset = model(version=version)
+    snapshot = FanoutSnapshot(
+        asset, NameOwners(asset.ref.kind, asset.ref.name), rows or {}, in_flight, latest
+    )
     return plan_fanout(snapshot, decisions, retry=retry, now=NOW, correlation_id="corr-1", event_id="evt-1")
 
 
@@ -490,7 +495,8 @@ def test_nothing_queued_means_no_summary() -> None:
 
 
 def test_the_action_names_who_asked() -> None:
-    snapshot = FanoutSnapshot(REGISTRY_ASSET, {}, False, "2")
+    owners = NameOwners(REGISTRY_ASSET.ref.kind, REGISTRY_ASSET.ref.name)
+    snapshot = FanoutSnapshot(REGISTRY_ASSET, owners, {}, False, "2")
 
     [step, _] = plan_fanout(
         snapshot,
@@ -753,7 +759,10 @@ def push(
     existing: LedgerEntry | None = None,
 ) -> Step:
     message = push_message(target)
-    return plan_push(message, existing, asset=asset, target=on.workspaces.get(target), world=on, now=NOW)
+    owners = NameOwners(message.ref.kind, message.ref.name)  # nobody owns the name: anyone may receive it
+    return plan_push(
+        message, existing, asset=asset, owners=owners, target=on.workspaces.get(target), world=on, now=NOW
+    )
 
 
 def test_an_allowed_push_carries_the_registry_provenance_and_the_rule() -> None:

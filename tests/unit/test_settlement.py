@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain import LedgerStatus
+from shared.domain import AssetKind, LedgerStatus
 from shared.errors import Failure, Kind
 from shared.ledger import transition
 from shared.planner import (
@@ -27,6 +27,7 @@ from shared.planner import (
     settle_push,
     settle_share,
 )
+from shared.policy import NameOwners
 from shared.provenance import provenance_tags
 from shared.records import ASSET_PUSHED, ASSET_SHARED, PUSH_FAILED, LedgerEntry, PushMessage, Status
 from shared.steps import Push, Report, Settlement, Share, WriteRow
@@ -43,7 +44,8 @@ PERMANENT_KINDS = [Kind.PERMANENT, Kind.REFUSED, Kind.INVALID, Kind.NOT_FOUND]
 def push_step(message: PushMessage, existing: LedgerEntry | None = None) -> Push:
     """The push as the queue worker plans it for `message` (the rules allow it)."""
     assert plan_push_before_observing(message, existing, now=NOW) is None
-    step = plan_push(message, existing, asset=IN_REGISTRY, target=WS3, world=WORLD, now=NOW)
+    owners = NameOwners(IN_REGISTRY.ref.kind, IN_REGISTRY.ref.name)
+    step = plan_push(message, existing, asset=IN_REGISTRY, owners=owners, target=WS3, world=WORLD, now=NOW)
     assert isinstance(step, Push)
     return step
 
@@ -162,7 +164,7 @@ def test_a_settled_row_keeps_the_claims_etag_and_attempts() -> None:
 
 
 def share_settles(failure: Failure | None) -> tuple[Share, Settlement]:
-    snapshot = ShareSnapshot(WS1, model().ref, model())
+    snapshot = ShareSnapshot(WS1, model().ref, model(), owners=NameOwners(AssetKind.MODEL, model().ref.name))
     step = plan_share(snapshot, WORLD, now=NOW, correlation_id="corr-1", event_id="evt-1")
     assert isinstance(step, Share)
     claimed = claim(step.row, step.destination.key, "share")
@@ -207,7 +209,7 @@ def test_a_share_conflict_is_recorded_once_without_an_event() -> None:
     assert settled.event is None
 
 
-@pytest.mark.parametrize("kind", PERMANENT_KINDS)
+@pytest.mark.parametrize("kind", [kind for kind in PERMANENT_KINDS if kind is not Kind.REFUSED])
 def test_a_share_failing_permanently_fails_with_an_audit(kind: Kind) -> None:
     _, settled = share_settles(Failure(kind, "AzureML refused (400)"))
 
@@ -215,6 +217,14 @@ def test_a_share_failing_permanently_fails_with_an_audit(kind: Kind) -> None:
     assert (settled.row.status, settled.row.finished) == (S.FAILED, NOW)
     assert settled.audit is not None
     assert settled.event is None
+
+
+def test_a_share_refused_at_the_last_moment_is_refused_not_failed() -> None:
+    """E.g. the name was claimed by another tenant between plan and apply (ownership)."""
+    _, settled = share_settles(Failure(Kind.REFUSED, "the name belongs to northwind"))
+
+    assert (settled.outcome.status, settled.row.status) == (Status.REFUSED, S.REFUSED)
+    assert settled.audit is not None and settled.event is None
 
 
 # --- properties: one failure per round ------------------------------------------------------------------
@@ -283,7 +293,8 @@ def test_every_round_the_reconcile_queues_gets_the_whole_budget_and_fails_once(
         # a redelivery of the last message finds the round failed and does nothing
         redelivered = plan_push_before_observing(settlements[-1][0], row, now=NOW)
         assert isinstance(redelivered, Report) and redelivered.outcome.status is Status.FAILED
-        snapshot = FanoutSnapshot(IN_REGISTRY, {"workspace3": row}, False, "1")
+        owners = NameOwners(AssetKind.MODEL, IN_REGISTRY.ref.name)
+        snapshot = FanoutSnapshot(IN_REGISTRY, owners, {"workspace3": row}, False, "1")
         [step, *_] = plan_fanout(
             snapshot, [decision("workspace3")], retry=Retry.AUTOMATIC, now=NOW, correlation_id="corr-1"
         )
