@@ -20,7 +20,7 @@ from shared.errors import Failure, TemporaryError, judge
 from shared.ledger import ALLOWED, transition
 from shared.planner import settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
-from shared.records import SHARE_TARGET, LedgerEntry, Outcome, Status
+from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
 from shared.steps import Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
 
 log = logging.getLogger("regsync.apply")
@@ -35,6 +35,7 @@ class Applier:
     outbox: WorkQueue | None  # None: no topic is configured, RegSync's events go nowhere
     clock: Clock
     max_push_attempts: int
+    refusal_window: int = 0  # seconds within which an identical `once` audit line is written once
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
         return [outcome for step in steps if (outcome := self.run(step)) is not None]
@@ -43,7 +44,7 @@ class Applier:
         if isinstance(step, Report):
             return step.outcome
         if isinstance(step, Record):
-            if step.audit is not None:
+            if step.audit is not None and (not step.once or self._first_in_window(step.audit)):
                 self.state.audit(step.audit)
             if step.memo is not None:
                 self.state.remember(*step.memo)
@@ -151,6 +152,12 @@ class Applier:
                 claimed.target,
                 judge(error).message,
             )
+
+    def _first_in_window(self, record: AuditRecord) -> bool:
+        """Is this the first identical record of the refusal window? (0: every one is written.)"""
+        if self.refusal_window <= 0:
+            return True
+        return self.state.first_in_window(record.key, now=self.clock(), window_seconds=self.refusal_window)
 
     def _send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
         self.pushes.send(body, delay_seconds=delay_seconds)
