@@ -17,7 +17,7 @@ from typing import Any
 from shared.domain import LedgerStatus
 from shared.engine.logs import logger_for
 from shared.errors import Failure, TemporaryError, judge
-from shared.ledger import ALLOWED, transition
+from shared.ledger import ALLOWED, held, transition
 from shared.planner import settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
@@ -111,7 +111,10 @@ class Applier:
         raise TemporaryError(f"ledger row {claimed.asset_key} -> {claimed.target} keeps changing; try again")
 
     def _claim(self, row: LedgerEntry | None, key: str, target: str, **fields: Any) -> LedgerEntry | None:
-        """Take the row for this worker (running, one attempt more); None if another worker got it."""
+        """Take the row for this worker (running, one attempt more); None if another worker got it, or
+        holds it already (a running row whose lease still runs is not taken over, only an abandoned one)."""
+        if held(row, self.clock()):
+            return None
         claimed = transition(row, LedgerStatus.RUNNING, key=key, target=target, now=self.clock(), **fields)
         try:
             return self._put(row, claimed)
@@ -177,9 +180,13 @@ class Applier:
             detail=detail,
         )
         if claimed is None:
-            raise TemporaryError(
-                f"the share of {step.destination} is being worked on elsewhere", retry_after=30
-            )
+            # Another worker holds a fresh claim on this share (a duplicate delivery of the same event,
+            # or an event and the reconcile at once). It shares and fans out itself; if it fails, its
+            # own delivery is retried, and the reconcile converges in any case. So this delivery is
+            # answered, not failed: raising would only make Event Grid redeliver a duplicate.
+            reason = f"the share of {step.destination} is being worked on elsewhere; that worker fans it out"
+            logs.info("share of %s: skipped (%s)", step.destination, reason)
+            return replace(step.outcome, status=Status.SKIPPED, reason=reason)
         failure: Failure | None = None
         try:
             if step.stamp_only:
