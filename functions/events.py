@@ -3,7 +3,11 @@
 Replies, in one table (`REDELIVER`): an outcome that must be tried again (the share is retrying) or a
 temporary failure raises, so Event Grid (through the host's 500) redelivers on its own schedule; a
 malformed event, a refusal or a permanent failure is logged (and audited by the engine) and
-acknowledged, so it is never retried forever.
+acknowledged, so it is never retried forever. A duplicate of an event another worker is working on
+right now (its share row is claimed and the claim is fresh) is acknowledged too (outcome `skipped`):
+the holder shares and fans out, its own delivery is retried if it fails, and the reconcile converges
+whatever happens (docs/security.md, "Duplicate deliveries"). Answering it 500 only made Event Grid
+redeliver a duplicate and logged a failure per copy.
 """
 
 from __future__ import annotations

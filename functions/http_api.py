@@ -2,10 +2,10 @@
 
 Each function turns its func.HttpRequest into an ApiRequest, calls shared.api.dispatch and turns the
 ApiResponse into a func.HttpResponse. Errors are mapped to HTTP here, once (`error_reply`): no principal
--> 401, forbidden -> 403, unknown thing -> 404, body too large -> 413, bad input -> 400, conflict ->
-409, other permanent failures -> 422, temporary ones -> 503 with Retry-After in whole seconds, anything
-else -> 500 (logged with its correlation id). Headers are never logged: the principal and the function
-key travel in them.
+-> 401, forbidden -> 403, unknown thing -> 404, body too large -> 413, a tenant over its rate -> 429
+with Retry-After, bad input -> 400, conflict -> 409, other permanent failures -> 422, temporary ones ->
+503 with Retry-After in whole seconds, anything else -> 500 (logged with its correlation id). Headers
+are never logged: the principal and the function key travel in them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def serve(route: api.Route, req: func.HttpRequest) -> func.HttpResponse:
             engine=runtime.engine(),
             max_body_bytes=load_settings().max_body_bytes,
             correlation_id=correlation_id,
+            limiter=runtime.limiter(),
         )
     except Exception as error:  # the one place where every failure becomes a reply
         reply = error_reply(error, correlation_id)
@@ -87,6 +88,8 @@ _BY_KIND: dict[Kind, tuple[int, str]] = {
 
 def _classify(error: Exception) -> tuple[int, str, dict[str, str]]:
     """(status, code, headers). Storage and transport failures are temporary: 503 with Retry-After."""
+    if isinstance(error, api.RateLimitedError):
+        return 429, "too_many_requests", {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
     for kind, status, code in _HTTP_ONLY:
         if isinstance(error, kind):
             return status, code, {}

@@ -63,6 +63,21 @@ param worldCacheSeconds int = 5
 @maxValue(256)
 param maxJsonDepth int = 32
 
+@description('Tokens a minute in a tenant\'s bucket for pull, sync and plan (per instance); 0 switches the limit off.')
+@minValue(0)
+@maxValue(6000)
+param rateLimitPerMinute int = 30
+
+@description('Most tokens a tenant\'s bucket holds: the burst of pull, sync and plan requests it may send at once.')
+@minValue(1)
+@maxValue(1000)
+param rateLimitBurst int = 10
+
+@description('Seconds within which an identical refusal asked for again (a refused pull) is audited once; 0 audits each.')
+@minValue(0)
+@maxValue(86400)
+param refusalAuditWindowSeconds int = 600
+
 @description('Seconds the outbox publisher waits on the outbound topic before it tries again later.')
 @minValue(1)
 @maxValue(60)
@@ -315,6 +330,9 @@ var appSettings = {
   REGSYNC_MAX_BODY_BYTES: string(maxBodyBytes)
   REGSYNC_WORLD_CACHE_SECONDS: string(worldCacheSeconds)
   REGSYNC_MAX_JSON_DEPTH: string(maxJsonDepth)
+  REGSYNC_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
+  REGSYNC_RATE_LIMIT_BURST: string(rateLimitBurst)
+  REGSYNC_REFUSAL_AUDIT_WINDOW_SECONDS: string(refusalAuditWindowSeconds)
   REGSYNC_PUBLISH_TIMEOUT_SECONDS: string(publishTimeoutSeconds)
   REGSYNC_EVENTGRID_TOPIC_ENDPOINT: outboundTopic.properties.endpoint
   // The topic has no keys (local auth is disabled): publishing is with the identity's Event Grid Data

@@ -8,10 +8,15 @@ Every route first identifies the caller (shared.auth), then validates its input 
 unknown fields refused), then checks that the caller may act for every tenant or workspace the request
 names, and only then reads or writes: a refused or malformed request writes nothing. Dry runs use the
 engine's dry-run paths, which make no table writes, queue messages or AzureML writes.
+
+Tenant callers: the expensive routes (pull, sync, plan) take a token from the tenant's bucket first
+(shared.ratelimit; 429 when it is empty); what they are answered with about other tenants is uniform
+(the engine's lookups and TenantView); their audit view is a query of their own partition.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,18 +39,19 @@ from shared.admin import apply_document
 from shared.auth import Caller, ForbiddenError, parse_principal
 from shared.bounded import load_json, shown
 from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, LedgerStatus, TenantId, WorkspaceName
-from shared.engine import Engine, SyncScope
+from shared.engine import Engine, SyncScope, TenantView
 from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.policy import PushRule, RuleId, ShareRule
 from shared.policy_file import PolicyDocument, PolicyFileError, Problem, parse_policy
+from shared.ratelimit import RateLimiter
 from shared.records import AuditRecord, LedgerEntry, Status
 from shared.settings import load_settings
-from shared.storage import StateError, StateStore, iso
+from shared.storage import AUDIT_ROW, StateError, StateStore, iso
 
 M = TypeVar("M", bound=BaseModel)
 # The Functions host passes the function key as `?code=`; it is the platform's, never an input of ours.
 PLATFORM_PARAMS = frozenset({"code"})
-AUDIT_SCAN_LIMIT = 1000  # a tenant's audit view filters at most one page of this many records
+AUDIT_PAGE_LIMIT = 1000  # records per page of the audit view, at most
 _ERROR_STATES = {LedgerStatus.FAILED, LedgerStatus.RETRYING, LedgerStatus.CONFLICT, LedgerStatus.REFUSED}
 
 
@@ -71,6 +77,14 @@ class ApiResponse:
 
 class PayloadTooLargeError(InvalidInputError):
     """The request body is larger than settings.max_body_bytes (HTTP 413)."""
+
+
+class RateLimitedError(Exception):
+    """A tenant's bucket for the expensive routes is empty (HTTP 429 with Retry-After)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PolicyProblemsError(InvalidInputError):
@@ -156,7 +170,9 @@ class StatusQuery(Strict):
 
 class AuditQuery(Strict):
     day: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
-    limit: QueryInt = Field(default=100, ge=1, le=AUDIT_SCAN_LIMIT)
+    limit: QueryInt = Field(default=100, ge=1, le=AUDIT_PAGE_LIMIT)
+    tenant: TenantId | None = None
+    continuation: str | None = Field(default=None, pattern=AUDIT_ROW)
 
 
 # --- one request, as the handlers see it ----------------------------------------------------------------
@@ -184,8 +200,28 @@ class Call:
         params = {key: value for key, value in self.request.params.items() if key not in PLATFORM_PARAMS}
         return validated(model, {**params, **fixed})
 
-    def audit(self, action: str, outcome: str, reason: str, *, subject: str = "", target: str = "") -> None:
-        record = AuditRecord(action, outcome, reason, subject, target, self.caller.name, self.correlation_id)
+    def audit(
+        self,
+        action: str,
+        outcome: str,
+        reason: str,
+        *,
+        subject: str = "",
+        target: str = "",
+        tenant: str | None = None,
+    ) -> None:
+        """An audit line concerning `tenant` (default: the caller's own, if it is a tenant)."""
+        about = tenant or self.caller.tenant
+        record = AuditRecord(
+            action,
+            outcome,
+            reason,
+            subject,
+            target,
+            self.caller.name,
+            self.correlation_id,
+            tenants=(about,) if about else (),
+        )
         self.store.audit(record)
 
 
@@ -315,24 +351,41 @@ def status_row(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
+AUDIT_FIELDS = ("action", "outcome", "reason", "subject", "target", "actor", "correlation_id")
+
+
 def audit(call: Call) -> ApiResponse:
-    """Provider: the day's records. Tenant: those whose target is one of its workspaces or the tenant."""
+    """A page of one day's records, newest first, from one partition: the provider's (all records, or
+    with `tenant` that tenant's), or a tenant caller's own. `continuation` fetches the next page."""
     query = call.query(AuditQuery)
     try:
-        day = datetime.strptime(query.day, "%Y%m%d").replace(tzinfo=UTC) if query.day else None
+        day = datetime.strptime(query.day, "%Y%m%d").replace(tzinfo=UTC) if query.day else datetime.now(UTC)
     except ValueError:
         raise InvalidInputError(f"`day`: {query.day} is not a date (YYYYMMDD)") from None
-    if call.caller.provider:
-        records = call.store.recent_audit(day=day, limit=query.limit)
-    else:
-        mine = {ws.name for ws in call.store.list_workspaces(tenant=call.caller.tenant)} | {
-            call.caller.tenant
+    caller = call.caller
+    if query.tenant is not None and not caller.provider:
+        call.engine.tenant_for(caller, query.tenant)  # its own, or "not found or not yours"
+    tenant = query.tenant or caller.tenant
+    page = call.store.audit_page(day=day, tenant=tenant, limit=query.limit, after=query.continuation)
+    # Records concern the tenant, but a reason may name another tenant's things (e.g. the origin of a
+    # refused push): the same TenantView as for outcomes rewrites them.
+    view = None if caller.provider or tenant is None else TenantView.of(tenant, call.engine.world())
+    rows = []
+    for record in page.records:
+        row: dict[str, Any] = {name: getattr(record, name) for name in AUDIT_FIELDS}
+        if view is not None:
+            row["reason"] = view.reason(record.outcome, record.reason)
+        else:
+            row["tenants"] = list(record.tenants)
+        rows.append({**row, "at": iso(record.at)})
+    return ok(
+        {
+            "day": day.strftime("%Y%m%d"),
+            "tenant": tenant,
+            "records": rows,
+            "continuation": page.continuation,
         }
-        scanned = call.store.recent_audit(day=day, limit=AUDIT_SCAN_LIMIT)
-        records = [record for record in scanned if record.target in mine][: query.limit]
-    fields = ("action", "outcome", "reason", "subject", "target", "actor", "correlation_id")
-    rows = [{**{name: getattr(record, name) for name in fields}, "at": iso(record.at)} for record in records]
-    return ok({"day": (day or datetime.now(UTC)).strftime("%Y%m%d"), "records": rows})
+    )
 
 
 # --- rules ------------------------------------------------------------------------------------------
@@ -385,11 +438,15 @@ def delete_rule(call: Call) -> ApiResponse:
         raise InvalidInputError("`rule_id`: not a rule id (letters, digits, `_`, `.`, `-`)") from None
     policy = call.store.load_policy()
     rule = next((rule for rule in (*policy.share, *policy.push) if rule.id == rule_id), None)
-    if rule is None:
-        raise NotFoundError(f"rule `{rule_id}` does not exist")
+    # Another tenant's rule is as unknown to a tenant as one that does not exist; the provider's rules
+    # are visible to every tenant (read-only), so refusing those discloses nothing.
+    if rule is None or (rule.tenant is not None and not call.caller.may_act_for(rule.tenant)):
+        raise NotFoundError(call.caller.unseen(f"rule `{rule_id}`", "does not exist"))
     call.caller.require(rule.tenant, f"rule `{rule_id}` of {rule.owner}")
     call.store.delete_rule(rule_id)
-    call.audit("rules", "removed", f"rule {rule_id} removed", subject=rule_id, target=owner(call))
+    call.audit(
+        "rules", "removed", f"rule {rule_id} removed", subject=rule_id, target=owner(call), tenant=rule.tenant
+    )
     return ok({"removed": rule_id})
 
 
@@ -402,12 +459,14 @@ def checked_document(call: Call) -> PolicyDocument:
         raise InvalidInputError("the policy document is not UTF-8 text") from None
     if not text.strip():
         raise InvalidInputError("the request body is empty: send a policy document (YAML or JSON)")
+    # A tenant's document is checked against its own workspaces: another tenant's is as unknown to it
+    # as one that does not exist (tenant ids stay known: audiences and from_tenants address them).
     try:
         document = parse_policy(
             text,
             source="request body",
             known_tenants=[tenant.id for tenant in call.store.list_tenants()],
-            known_workspaces=call.store.list_workspaces(),
+            known_workspaces=call.store.list_workspaces(tenant=call.caller.tenant),
             known_ownership=call.store.load_policy().ownership,
         )
     except PolicyFileError as error:
@@ -429,8 +488,11 @@ def check_tenant_document(
         if rule.tenant != caller.tenant:
             raise ForbiddenError(f"rule `{rule.id}` must name tenant `{caller.tenant}` as its tenant")
         existing = owners.get(rule.id)
+        if existing is not None and existing.tenant is None:  # the provider's rules are visible to all
+            raise ForbiddenError(f"rule id `{rule.id}` belongs to the provider")
         if existing is not None and existing.tenant != caller.tenant:
-            raise ForbiddenError(f"rule id `{rule.id}` belongs to {existing.owner}")
+            # Rule ids are one namespace: that the id is taken is all a tenant learns, not by whom.
+            raise ForbiddenError(f"rule id `{rule.id}` is not available: choose another id")
 
 
 def owner(call: Call) -> str:
@@ -450,12 +512,13 @@ class Route:
     method: Literal["GET", "POST", "PUT", "DELETE"]
     path: str  # below /api/
     handler: Callable[[Call], ApiResponse]
+    limited: bool = False  # expensive for RegSync and AzureML: tenant callers take a token first
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("api_sync", "POST", "sync", sync),
-    Route("api_plan", "GET", "plan", plan),
-    Route("api_pull", "POST", "pull", pull),
+    Route("api_sync", "POST", "sync", sync, limited=True),
+    Route("api_plan", "GET", "plan", plan, limited=True),
+    Route("api_pull", "POST", "pull", pull, limited=True),
     Route("api_approve", "POST", "approve", approve),
     Route("api_status", "GET", "status", status),
     Route("api_audit", "GET", "audit", audit),
@@ -468,13 +531,27 @@ _BY_KEY: dict[tuple[str, str], Route] = {(route.method, route.path): route for r
 
 
 def dispatch(
-    request: ApiRequest, *, engine: Engine[StateStore], max_body_bytes: int, correlation_id: str
+    request: ApiRequest,
+    *,
+    engine: Engine[StateStore],
+    max_body_bytes: int,
+    correlation_id: str,
+    limiter: RateLimiter | None = None,
 ) -> ApiResponse:
-    """Identify the caller, bound the body, run the route. Raises the errors the adapter maps."""
+    """Identify the caller, bound its rate and the body, run the route. Raises the errors the adapter
+    maps."""
     route = _BY_KEY.get((request.method.upper(), request.route))
     if route is None:
         raise NotFoundError(f"there is no route {request.method.upper()} /api/{request.route}")
     caller = parse_principal(request.headers)
+    if route.limited and limiter is not None and caller.tenant is not None:
+        wait = limiter.take(caller.tenant)
+        if wait > 0:  # refused before anything is read or written, and not audited (it is logged)
+            raise RateLimitedError(
+                f"tenant `{caller.tenant}` sent too many {route.path} requests; try again in "
+                f"{math.ceil(wait)} s (settings REGSYNC_RATE_LIMIT_PER_MINUTE, REGSYNC_RATE_LIMIT_BURST)",
+                retry_after=wait,
+            )
     if len(request.body) > max_body_bytes:
         raise PayloadTooLargeError(
             f"the request body has {len(request.body)} bytes; the limit is {max_body_bytes} "

@@ -61,6 +61,11 @@ class Caller:
         if not self.may_act_for(tenant):
             raise ForbiddenError(f"{self.describe()} may not act on {what}")
 
+    def unseen(self, what: str, missing: str = "is unknown") -> str:
+        """The one answer about a thing that does not exist or, for a tenant caller, is not its own:
+        a tenant cannot tell the two apart (nor learn what other tenants have)."""
+        return f"{what} {missing}" if self.provider else f"{what} not found or not yours"
+
     def require_provider(self, what: str) -> None:
         if not self.provider:
             raise ForbiddenError(f"only the provider role may {what}")

@@ -92,7 +92,10 @@ def _outcome(action: Action, ref: AssetRef | str, target: str, status: Status, r
     return Outcome(action, str(ref), target, status, reason)
 
 
-def _audit(outcome: Outcome, actor: str = "regsync", correlation_id: str = "") -> AuditRecord:
+def _audit(
+    outcome: Outcome, actor: str = "regsync", correlation_id: str = "", *, tenant: str | None = None
+) -> AuditRecord:
+    """The outcome's audit line, concerning `tenant` (the origin's or the target's; None: provider only)."""
     return AuditRecord(
         outcome.action,
         outcome.status,
@@ -101,6 +104,7 @@ def _audit(outcome: Outcome, actor: str = "regsync", correlation_id: str = "") -
         target=outcome.target,
         actor=actor,
         correlation_id=correlation_id,
+        tenants=(tenant,) if tenant else (),
     )
 
 
@@ -132,7 +136,7 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
         outcome = _outcome(
             Action.SHARE, ref, origin.name, Status.IGNORED, f"{ref} is not (or no longer) in {origin.name}"
         )
-        return Record(outcome, _audit(outcome, correlation_id=correlation_id))
+        return Record(outcome, _audit(outcome, correlation_id=correlation_id, tenant=origin.tenant))
     copy_reason = registry_copy(s.source)
     if copy_reason:  # our own pushes echo back as workspace events: not news, not audited
         return Report(_outcome(Action.SHARE, ref, origin.name, Status.IGNORED, copy_reason))
@@ -147,7 +151,8 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
         ):
             return Report(outcome)  # audited once per world already
         memo = Memo(ref.key, world.fingerprint, "", Status.REFUSED)
-        return Record(outcome, _audit(outcome, correlation_id=correlation_id), (origin.name, memo))
+        audit = _audit(outcome, correlation_id=correlation_id, tenant=origin.tenant)
+        return Record(outcome, audit, (origin.name, memo))
     destination, source, owners = decision.destination, s.source, s.owners
     tags = provenance_tags(source, origin, rule_id=decision.rule_id, correlation_id=correlation_id)
     planned = _outcome(Action.SHARE, destination, registry.name, Status.SUCCEEDED, decision.reason)
@@ -233,7 +238,8 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
         correlation_id=correlation_id,
         detail={"origin": origin.name},
     )
-    return WriteRow(conflict, None, row, "conflict", audit=_audit(conflict, correlation_id=correlation_id))
+    audit = _audit(conflict, correlation_id=correlation_id, tenant=origin.tenant)
+    return WriteRow(conflict, None, row, "conflict", audit=audit)
 
 
 def _share_refusal(
@@ -283,7 +289,7 @@ def settle_share(step: Share, claimed: LedgerEntry, failure: Failure | None, *, 
         return Settlement(
             outcome,
             row,
-            _audit(outcome, correlation_id=step.correlation_id),
+            _audit(outcome, correlation_id=step.correlation_id, tenant=step.origin.tenant),
             _event(ASSET_SHARED, destination, data),
         )
     status = {
@@ -296,7 +302,11 @@ def settle_share(step: Share, claimed: LedgerEntry, failure: Failure | None, *, 
     row = transition(
         claimed, status, key=claimed.asset_key, target=claimed.target, now=now, message=failure.message
     )
-    audit = None if status is S.RETRYING else _audit(outcome, correlation_id=step.correlation_id)
+    audit = (
+        None
+        if status is S.RETRYING
+        else _audit(outcome, correlation_id=step.correlation_id, tenant=step.origin.tenant)
+    )
     return Settlement(outcome, row, audit)
 
 
@@ -502,9 +512,9 @@ def plan_push(
             message=decision.reason,
             correlation_id=message.correlation_id,
         )
-        return WriteRow(
-            outcome, row, after, "refuse", audit=_audit(outcome, correlation_id=message.correlation_id)
-        )
+        tenant = target.tenant if target else None
+        audit = _audit(outcome, correlation_id=message.correlation_id, tenant=tenant)
+        return WriteRow(outcome, row, after, "refuse", audit=audit)
     planned = _outcome(Action.PUSH, ref, target.name, Status.SUCCEEDED, decision.reason)
     tags = carried_tags(asset.tags, message.correlation_id)
     return Push(planned, message, row, target, world.registry, decision.action, tags, decision.rule_id or "")
@@ -525,7 +535,7 @@ def settle_push(
         return Settlement(
             outcome,
             row,
-            _audit(outcome, correlation_id=cid),
+            _audit(outcome, correlation_id=cid, tenant=step.target.tenant),
             _event(ASSET_PUSHED, ref, {**data, "what": what}),
         )
     if failure.retryable and message.attempt < max_attempts:
@@ -540,7 +550,7 @@ def settle_push(
         row = transition(
             claimed, S.CONFLICT, key=ref.key, target=claimed.target, now=now, message=failure.message
         )
-        return Settlement(outcome, row, _audit(outcome, correlation_id=cid))
+        return Settlement(outcome, row, _audit(outcome, correlation_id=cid, tenant=step.target.tenant))
     reason = (
         f"gave up after {message.attempt} attempts: {failure.message}"
         if failure.retryable
@@ -549,7 +559,10 @@ def settle_push(
     outcome = _outcome(Action.PUSH, ref, target, Status.FAILED, reason)
     row = transition(claimed, S.FAILED, key=ref.key, target=claimed.target, now=now, message=reason)
     return Settlement(
-        outcome, row, _audit(outcome, correlation_id=cid), _event(PUSH_FAILED, ref, {**data, "error": reason})
+        outcome,
+        row,
+        _audit(outcome, correlation_id=cid, tenant=step.target.tenant),
+        _event(PUSH_FAILED, ref, {**data, "error": reason}),
     )
 
 
@@ -564,6 +577,7 @@ def plan_approve(
     approver: str,
     now: datetime,
     correlation_id: str,
+    tenant: str | None = None,
 ) -> WriteRow | None:
     """Release a push that waits for approval: pending, and queued. None: it does not wait."""
     if row is None or row.status is not S.AWAITING_APPROVAL:
@@ -581,7 +595,7 @@ def plan_approve(
         row,
         after,
         "approve",
-        audit=_audit(outcome, approver, correlation_id),
+        audit=_audit(outcome, approver, correlation_id, tenant=tenant),
         send=message,
         must_win=True,
     )
@@ -594,9 +608,17 @@ def read_digest(asset: Asset, policy: Policy) -> str:
     return digest({key: asset.tags.get(key, "\x00absent") for key in keys}) if keys else ""
 
 
-def recorded(outcome: Outcome, *, actor: str = "regsync", correlation_id: str = "") -> Record:
-    """An outcome with its audit line (a pull, a sync, a refusal a person asked for)."""
-    return Record(outcome, _audit(outcome, actor, correlation_id))
+def recorded(
+    outcome: Outcome,
+    *,
+    actor: str = "regsync",
+    correlation_id: str = "",
+    tenant: str | None = None,
+    once: bool = False,
+) -> Record:
+    """An outcome with its audit line (a pull, a sync, a refusal a person asked for). `once`: an
+    identical record within the refusal window is not written again (a refusal asked for repeatedly)."""
+    return Record(outcome, _audit(outcome, actor, correlation_id, tenant=tenant), once=once)
 
 
 def oldest_version(versions: Iterable[str]) -> str | None:

@@ -78,6 +78,7 @@ class Owners(Protocol):
 
 class AuditLog(Protocol):
     def audit(self, record: AuditRecord) -> None: ...
+    def first_in_window(self, key: str, *, now: datetime, window_seconds: int) -> bool: ...
 
 
 class Memos(Protocol):

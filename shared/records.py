@@ -157,6 +157,15 @@ class AuditRecord:
     actor: str = "regsync"
     correlation_id: str = ""
     at: datetime = field(default_factory=utc_now)
+    # The tenants the record concerns (the origin's for a share, the target's for a push or pull, the
+    # caller's for its rule changes): each gets a copy in its own audit partition. Empty: provider only.
+    tenants: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """What the record says, without when or in which correlation: identical refusals share it."""
+        said = (self.action, self.outcome, self.reason, self.subject, self.target, self.actor)
+        return digest({str(index): str(value) for index, value in enumerate(said)})
 
 
 def digest(values: Mapping[str, str]) -> str:

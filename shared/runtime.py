@@ -11,6 +11,7 @@ from functools import lru_cache
 from shared.azureml import AzureMLGateway
 from shared.engine import Engine
 from shared.notify import Publisher, publisher_from_settings
+from shared.ratelimit import RateLimiter
 from shared.settings import Settings, load_settings
 from shared.storage import StateStore, WorkQueue
 
@@ -31,6 +32,7 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
         max_push_attempts=settings.max_push_attempts,
         max_concurrency=settings.max_concurrency,
         world_ttl=settings.world_cache_seconds,
+        refusal_window=settings.refusal_audit_window_seconds,
     )
 
 
@@ -40,12 +42,20 @@ def engine() -> Engine[StateStore]:
 
 
 @lru_cache(maxsize=1)
+def limiter() -> RateLimiter:
+    """The HTTP API's token buckets: one set per process (per instance, see shared.ratelimit)."""
+    settings = load_settings()
+    return RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+
+
+@lru_cache(maxsize=1)
 def publisher() -> Publisher | None:
     return publisher_from_settings(load_settings())
 
 
 def reset() -> None:
-    """Forget the cached settings, engine and publisher (tests change the environment between sessions)."""
+    """Forget the cached settings, engine, limiter and publisher (tests change the environment)."""
     load_settings.cache_clear()
     engine.cache_clear()
+    limiter.cache_clear()
     publisher.cache_clear()

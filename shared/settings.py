@@ -98,6 +98,28 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REGSYNC_MAX_JSON_DEPTH", "max_json_depth"),
     )
 
+    # Tenant callers of the expensive routes (pull, sync, plan): a token bucket per tenant, per instance.
+    # `rate_limit_per_minute` tokens are added each minute up to `rate_limit_burst`; 0 switches it off.
+    rate_limit_per_minute: int = Field(
+        default=30,
+        ge=0,
+        le=6000,
+        validation_alias=AliasChoices("REGSYNC_RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute"),
+    )
+    rate_limit_burst: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("REGSYNC_RATE_LIMIT_BURST", "rate_limit_burst"),
+    )
+    # An identical refusal a caller asks for again (a refused pull) is audited once per window.
+    refusal_audit_window_seconds: int = Field(
+        default=600,
+        ge=0,
+        le=86_400,
+        validation_alias=AliasChoices("REGSYNC_REFUSAL_AUDIT_WINDOW_SECONDS", "refusal_audit_window_seconds"),
+    )
+
     @field_validator("storage_connection_string")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:

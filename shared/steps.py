@@ -30,6 +30,7 @@ class Record:
     audit: AuditRecord | None = None
     memo: tuple[str, Memo] | None = None
     name: str = ""
+    once: bool = False  # the audit line is written once per refusal window (a refusal asked for again)
 
 
 @dataclass(frozen=True)

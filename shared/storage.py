@@ -19,24 +19,33 @@ Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Led
   rule as JSON): the policy is three partitions.
 - Ledger, PK `{kind}:{name}:{version}` of the registry asset, RK `share` (the registry) or
   `push|{workspace}`: one asset's fan-out is one partition; (asset, target) is a point read.
-- Audit, PK UTC day `YYYYMMDD`, RK `{inverted ticks}-{uuid}`: a day's newest-first page is one partition.
+- Audit, PK UTC day `YYYYMMDD`, RK `{inverted ticks}-{uuid}`: the provider's view; a day's newest-first
+  page is one partition query.
+- Audit, PK `t|{tenant}|{YYYYMMDD}`, same RK: a copy of each record concerning that tenant
+  (`AuditRecord.tenants`), written by `audit` beside the day's row. A tenant's view is a query of its own
+  partition only, so no other tenant's volume can crowd it out. Pages continue after the last RowKey
+  returned (`RowKey gt @after`): the continuation token is that RowKey, opaque to clients.
+- Audit, PK `once|{YYYYMMDD}`, RK `{record key}|{window number}`: the first identical refusal of a
+  refusal window claims this row (insert-if-absent); a later one finds it and is not audited again.
 - Seen (memos), PK workspace name (or `@registry`), RK `{kind}:{name}:{version}`: what the reconcile
   has already judged under which world fingerprint, having read which tags (digest), so a steady-state
   reconcile skips it: one partition query per workspace.
 
 A workspace and its topic-index row are written in one transaction (same partition), so the index is
 never stale. Ledger rows are updated with ETag conditions (optimistic concurrency); the audit table is
-append-only. The status matrix (`list_ledger`) is the one cross-partition read: an operator query,
-paged by the SDK, not a hot path.
+append-only (a record's copies are separate inserts: a failure between them may leave a record in the
+provider's view and not yet in a tenant's; the caller's retry writes both again). The status matrix
+(`list_ledger`) is the one cross-partition read: an operator query, paged by the SDK, not a hot path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -117,10 +126,19 @@ def ledger_entry(entity: dict[str, Any]) -> LedgerEntry:
     )
 
 
+AUDIT_ROW = r"^[0-9]{20}-[0-9a-f]{12}$"  # an audit RowKey: what a continuation token is
+
+
+def audit_partition(day: datetime, tenant: str | None = None) -> str:
+    """The provider's day partition, or a tenant's partition of that day."""
+    stamp = day.strftime("%Y%m%d")
+    return f"t|{tenant}|{stamp}" if tenant else stamp
+
+
 def audit_entity(record: AuditRecord) -> dict[str, Any]:
     ticks = int(record.at.timestamp() * 10_000_000)
     return {
-        "PartitionKey": record.at.strftime("%Y%m%d"),
+        "PartitionKey": audit_partition(record.at),
         "RowKey": f"{_EPOCH_TICKS_MAX - ticks:020d}-{uuid.uuid4().hex[:12]}",
         "action": str(record.action),
         "outcome": str(record.outcome),
@@ -130,6 +148,7 @@ def audit_entity(record: AuditRecord) -> dict[str, Any]:
         "actor": record.actor[:MAX_TEXT],
         "correlation_id": record.correlation_id,
         "at": iso(record.at),
+        "tenants": ",".join(record.tenants),
     }
 
 
@@ -141,7 +160,14 @@ def audit_record(entity: dict[str, Any]) -> AuditRecord:
         actor=entity.get("actor", ""),
         correlation_id=entity.get("correlation_id", ""),
         at=parse_iso(entity.get("at")) or utc_now(),
+        tenants=tuple(tenant for tenant in str(entity.get("tenants", "")).split(",") if tenant),
     )
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    records: list[AuditRecord]
+    continuation: str | None  # pass it back for the next page; None: nothing more
 
 
 def memo_entity(scope: str, memo: Memo) -> dict[str, Any]:
@@ -419,19 +445,48 @@ class StateStore:
     # --- audit ---------------------------------------------------------------------------------
 
     def audit(self, record: AuditRecord) -> None:
-        self.audit_log.create_entity(audit_entity(record))
+        """The record in the day's partition and in the partition of each tenant it concerns."""
+        entity = audit_entity(record)
+        for tenant in (None, *record.tenants):
+            self.audit_log.create_entity({**entity, "PartitionKey": audit_partition(record.at, tenant)})
 
-    def recent_audit(self, *, day: datetime | None = None, limit: int = 100) -> list[AuditRecord]:
-        partition = (day or utc_now()).strftime("%Y%m%d")
+    def audit_page(
+        self,
+        *,
+        day: datetime | None = None,
+        tenant: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> AuditPage:
+        """One page of a day's records, newest first: the provider's (all) or one tenant's own. One
+        partition query; `after` is the continuation token of the page before."""
+        query = "PartitionKey eq @pk"
+        parameters = {"pk": audit_partition(day or utc_now(), tenant)}
+        if after is not None:
+            query += " and RowKey gt @after"
+            parameters["after"] = after
         entities = self.audit_log.query_entities(
-            "PartitionKey eq @day", parameters={"day": partition}, results_per_page=min(limit, 1000)
+            query, parameters=parameters, results_per_page=min(limit + 1, 1000)
         )
-        records: list[AuditRecord] = []
-        for entity in entities:
-            records.append(audit_record(entity))
-            if len(records) >= limit:
-                break
-        return records
+        rows = list(itertools.islice(entities, limit + 1))  # one more tells whether a next page exists
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return AuditPage([audit_record(row) for row in rows], rows[-1]["RowKey"] if more else None)
+
+    def recent_audit(
+        self, *, day: datetime | None = None, limit: int = 100, tenant: str | None = None
+    ) -> list[AuditRecord]:
+        return self.audit_page(day=day, tenant=tenant, limit=limit).records
+
+    def first_in_window(self, key: str, *, now: datetime, window_seconds: int) -> bool:
+        """Claim `key` for the current window (insert-if-absent); False if it was claimed already."""
+        window = int(now.timestamp()) // window_seconds
+        entity = {"PartitionKey": f"once|{now.strftime('%Y%m%d')}", "RowKey": f"{key}|{window}"}
+        try:
+            self.audit_log.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
 
 
 class WorkQueue:

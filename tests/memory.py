@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from shared.domain import Asset, AssetKind, AssetRef, Registry, Tenant, Workspace
@@ -60,6 +61,7 @@ class MemoryState:
     audits: list[AuditRecord] = field(default_factory=list)
     memos: dict[str, dict[str, Memo]] = field(default_factory=dict)
     owners: dict[tuple[AssetKind, str], str] = field(default_factory=dict)
+    windows: set[str] = field(default_factory=set)
     faults: Faults = field(default_factory=Faults)
 
     # --- inventory -----------------------------------------------------------------------------
@@ -129,6 +131,13 @@ class MemoryState:
     def audit(self, record: AuditRecord) -> None:
         self.faults.check("audit")
         self.audits.append(record)
+
+    def first_in_window(self, key: str, *, now: datetime, window_seconds: int) -> bool:
+        marker = f"{key}|{int(now.timestamp()) // window_seconds}"
+        if marker in self.windows:
+            return False
+        self.windows.add(marker)
+        return True
 
     def memos_in(self, scope: str) -> dict[str, Memo]:
         return dict(self.memos.get(scope, {}))

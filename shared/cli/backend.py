@@ -24,7 +24,7 @@ from shared.cli.outcomes import Scope, SyncReply
 from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import SyncScope, new_correlation_id
 from shared.records import AuditRecord, LedgerEntry, Outcome
-from shared.storage import iso, parse_iso
+from shared.storage import AuditPage, iso, parse_iso
 
 ACTOR = "regsync-cli"
 CLI_CALLER = Caller(name=ACTOR, provider=True)  # in-process, the CLI holds the provider's storage access
@@ -117,7 +117,9 @@ class Backend(Protocol):
 
     def status(self, *, tenant: str | None, workspace: str | None) -> StatusView: ...
 
-    def audit(self, *, limit: int, day: datetime | None) -> list[AuditRecord]: ...
+    def audit(
+        self, *, limit: int, day: datetime | None, tenant: str | None, after: str | None
+    ) -> AuditPage: ...
 
 
 def backend(cli: Application) -> Backend:
@@ -168,8 +170,12 @@ class EngineBackend:
         rows = [StatusRow.of(entry) for entry in cli.read_list(lambda: list(cli.store.list_ledger()))]
         return StatusView(in_view(rows, names), names)
 
-    def audit(self, *, limit: int, day: datetime | None) -> list[AuditRecord]:
-        return self.cli.read_list(lambda: self.cli.store.recent_audit(day=day, limit=limit))
+    def audit(self, *, limit: int, day: datetime | None, tenant: str | None, after: str | None) -> AuditPage:
+        """The provider's day partition, or with `tenant` that tenant's own: one partition query."""
+        store = self.cli.store
+        return self.cli.read(
+            lambda: store.audit_page(day=day, tenant=tenant, limit=limit, after=after), AuditPage([], None)
+        )
 
 
 # --- over HTTP: the Function App's API ------------------------------------------------------------------
@@ -224,14 +230,27 @@ class HttpBackend:
         names = {str(name) for name in body["workspaces"]}
         return StatusView(in_view(rows, names), names)
 
-    def audit(self, *, limit: int, day: datetime | None) -> list[AuditRecord]:
-        params = {"limit": str(limit), **({"day": day.strftime("%Y%m%d")} if day else {})}
+    def audit(self, *, limit: int, day: datetime | None, tenant: str | None, after: str | None) -> AuditPage:
+        """A tenant principal gets its own records whatever it asks; `tenant` is the provider's filter."""
+        named = {"day": day.strftime("%Y%m%d") if day else None, "tenant": tenant, "continuation": after}
+        params = {"limit": str(limit), **{key: value for key, value in named.items() if value}}
         body = self._call("GET", "audit", params=params)
-        fields = ("action", "outcome", "reason", "subject", "target", "actor", "correlation_id")
-        return [
-            AuditRecord(**{name: str(record[name]) for name in fields}, at=_moment(record["at"]))
+        records = [
+            AuditRecord(
+                action=str(record["action"]),
+                outcome=str(record["outcome"]),
+                reason=str(record["reason"]),
+                subject=str(record["subject"]),
+                target=str(record["target"]),
+                actor=str(record["actor"]),
+                correlation_id=str(record["correlation_id"]),
+                at=_moment(record["at"]),
+                tenants=tuple(str(name) for name in record.get("tenants", [])),
+            )
             for record in body["records"]
         ]
+        continuation = body.get("continuation")
+        return AuditPage(records, str(continuation) if continuation else None)
 
     # -- the one request path ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from shared.engine.core import StoreT
 from shared.engine.logs import logger_for, new_correlation_id
-from shared.engine.requests import PROVIDER, Requests, SyncResult, SyncScope
+from shared.engine.requests import PROVIDER, Requests, SyncResult, SyncScope, TenantView
 from shared.planner import World
 
 
@@ -22,4 +22,13 @@ class Engine(Requests[StoreT]):
     """Every use case over one set of ports."""
 
 
-__all__ = ["PROVIDER", "Engine", "SyncResult", "SyncScope", "World", "logger_for", "new_correlation_id"]
+__all__ = [
+    "PROVIDER",
+    "Engine",
+    "SyncResult",
+    "SyncScope",
+    "TenantView",
+    "World",
+    "logger_for",
+    "new_correlation_id",
+]

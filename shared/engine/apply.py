@@ -20,10 +20,10 @@ from typing import Any
 from shared.domain import LedgerStatus
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
-from shared.ledger import ALLOWED, transition
+from shared.ledger import ALLOWED, held, transition
 from shared.planner import lost_claim, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
-from shared.records import SHARE_TARGET, LedgerEntry, Outcome, Status
+from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
 from shared.steps import Claim, Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
 
 log = logging.getLogger("regsync.apply")
@@ -38,6 +38,7 @@ class Applier:
     outbox: WorkQueue | None  # None: no topic is configured, RegSync's events go nowhere
     clock: Clock
     max_push_attempts: int
+    refusal_window: int = 0  # seconds within which an identical `once` audit line is written once
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
         return [outcome for step in steps if (outcome := self.run(step)) is not None]
@@ -46,7 +47,7 @@ class Applier:
         if isinstance(step, Report):
             return step.outcome
         if isinstance(step, Record):
-            if step.audit is not None:
+            if step.audit is not None and (not step.once or self._first_in_window(step.audit)):
                 self.state.audit(step.audit)
             if step.memo is not None:
                 self.state.remember(*step.memo)
@@ -118,7 +119,10 @@ class Applier:
         raise TemporaryError(f"ledger row {claimed.asset_key} -> {claimed.target} keeps changing; try again")
 
     def _claim(self, row: LedgerEntry | None, key: str, target: str, **fields: Any) -> LedgerEntry | None:
-        """Take the row for this worker (running, one attempt more); None if another worker got it."""
+        """Take the row for this worker (running, one attempt more); None if another worker got it, or
+        holds it already (a running row whose lease still runs is not taken over, only an abandoned one)."""
+        if held(row, self.clock()):
+            return None
         claimed = transition(row, LedgerStatus.RUNNING, key=key, target=target, now=self.clock(), **fields)
         try:
             return self._put(row, claimed)
@@ -162,6 +166,12 @@ class Applier:
                 judge(error).message,
             )
 
+    def _first_in_window(self, record: AuditRecord) -> bool:
+        """Is this the first identical record of the refusal window? (0: every one is written.)"""
+        if self.refusal_window <= 0:
+            return True
+        return self.state.first_in_window(record.key, now=self.clock(), window_seconds=self.refusal_window)
+
     def _send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
         self.pushes.send(body, delay_seconds=delay_seconds)
 
@@ -180,9 +190,13 @@ class Applier:
             detail=detail,
         )
         if claimed is None:
-            raise TemporaryError(
-                f"the share of {step.destination} is being worked on elsewhere", retry_after=30
-            )
+            # Another worker holds a fresh claim on this share (a duplicate delivery of the same event,
+            # or an event and the reconcile at once). It shares and fans out itself; if it fails, its
+            # own delivery is retried, and the reconcile converges in any case. So this delivery is
+            # answered, not failed: raising would only make Event Grid redeliver a duplicate.
+            reason = f"the share of {step.destination} is being worked on elsewhere; that worker fans it out"
+            logs.info("share of %s: skipped (%s)", step.destination, reason)
+            return replace(step.outcome, status=Status.SKIPPED, reason=reason)
         failure: Failure | None = None
         try:
             holder = self.state.claim_owner(step.destination.kind, step.destination.name, step.origin.tenant)

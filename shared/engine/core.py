@@ -43,6 +43,7 @@ class EngineCore(Generic[StoreT]):
         max_push_attempts: int = 5,
         max_concurrency: int = 4,
         world_ttl: float = 0.0,
+        refusal_window: int = 0,
         clock: Clock = utc_now,
     ) -> None:
         self.store = store
@@ -53,7 +54,7 @@ class EngineCore(Generic[StoreT]):
         self.max_concurrency = max_concurrency
         self.world_ttl = world_ttl
         self.clock = clock
-        self.applier = Applier(store, gateway, pushes, outbox, clock, max_push_attempts)
+        self.applier = Applier(store, gateway, pushes, outbox, clock, max_push_attempts, refusal_window)
         self._world: tuple[float, World] | None = None
 
     def world(self) -> World:

@@ -2,11 +2,17 @@
 
 Who calls it: shared.api and shared.cli, with the caller (the CLI in-process acts as the provider).
 One use case per verb: the scope is resolved and the caller checked here, once, so both front ends
-answer the same question the same way (unknown names are NotFoundError, not yours is ForbiddenError).
+answer the same question the same way. What a tenant caller learns of other tenants is decided here too:
+a workspace or tenant that is unknown or not its own is the same NotFoundError ("not found or not
+yours"), and the outcomes it is answered with pass through `TenantView` (other tenants' workspaces left
+out, reasons naming their workspaces, rules, tenant ids or regions replaced). The provider sees all.
+ForbiddenError is left for what the caller's role may not do at all (sync everything, approve).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -49,6 +55,71 @@ class SyncResult:
     scheduled: int | None = None  # set when the reconcile was queued rather than run inline
 
 
+_NAME_EDGE = r"[\w.-]"  # names are made of these: a foreign name must not match inside a longer one
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """The world as one tenant may see it: its own workspaces, its own and the provider's rules, the
+    registry. The ONE place that filters and redacts what tenant callers are answered with."""
+
+    tenant: str
+    own: frozenset[str]  # its workspaces
+    others: frozenset[str]  # other tenants' workspaces
+    foreign: re.Pattern[str] | None  # any name of another tenant's: workspace, tenant id, rule id, region
+
+    @classmethod
+    def of(cls, tenant: str, world: World) -> TenantView:
+        workspaces = world.workspaces.values()
+        own = frozenset(ws.name for ws in workspaces if ws.tenant == tenant)
+        others = frozenset(ws.name for ws in workspaces if ws.tenant != tenant)
+        rules = (*world.policy.share, *world.policy.push)
+        seen_regions = {ws.region for ws in workspaces if ws.tenant == tenant} | set(world.registry.regions)
+        words = set(others)
+        words |= {ws.tenant for ws in workspaces if ws.tenant != tenant}
+        words |= {ws.region for ws in workspaces if ws.tenant != tenant and ws.region not in seen_regions}
+        words |= {rule.id for rule in rules if rule.tenant not in (None, tenant)}
+        words |= {rule.tenant for rule in rules if rule.tenant not in (None, tenant)}
+        alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True) if word)
+        pattern = re.compile(f"(?<!{_NAME_EDGE})(?:{alternatives})(?!{_NAME_EDGE})") if alternatives else None
+        return cls(tenant, own, others, pattern)
+
+    def names_foreign(self, text: str) -> bool:
+        return self.foreign is not None and self.foreign.search(text) is not None
+
+    def sees(self, outcome: Outcome) -> bool:
+        """Not about another tenant's workspace, nor named by another tenant's things."""
+        return outcome.target not in self.others and not self.names_foreign(outcome.subject)
+
+    def reason(self, status: str, reason: str) -> str:
+        """`reason`, or when it names another tenant's things, a sentence that names none."""
+        if not self.names_foreign(reason):
+            return reason
+        if status == Status.REFUSED:
+            return f"not shared with tenant {self.tenant}"
+        return f"{status}: the details concern other tenants and are shown to the provider only"
+
+    def redacted(self, outcome: Outcome) -> Outcome:
+        return replace(outcome, reason=self.reason(outcome.status, outcome.reason))
+
+    def outcomes(self, outcomes: Iterable[Outcome]) -> list[Outcome]:
+        return [self.redacted(outcome) for outcome in outcomes if self.sees(outcome)]
+
+
+def for_caller(caller: Caller, outcomes: list[Outcome], world: World) -> list[Outcome]:
+    """The outcomes as `caller` is answered with them: all for the provider, a TenantView for a tenant."""
+    if caller.provider or caller.tenant is None:
+        return outcomes
+    return TenantView.of(caller.tenant, world).outcomes(outcomes)
+
+
+def answer_for(caller: Caller, outcome: Outcome, world: World) -> Outcome:
+    """One outcome about the caller's own workspace (a pull), its reason as the caller may read it."""
+    if caller.provider or caller.tenant is None:
+        return outcome
+    return TenantView.of(caller.tenant, world).redacted(outcome)
+
+
 class Requests(Pushes[StoreT]):
     def scope_workspaces(self, caller: Caller, request: SyncScope, world: World) -> list[Workspace]:
         """The workspaces a scope names, after checking they exist and the caller may act for them."""
@@ -66,15 +137,15 @@ class Requests(Pushes[StoreT]):
         return [self.workspace_for(caller, request.workspace, world)]
 
     def tenant_for(self, caller: Caller, tenant: str) -> None:
-        caller.require(tenant, f"tenant `{tenant}`")
-        if self.store.get_tenant(tenant) is None:
-            raise NotFoundError(f"tenant `{tenant}` is unknown")
+        """The tenant exists and the caller acts for it; else one NotFoundError for both cases."""
+        if not caller.may_act_for(tenant) or self.store.get_tenant(tenant) is None:
+            raise NotFoundError(caller.unseen(f"tenant `{tenant}`"))
 
     def workspace_for(self, caller: Caller, name: str, world: World | None = None) -> Workspace:
+        """The workspace, if it exists and the caller acts for its tenant; else one NotFoundError."""
         workspace = (world or self.world()).workspaces.get(name)
-        if workspace is None:
-            raise NotFoundError(f"workspace `{name}` is unknown")
-        caller.require(workspace.tenant, f"workspace `{name}`")
+        if workspace is None or not caller.may_act_for(workspace.tenant):
+            raise NotFoundError(caller.unseen(f"workspace `{name}`"))
         return workspace
 
     def sync(
@@ -91,6 +162,8 @@ class Requests(Pushes[StoreT]):
             done = Outcome(Action.SYNC, "all", "", Status.SCHEDULED, f"{scheduled} reconcile messages queued")
             self.applier.run(recorded(done, actor=caller.name, correlation_id=cid))
             return SyncResult(cid, request.scope, dry, scheduled=scheduled)
+        # The tenant a named scope concerns: its own sync is in its own audit trail.
+        tenant = request.tenant or (workspaces[0].tenant if workspaces else None)
         if request.asset is not None:
             outcomes = self.propagate(
                 workspaces[0], request.asset, correlation_id=cid, world=world, dry_run=dry, retry=Retry.ALWAYS
@@ -109,8 +182,8 @@ class Requests(Pushes[StoreT]):
                 Status.DONE,
                 f"scope {request.scope}: {len(outcomes)} outcomes",
             )
-            self.applier.run(recorded(done, actor=caller.name, correlation_id=cid))
-        return SyncResult(cid, request.scope, dry, outcomes)
+            self.applier.run(recorded(done, actor=caller.name, correlation_id=cid, tenant=tenant))
+        return SyncResult(cid, request.scope, dry, for_caller(caller, outcomes, world))
 
     def _share_sides(
         self, workspaces: list[Workspace], world: World, cid: str, dry: bool, concurrency: int
@@ -154,9 +227,17 @@ class Requests(Pushes[StoreT]):
         )
         if not decision.allowed:
             refused = Outcome(Action.PULL, str(asset.ref), workspace, Status.REFUSED, decision.reason)
-            if not dry_run:
-                self.applier.run(recorded(refused, actor=caller.name, correlation_id=correlation_id))
-            return refused
+            if not dry_run:  # asked again and again, it is audited once per refusal window
+                self.applier.run(
+                    recorded(
+                        refused,
+                        actor=caller.name,
+                        correlation_id=correlation_id,
+                        tenant=target.tenant,
+                        once=True,
+                    )
+                )
+            return answer_for(caller, refused, world)
         snapshot = self.observe_fanout(asset, asset.ref.version, owners)
         steps = plan_fanout(
             snapshot,
@@ -170,11 +251,13 @@ class Requests(Pushes[StoreT]):
         if dry_run:
             planned = preview(step)
             assert planned is not None
-            return planned
+            return answer_for(caller, planned, world)
         outcome = self.applier.run(step)
         assert outcome is not None
-        self.applier.run(recorded(outcome, actor=caller.name, correlation_id=correlation_id))
-        return outcome
+        self.applier.run(
+            recorded(outcome, actor=caller.name, correlation_id=correlation_id, tenant=target.tenant)
+        )
+        return answer_for(caller, outcome, world)
 
     def approve(
         self, workspace: str, ref: AssetRef, *, approver: str, correlation_id: str, caller: Caller = PROVIDER
@@ -182,10 +265,16 @@ class Requests(Pushes[StoreT]):
         """Release a push that waits for approval: it becomes pending and is queued. Only the provider
         approves: gates are how provider rules bound tenants (e.g. prod)."""
         caller.require_provider("approve a gated push")
-        self.workspace_for(caller, workspace)
+        target = self.workspace_for(caller, workspace)
         row = self.store.get_entry(ref.key, f"push|{workspace}")
         step: WriteRow | None = plan_approve(
-            ref, workspace, row, approver=approver, now=self.clock(), correlation_id=correlation_id
+            ref,
+            workspace,
+            row,
+            approver=approver,
+            now=self.clock(),
+            correlation_id=correlation_id,
+            tenant=target.tenant,
         )
         if step is None:
             state = row.status.value if row else "no push"

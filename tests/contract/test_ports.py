@@ -82,6 +82,14 @@ def test_audit_records_are_appended(state: StatePort) -> None:
     assert (found.action, found.outcome, found.target) == ("push", "refused", "workspace3")
 
 
+def test_a_key_is_first_once_per_window(state: StatePort) -> None:
+    port, key = state.port, unique("refused-pull")
+    assert port.first_in_window(key, now=NOW, window_seconds=600) is True
+    assert port.first_in_window(key, now=NOW, window_seconds=600) is False
+    later = NOW.replace(minute=NOW.minute + 11)  # the next window
+    assert port.first_in_window(key, now=later, window_seconds=600) is True
+
+
 def test_memos_are_kept_per_scope(state: StatePort) -> None:
     port, scope, key = state.port, unique("ws"), f"model:{unique('m')}:1"
     assert port.recall(scope, key) is None and port.memos_in(scope) == {}

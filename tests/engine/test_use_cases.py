@@ -174,7 +174,7 @@ def test_sync_scopes_are_checked_before_anything_runs(world: World) -> None:
     tenant = Caller(name="someone", provider=False, tenant="contoso")
     with pytest.raises(ForbiddenError):
         world.engine.sync(SyncScope("all"), caller=tenant, correlation_id="s")
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(NotFoundError, match="not found or not yours"):  # another tenant's: as if unknown
         world.engine.sync(SyncScope("workspace", workspace="workspace3"), caller=tenant, correlation_id="s")
     with pytest.raises(NotFoundError, match="tenant `nobody` is unknown"):
         world.engine.sync(SyncScope("tenant", tenant="nobody"), caller=PROVIDER, correlation_id="s")

@@ -81,7 +81,7 @@ def test_two_events_for_one_asset_at_once_end_with_one_share_and_one_push_per_ta
                 parse_event(model_registered("workspace3", name, version, event_id=event_id)),
                 correlation_id=event_id,
             )
-        except TemporaryError as error:  # the loser is told to retry, as Event Grid would
+        except TemporaryError as error:
             errors.append(error)
 
     threads = [threading.Thread(target=deliver, args=(f"evt-{i}",)) for i in range(2)]
@@ -89,11 +89,8 @@ def test_two_events_for_one_asset_at_once_end_with_one_share_and_one_push_per_ta
         thread.start()
     for thread in threads:
         thread.join()
-    for error in errors:  # Event Grid's redelivery of the refused attempt
-        assert "being worked on elsewhere" in str(error)
-        seeded.handle_event(
-            parse_event(model_registered("workspace3", name, version)), correlation_id="retry"
-        )
+    # The one that lost the claim is answered (skipped: the holder fans out), not told to retry.
+    assert errors == []
 
     ref = AssetRef(kind=AssetKind.MODEL, name=name, version=version)
     assert queued(seeded) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -155,3 +156,39 @@ def test_push_bodies_are_plain_json_text(app_engine: Engine) -> None:
     [raw] = list(app_engine.pushes.client.receive_messages(max_messages=1))
     assert PushMessage.model_validate_json(raw.content) == message
     assert base64.b64decode(base64.b64encode(raw.content.encode())).decode() == raw.content
+
+
+def test_fifty_concurrent_deliveries_of_one_event_are_all_acknowledged_and_share_once(
+    app_engine: Engine, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    """Issue 9, "Also": 50 deliveries of one event at once gave 1x202 and 49x500. Now the one that claims
+    the share does the work; every other is answered without an error (no Event Grid retry, no logged
+    failure), because the holder fans out itself and the reconcile converges if it does not."""
+    version = register_model(ml, "workspace1", "credit-card-default", model_folder).version
+    raw = model_registered("workspace1", "credit-card-default", version, event_id="evt-burst")
+    start = threading.Barrier(50)
+    failures: list[BaseException] = []
+
+    def deliver() -> None:
+        event = grid_event(raw)
+        start.wait()
+        try:
+            FUNCTIONS["on_workspace_event"](event)  # returning is the host's 2xx; raising its 500
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=deliver) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    ref = AssetRef(kind=AssetKind.MODEL, name="credit-card-default", version=version)
+    rows = {entry.target: entry for entry in app_engine.store.entries_for_asset(ref.key)}
+    assert rows["share"].status is LedgerStatus.SUCCEEDED and rows["share"].attempts == 1
+    assert rows["push|workspace3"].status is LedgerStatus.PENDING
+    queued = [json.loads(m.content) for m in app_engine.pushes.client.peek_messages(max_messages=32)]
+    assert [(m["name"], m["version"], m["target"]) for m in queued] == [
+        ("credit-card-default", version, "workspace3")
+    ]

@@ -23,6 +23,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared import runtime
 from shared.engine import Engine
+from shared.ratelimit import RateLimiter
 from tests.conftest import registered_functions
 from tests.integration.conftest import drain_pushes, register_model
 
@@ -70,6 +71,8 @@ ROUTES = {
 @pytest.fixture
 def call(seeded: Engine, monkeypatch: pytest.MonkeyPatch) -> Call:
     monkeypatch.setattr(runtime, "engine", lambda: seeded)
+    unlimited = RateLimiter(per_minute=0, burst=1)  # the rate limit has its own test
+    monkeypatch.setattr(runtime, "limiter", lambda: unlimited)
 
     def invoke(
         name: str,
@@ -171,7 +174,11 @@ def test_dry_run_sync_and_plan_list_the_share_and_push_and_change_nothing(
             (o["action"], o["target"], o["status"]) for o in reply.body["outcomes"] if o["subject"] == subject
         }
         assert ("share", "regsync-registry", "planned:share") in steps
-        assert ("push", "workspace3", "planned:enqueue") in steps
+    # The provider sees the push into Northwind's workspace; Contoso, the origin, sees its own side only.
+    assert ("push", "workspace3", "planned:enqueue") in {
+        (o["action"], o["target"], o["status"]) for o in synced.body["outcomes"] if o["subject"] == subject
+    }
+    assert "workspace3" not in json.dumps(planned.body) and "northwind" not in json.dumps(planned.body)
     assert snapshot(seeded) == before
     assert not in_registry(ml, "credit-card-default", version)
 
@@ -188,7 +195,8 @@ def test_sync_of_a_workspace_shares_and_queues_the_push(
     steps = {
         (o["action"], o["target"], o["status"]) for o in reply.body["outcomes"] if o["subject"] == subject
     }
-    assert {("share", "regsync-registry", "succeeded"), ("push", "workspace3", "pending")} <= steps
+    assert ("share", "regsync-registry", "succeeded") in steps
+    assert not any(target == "workspace3" for _, target, _ in steps)  # Northwind's: not Contoso's to see
     assert in_registry(ml, "credit-card-default", version)
     assert {(m["name"], m["version"], m["target"]) for m in queued(seeded)} >= {
         ("credit-card-default", version, "workspace3")
@@ -332,7 +340,7 @@ def test_status_shows_tenants_only_their_rows(
         ("workspace1", "succeeded")
     }
     other = call("api_status", params={"workspace": "workspace3"}, caller=tenant("contoso"))
-    assert other.status == 403
+    assert other.status == 404
 
 
 def test_audit_shows_tenants_only_records_about_them(call: Call, seeded: Engine) -> None:
@@ -412,15 +420,7 @@ def test_invalid_policy_is_400_listing_problems_by_line_and_writes_nothing(
 @pytest.mark.parametrize(
     ("name", "body", "route_params", "message"),
     [
-        ("api_sync", {"scope": "workspace", "workspace": "workspace3"}, None, "workspace `workspace3`"),
-        ("api_sync", {"scope": "tenant", "tenant": "northwind"}, None, "tenant `northwind`"),
-        ("api_sync", {"scope": "workspace", "workspace": "workspace3", "dry_run": True}, None, "workspace3"),
-        (
-            "api_pull",
-            {"workspace": "workspace3", "kind": "model", "name": "credit-card-default"},
-            None,
-            "workspace `workspace3`",
-        ),
+        ("api_sync", {"scope": "all"}, None, "only the provider role may sync"),
         (
             "api_approve",
             {"workspace": "workspace1", "kind": "model", "name": "m", "version": "1"},
@@ -441,6 +441,12 @@ def test_invalid_policy_is_400_listing_problems_by_line_and_writes_nothing(
         ),
         (
             "api_rules_put",
+            {"share": [{"id": "northwind-shares-bert", "tenant": "contoso"}]},
+            None,
+            "rule id `northwind-shares-bert` is not available: choose another id",
+        ),
+        (
+            "api_rules_put",
             {"push": [{"id": "own", "tenant": "contoso"}], "tenants": [{"id": "evil"}]},
             None,
             "only the provider may write tenants",
@@ -451,18 +457,62 @@ def test_invalid_policy_is_400_listing_problems_by_line_and_writes_nothing(
             None,
             "only the provider may write tenants, workspaces, registries or ownership",
         ),
-        ("api_rules_delete", None, {"rule_id": "northwind-gets-credit-card"}, "tenant northwind"),
         ("api_rules_delete", None, {"rule_id": "provider-keeps-confidential"}, "the provider"),
     ],
 )
-def test_a_tenant_cannot_act_for_another_tenant(
+def test_what_a_tenants_role_may_not_do_is_403(
     call: Call, seeded: Engine, name: str, body: Any, route_params: dict[str, str] | None, message: str
 ) -> None:
+    """Refusals that concern the caller's role or its own document, never another tenant's things."""
     before = snapshot(seeded)
     reply = call(name, body, caller=tenant("contoso"), route_params=route_params)
     assert reply.status == 403, reply.body
     assert reply.error["code"] == "forbidden"
     assert message in reply.error["message"]
+    assert "tenant northwind" not in reply.error["message"]  # never who owns what
+    assert snapshot(seeded) == before
+
+
+# Each case: a request naming another tenant's thing (`theirs`) and the same naming an unknown one.
+NOT_YOURS = [
+    ("api_sync", "workspace", {"scope": "workspace", "workspace": "{}"}, "workspace3", "workspace9"),
+    (
+        "api_sync",
+        "workspace",
+        {"scope": "workspace", "workspace": "{}", "dry_run": True},
+        "workspace3",
+        "ws-x",
+    ),
+    ("api_sync", "tenant", {"scope": "tenant", "tenant": "{}"}, "northwind", "nobody"),
+    ("api_plan", "workspace", {"scope": "workspace", "workspace": "{}"}, "workspace4", "workspace9"),
+    ("api_pull", "workspace", {"workspace": "{}", "kind": "model", "name": "m"}, "workspace3", "workspace9"),
+    ("api_status", "workspace", {"workspace": "{}"}, "workspace3", "workspace9"),
+    ("api_status", "tenant", {"tenant": "{}"}, "northwind", "nobody"),
+    ("api_audit", "tenant", {"tenant": "{}"}, "woodgrove", "nobody"),
+    ("api_rules_delete", "rule", {"rule_id": "{}"}, "northwind-gets-credit-card", "no-such-rule"),
+]
+
+
+@pytest.mark.parametrize(("name", "noun", "template", "theirs", "unknown"), NOT_YOURS)
+def test_another_tenants_things_are_as_unknown_to_a_tenant_as_things_that_do_not_exist(
+    call: Call, seeded: Engine, name: str, noun: str, template: dict[str, Any], theirs: str, unknown: str
+) -> None:
+    before = snapshot(seeded)
+    replies = []
+    for thing in (theirs, unknown):
+        filled = {
+            key: value.format(thing) if isinstance(value, str) else value for key, value in template.items()
+        }
+        if name == "api_rules_delete":
+            reply = call(name, caller=tenant("contoso"), route_params=filled)
+        elif ROUTES[name][0] == "GET":
+            reply = call(name, caller=tenant("contoso"), params=filled)
+        else:
+            reply = call(name, filled, caller=tenant("contoso"))
+        assert reply.status == 404, reply.body
+        assert reply.error == {"code": "not_found", "message": f"{noun} `{thing}` not found or not yours"}
+        replies.append(reply.error["message"].replace(thing, "?"))
+    assert replies[0] == replies[1]  # one answer: nothing tells theirs from nothing
     assert snapshot(seeded) == before
 
 
