@@ -15,6 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devstack.emulator.events import SubscriptionRefusedError
+from devstack.emulator.provisioning import FAILURES, Plan
+from devstack.emulator.state import ArmError
 from devstack.emulator.world import parse_event_subscription
 
 if TYPE_CHECKING:
@@ -99,6 +101,75 @@ async def dump(request: Request) -> Response:
     return JSONResponse(emu_of(request).state.dump())
 
 
+async def add_provisioning_plan(request: Request) -> Response:
+    """How the next PUT(s) of one endpoint/deployment provision: delay and/or an injected failure."""
+    try:
+        body = await json_body(request)
+        emu = emu_of(request)
+        ws = emu.state.workspace_named(str(body["workspace"]))
+        collection = "batchEndpoints" if body.get("batch") else "onlineEndpoints"
+        path = f"{collection}/{body['endpoint']}"
+        if body.get("deployment"):
+            path += f"/deployments/{body['deployment']}"
+        failure = body.get("failure")
+        if isinstance(failure, str):
+            failure = {"kind": failure}
+        if failure is not None and not (failure.get("kind") in FAILURES or failure.get("code")):
+            raise ValueError(f"failure must be one of {sorted(FAILURES)} or {{code, message}}")
+        delay = body.get("delaySeconds")
+        plan = Plan(
+            delay_s=float(delay) if delay is not None else None,
+            failure=failure,
+            times=int(body["times"]) if body.get("times", 1) is not None else None,
+        )
+        key = f"{ws.arm_id}/{path}".lower()
+        emu.state.ops.plans[key] = plan
+    except (KeyError, ValueError, TypeError) as exc:
+        return bad_request(f"invalid provisioning plan: {exc}")
+    return JSONResponse(plan.public(key), status_code=201)
+
+
+async def list_provisioning(request: Request) -> Response:
+    ops = emu_of(request).state.ops
+    plans = [plan.public(key) for key, plan in ops.plans.items()]
+    return JSONResponse({"delays": ops.delays, "speed": ops.speed, "value": plans})
+
+
+async def clear_provisioning(request: Request) -> Response:
+    emu_of(request).state.ops.plans.clear()
+    return Response(status_code=204)
+
+
+async def set_provisioning_delays(request: Request) -> Response:
+    """Default delays (seconds, before --speed) of endpoints and deployments, for the whole world."""
+    try:
+        body = await json_body(request)
+        ops = emu_of(request).state.ops
+        for kind in ("endpoint", "deployment"):
+            if body.get(kind) is not None:
+                ops.delays[kind] = float(body[kind])
+    except (ValueError, TypeError) as exc:
+        return bad_request(f"invalid delays: {exc}")
+    return JSONResponse({"delays": ops.delays})
+
+
+async def set_registry_access(request: Request) -> Response:
+    """Admit or refuse a workspace at a registry (refused: 403 on every use of the registry)."""
+    try:
+        body = await json_body(request)
+        state = emu_of(request).state
+        registry = state.registry(str(body["registry"]))
+        ws = state.workspace_named(str(body["workspace"]))
+        pair = (registry.name.lower(), ws.name.lower())
+        if body.get("allowed", True):
+            state.denied.discard(pair)
+        else:
+            state.denied.add(pair)
+    except (KeyError, ValueError, ArmError) as exc:
+        return bad_request(f"invalid registry access: {exc}")
+    return JSONResponse({"denied": sorted(f"{r}/{w}" for r, w in state.denied)})
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "baseUrl": emu_of(request).base_url})
 
@@ -116,4 +187,9 @@ ROUTES: list[Route] = [
     Route("/_admin/requests", request_log, methods=["GET"]),
     Route("/_admin/requests", reset_request_log, methods=["DELETE"]),
     Route("/_admin/dump", dump, methods=["GET"]),
+    Route("/_admin/provisioning", list_provisioning, methods=["GET"]),
+    Route("/_admin/provisioning", add_provisioning_plan, methods=["POST"]),
+    Route("/_admin/provisioning", clear_provisioning, methods=["DELETE"]),
+    Route("/_admin/provisioning/delays", set_provisioning_delays, methods=["PUT"]),
+    Route("/_admin/registryAccess", set_registry_access, methods=["POST"]),
 ]

@@ -22,18 +22,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from devstack.emulator import admin, blobs
+from devstack.emulator import admin, blobs, scoring
 from devstack.emulator.emulator import Emulator
 from devstack.emulator.state import ASSET_KINDS, ArmError
 from devstack.emulator.state import Scope as AssetScope
+from devstack.emulator.world import PROVIDER
 
 Handler = Callable[[Request, Emulator], Awaitable[Response]]
 WS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
 REG = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/registries/{reg}"
 MFE = "/mferp/managementfrontend"
-POLL_MS = (
-    "20"  # retry-after-ms: azure-core polls again after 20 ms (Retry-After: 0 would mean its 5 s default)
-)
+POLL_MS = "20"  # retry-after-ms: azure-core polls again after 20 ms at the soonest
+OPS_API_VERSION = "2024-04-01"
 CANONICAL: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"/resourcegroups/", re.I), "/resourceGroups/"),
     (
@@ -42,6 +42,61 @@ CANONICAL: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
     ),
     (re.compile(r"/(online|batch)endpoints(?=/|$)", re.I), lambda m: f"/{m.group(1).lower()}Endpoints"),
 ]
+
+
+# The api-versions of Microsoft.MachineLearningServices that azure-ai-ml 1.35 and the recordings send
+# (azure/ai/ml/_restclient/*, tests/emulator/recordings), plus the stable REST spec versions.
+KNOWN_API_VERSIONS = frozenset(
+    {
+        "2020-09-01-dataplanepreview",
+        "2021-10-01-dataplanepreview",
+        "2021-01-01",
+        "2021-03-01",
+        "2021-03-01-preview",
+        "2022-02-01-preview",
+        "2022-05-01",
+        "2022-10-01",
+        "2022-10-01-preview",
+        "2023-02-01-preview",
+        "2023-03-01-preview",
+        "2023-04-01",
+        "2023-04-01-preview",
+        "2023-06-01-preview",
+        "2023-08-01-preview",
+        "2023-10-01",
+        "2024-01-01-preview",
+        "2024-04-01",
+        "2024-04-01-preview",
+        "2024-05-01-preview",
+        "2024-10-01",
+        "2024-10-01-preview",
+        "2025-01-01-preview",
+        "2025-12-01",
+        "2026-05-01-preview",
+    }
+)
+
+
+def check_api_version(request: Request) -> None:
+    """ARM refuses a request without api-version (MissingApiVersionParameter) and one with a version the
+    resource type does not have (NoRegisteredProviderFound), both with 400."""
+    version = request.query_params.get("api-version")
+    if not version:
+        raise ArmError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    if version not in KNOWN_API_VERSIONS:
+        names = request.url.path.split("/providers/Microsoft.MachineLearningServices/", 1)[-1].split("/")
+        rtype = "/".join(names[::2])
+        raise ArmError(
+            400,
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for location 'eastus' and API version '{version}' for "
+            f"type '{rtype}'. The supported api-versions "
+            f"are '{', '.join(sorted(KNOWN_API_VERSIONS))}'.",
+        )
 
 
 class EndpointKind(Convertor[str]):
@@ -88,6 +143,8 @@ def endpoint(
             emu.log_request(request.method, pattern, faulted=True)
             return injected
         try:
+            if auth:
+                check_api_version(request)
             return await handler(request, emu)
         except ArmError as exc:
             return arm_error(exc)
@@ -127,16 +184,22 @@ def self_url(request: Request, emu: Emulator) -> str:
     return emu.base_url + request.url.path
 
 
-def lro_headers(emu: Emulator, op_id: str, *, with_result: bool) -> dict[str, str]:
-    """Headers of an accepted long-running operation; the emulator's operations finish at once."""
+def lro_headers(emu: Emulator, op_id: str, *, with_result: bool, remaining_s: float = 0.0) -> dict[str, str]:
+    """Headers of an accepted long-running operation (ARM: Azure-AsyncOperation, Location)."""
     headers = {
-        "Azure-AsyncOperation": f"{emu.base_url}/_ops/{op_id}",
-        "retry-after-ms": POLL_MS,
+        "Azure-AsyncOperation": f"{emu.base_url}/_ops/{op_id}?api-version={OPS_API_VERSION}",
         "x-ms-async-operation-timeout": "PT1H",
-    }
+    } | poll_headers(remaining_s)
     if with_result:
-        headers["Location"] = f"{emu.base_url}/_ops/{op_id}/result"
+        headers["Location"] = f"{emu.base_url}/_ops/{op_id}/result?api-version={OPS_API_VERSION}"
     return headers
+
+
+def poll_headers(remaining_s: float) -> dict[str, str]:
+    """When to poll again: when the operation is due (at least 20 ms, at most 1 s). azure-core prefers
+    `retry-after-ms`; an integer `Retry-After` of 0 would mean its 5 s default."""
+    wait_ms = min(1000, max(int(POLL_MS), int(remaining_s * 1000) + 5))
+    return {"retry-after-ms": str(wait_ms)}
 
 
 # -- cloud, discovery, workspace, datastores ---------------------------------------------------------
@@ -160,6 +223,19 @@ async def registry_discovery(request: Request, emu: Emulator) -> Response:
             "registryFqdns": {r: {"uri": emu.base_url} for r in reg.regions},
         }
     )
+
+
+async def registry_get(request: Request, emu: Emulator) -> Response:
+    """The registry as an ARM resource, with its regions' storage and ACR (REST spec Registries/get)."""
+    reg = emu.state.registry(request.path_params["reg"])
+    if reg.subscription.lower() != request.path_params["sub"].lower():
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{PROVIDER}/registries/{reg.name}' under resource group "
+            f"'{request.path_params['rg']}' was not found.",
+        )
+    return json_response(emu.registry_body(reg))
 
 
 async def workspace_get(request: Request, emu: Emulator) -> Response:
@@ -252,6 +328,7 @@ async def temp_data_ref(request: Request, emu: Emulator) -> Response:
     scope, p = asset_scope(request, emu), request.path_params
     reg = scope.registry
     assert reg is not None
+    emu.state.check_new_registry_version(scope, p["name"], p["version"])
     container = f"{reg.name}-{p['name']}-{p['version']}".lower()
     blob_uri = f"{emu.base_url}/blob/{reg.name}/{container}"
     return json_response(
@@ -325,26 +402,33 @@ def resource_path(request: Request) -> str:
     return f"{path}/deployments/{p['deployment']}" if "deployment" in p else path
 
 
-def resource_defaults(request: Request, emu: Emulator, path: str) -> dict[str, Any]:
+def resource_defaults(request: Request, emu: Emulator, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(defaults the body may override, fields the service owns)."""
     p = request.path_params
     if "deployment" in p:
-        return ONLINE_DEPLOYMENT_DEFAULTS if p["etype"] == "onlineEndpoints" else {"computeType": "Managed"}
-    uri = f"https://{p['endpoint']}.{p.get('region', 'eastus')}.inference.ml.azure.com"
-    return {
-        "scoringUri": f"{uri}/score",
-        "swaggerUri": f"{uri}/swagger.json",
-        "authMode": "Key",
-        "traffic": {},
-    }
+        defaults = (
+            ONLINE_DEPLOYMENT_DEFAULTS if p["etype"] == "onlineEndpoints" else {"computeType": "Managed"}
+        )
+        return defaults, {}
+    ws = asset_scope(request, emu).workspace
+    assert ws is not None
+    if p["etype"] == "batchEndpoints":
+        uri = f"https://{p['endpoint']}.{ws.region}.inference.ml.azure.com/jobs"
+        return {"authMode": "AADToken", "defaults": None}, {"scoringUri": uri, "swaggerUri": None}
+    uri = scoring.emulated_uri(emu.base_url, p["endpoint"], ws.region)
+    owned = {"scoringUri": f"{uri}/score", "swaggerUri": f"{uri}/swagger.json"}
+    return {"authMode": "Key", "traffic": {}}, owned
 
 
 async def resource_put(request: Request, emu: Emulator) -> Response:
     scope, path = asset_scope(request, emu), resource_path(request)
-    status, resource = emu.state.put_resource(
-        scope, path, await body_of(request), resource_defaults(request, emu, path)
-    )
-    op_id = emu.state.new_operation()
-    return json_response(resource, status, lro_headers(emu, op_id, with_result=False))
+    defaults, owned = resource_defaults(request, emu, path)
+    body = await body_of(request)
+    if owned:
+        body = body | {"properties": (body.get("properties") or {}) | owned}
+    status, resource, op = emu.state.put_resource(scope, path, body, defaults)
+    headers = lro_headers(emu, op.id, with_result=True, remaining_s=op.remaining_s())
+    return json_response(resource, status, headers)
 
 
 async def resource_get(request: Request, emu: Emulator) -> Response:
@@ -361,15 +445,16 @@ async def resource_list(request: Request, emu: Emulator) -> Response:
 
 
 async def resource_delete(request: Request, emu: Emulator) -> Response:
-    if not emu.state.delete_resource(asset_scope(request, emu), resource_path(request)):
+    op = emu.state.delete_resource(asset_scope(request, emu), resource_path(request))
+    if op is None:
         return Response(status_code=204)
-    op_id = emu.state.new_operation()
-    return Response(status_code=202, headers=lro_headers(emu, op_id, with_result=True))
+    headers = lro_headers(emu, op.id, with_result=True, remaining_s=op.remaining_s())
+    return Response(status_code=202, headers=headers)
 
 
 async def endpoint_keys(request: Request, emu: Emulator) -> Response:
-    emu.state.get_resource(asset_scope(request, emu), resource_path(request))
-    return json_response({"primaryKey": "emulator-primary-key", "secondaryKey": "emulator-secondary-key"})
+    resource = emu.state.get_resource(asset_scope(request, emu), resource_path(request))
+    return json_response(scoring.endpoint_keys(resource["id"]))
 
 
 async def deployment_logs(request: Request, emu: Emulator) -> Response:
@@ -378,17 +463,21 @@ async def deployment_logs(request: Request, emu: Emulator) -> Response:
 
 # -- long-running operations ------------------------------------------------------------------------------
 async def operation_status(request: Request, emu: Emulator) -> Response:
-    op = emu.state.operations.get(request.path_params["op"])
+    op = emu.state.ops.get(request.path_params["op"])
     if op is None:
         raise ArmError(404, "NotFound", "Operation not found.")
-    body = {"status": op["status"], "name": request.path_params["op"]} | (op["result"] or {})
-    return json_response(body)
+    headers = poll_headers(op.remaining_s()) if op.status == "InProgress" else {}
+    return json_response(op.body(), 200, headers)
 
 
 async def operation_result(request: Request, emu: Emulator) -> Response:
-    """The final GET of an import: an EMPTY body, so the SDK re-GETs the version itself."""
-    if request.path_params["op"] not in emu.state.operations:
+    """ARM's Location: 202 while the operation runs, then 204 with an EMPTY body (so after a share the
+    SDK GETs the version itself, and after a PUT it GETs the resource)."""
+    op = emu.state.ops.get(request.path_params["op"])
+    if op is None:
         raise ArmError(404, "NotFound", "Operation not found.")
+    if op.status == "InProgress":
+        return Response(status_code=202, headers=poll_headers(op.remaining_s()))
     return Response(status_code=204)
 
 
@@ -436,6 +525,7 @@ def sdk_routes() -> list[Route]:
     ]
     authed: list[tuple[str, Handler, list[str]]] = [
         (WS, workspace_get, ["GET"]),
+        (REG, registry_get, ["GET"]),
         (WS + "/datastores", datastore_list, ["GET"]),
         (WS + "/datastores/{name}", datastore_get, ["GET"]),
         (WS + "/datastores/{name}/listSecrets", datastore_secrets, ["POST"]),
@@ -450,7 +540,8 @@ def sdk_routes() -> list[Route]:
         ]
     authed += arm_routes(WS) + arm_routes(MFE + REG) + arm_routes(REG)
     return (
-        routes_for(open_routes, auth=False)
+        [Route("/inference/{host}/score", scoring.score, methods=["POST"])]  # noqa: RUF005
+        + routes_for(open_routes, auth=False)
         + routes_for(blobs.ROUTES, auth=False)
         + routes_for(authed)
         + routes_for(
@@ -466,7 +557,7 @@ class CanonicalPaths:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(("/blob/", "/_admin/")):
+        if scope["type"] == "http" and not scope["path"].startswith(("/blob/", "/_admin/", "/inference/")):
             path = scope["path"]
             for pattern, repl in CANONICAL:
                 path = pattern.sub(repl, path)

@@ -99,9 +99,20 @@ def ranged(request: Request, data: bytes, headers: dict[str, str]) -> Response:
     return Response(data[start : end + 1], 206, headers=headers)
 
 
+def already_exists() -> Response:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobAlreadyExists</Code>'
+        "<Message>The specified blob already exists.</Message></Error>"
+    )
+    headers = common_headers() | {"x-ms-error-code": "BlobAlreadyExists"}
+    return Response(body, 409, headers=headers, media_type="application/xml")
+
+
 async def blob_write(request: Request, emu: Emulator) -> Response:
     key, comp = blob_key(request), request.query_params.get("comp")
     body = await request.body()
+    if comp in (None, "blocklist") and request.headers.get("if-none-match") == "*" and key in emu.state.blobs:
+        return already_exists()  # Put Blob / Put Block List with If-None-Match: * on an existing blob
     if comp == "block":
         staged.setdefault(key, {})[request.query_params["blockid"]] = body
     elif comp == "blocklist":

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from devstack.emulator.events import TENANT_ID, Dispatcher
 from devstack.emulator.state import ArmError, State, now_iso, system_data
-from devstack.emulator.world import Workspace, World
+from devstack.emulator.world import Registry, Workspace, World
 
 CLOUD_NAME = "AzureMLEmulator"  # not a built-in cloud name: the SDK then takes it from the metadata URL
 
@@ -67,7 +67,7 @@ class Emulator:
         self.base_url = base_url
         self.tenant_id = TENANT_ID
         self.dispatcher = Dispatcher(speed=speed)
-        self.state = State(world, base_url, self.dispatcher.publish)
+        self.state = State(world, base_url, self.dispatcher.publish, speed=speed)
         for sub in world.event_subscriptions:
             self.dispatcher.add_validated(sub)
         self.faults = Faults()
@@ -145,6 +145,64 @@ class Emulator:
             "systemData": system_data(self.created, self.created),
         }
 
+    def registry_body(self, reg: Registry) -> dict[str, Any]:
+        """GET of the registry resource, shaped as the REST spec's Registries/get example."""
+        managed_rg = (
+            f"/subscriptions/{reg.subscription}/resourceGroups/azureml-rg-{reg.name}_{reg.registry_id}"
+        )
+        storage = f"{managed_rg}/providers/Microsoft.Storage/storageAccounts"
+        acr = f"{managed_rg}/providers/Microsoft.ContainerRegistry/registries/{reg.name}acr"
+        regions = [
+            {
+                "location": region,
+                "storageAccountDetails": [
+                    {
+                        "systemCreatedStorageAccount": {
+                            "storageAccountName": f"{reg.name[:12]}{region[:8]}sa".replace("-", ""),
+                            "storageAccountType": "Standard_LRS",
+                            "storageAccountHnsEnabled": False,
+                            "armResourceId": {"resourceId": f"{storage}/{reg.name}{region}"},
+                            "allowBlobPublicAccess": False,
+                        }
+                    }
+                ],
+                "acrDetails": [
+                    {
+                        "systemCreatedAcrAccount": {
+                            "acrAccountName": f"{reg.name}acr".replace("-", ""),
+                            "acrAccountSku": "Premium",
+                            "armResourceId": {"resourceId": acr},
+                        }
+                    }
+                ],
+            }
+            for region in reg.regions
+        ]
+        return {
+            "id": reg.arm_id,
+            "name": reg.name,
+            "type": "Microsoft.MachineLearningServices/registries",
+            "location": reg.regions[0],
+            "tags": {},
+            "kind": "",
+            "identity": {
+                "type": "SystemAssigned",
+                "principalId": reg.registry_id,
+                "tenantId": self.tenant_id,
+            },
+            "sku": {"name": "P3", "tier": "Basic"},
+            "properties": {
+                "regionDetails": regions,
+                "intellectualPropertyPublisher": None,
+                "publicNetworkAccess": "Enabled",
+                "discoveryUrl": f"{self.base_url}/registrymanagement/v1.0/registries/{reg.name}/discovery",
+                "managedResourceGroup": {"resourceId": managed_rg},
+                "mlFlowRegistryUri": f"azureml://{reg.regions[0]}.api.azureml.ms/mlflow/v1.0{reg.arm_id}",
+                "registryPrivateEndpointConnections": [],
+            },
+            "systemData": system_data(self.created, self.created),
+        }
+
     def datastore_body(self, ws: Workspace) -> dict[str, Any]:
         return {
             "id": f"{ws.arm_id}/datastores/workspaceblobstore",
@@ -185,8 +243,8 @@ class Faults:
             "count": int(spec["count"]) if spec.get("count") is not None else None,
             "injected": 0,
         }
-        if rule["status"] not in (None, 429, 500, 503):
-            raise ValueError("status must be 429, 500 or 503")
+        if rule["status"] not in (None, 403, 429, 500, 503):
+            raise ValueError("status must be 403, 429, 500 or 503")
         rule["regex"] = re.compile(rule["pattern"])
         self.rules.append(rule)
         return public_rule(rule)
@@ -218,7 +276,20 @@ def public_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 def fault_response(rule: dict[str, Any]) -> Response:
     status = rule["status"]
-    code = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}[status]
+    code = {
+        403: "AuthorizationFailed",
+        429: "TooManyRequests",
+        500: "InternalServerError",
+        503: "ServiceUnavailable",
+    }[status]
     headers = {"Retry-After": str(rule["retry_after"])} if status in (429, 503) else {}
-    body = ArmError(status, code, f"Injected fault {rule['id']}: {code}.").body()
+    message = f"Injected fault {rule['id']}: {code}."
+    if status == 403:  # ARM's RBAC refusal
+        message = (
+            f"The client 'emulator-user' with object id '{TENANT_ID}' does not have authorization to "
+            f"perform this action over scope '{rule['pattern']}' or the scope is invalid. If access was "
+            "recently granted, please refresh your credentials. (Injected fault "
+            f"{rule['id']}.)"
+        )
+    body = ArmError(status, code, message).body()
     return JSONResponse(body, status_code=status, headers=headers)

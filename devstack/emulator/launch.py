@@ -207,5 +207,53 @@ class EmulatorAdmin:
         result: dict[str, Any] = self._json("GET", "/dump")
         return result
 
+    def set_provisioning(
+        self,
+        workspace: str,
+        endpoint: str,
+        deployment: str | None = None,
+        *,
+        batch: bool = False,
+        delay_s: float | None = None,
+        failure: str | dict[str, str] | None = None,
+        times: int | None = 1,
+    ) -> dict[str, Any]:
+        """Plan the next `times` PUTs (None: all) of an online (or batch) endpoint or deployment: a delay in
+        seconds (divided by --speed) and/or a failure: "quota", "image_build", "container_crash" or
+        {"code", "message"}. The resource then ends `Failed` with Azure's error in the operation."""
+        body = {
+            "workspace": workspace,
+            "endpoint": endpoint,
+            "deployment": deployment,
+            "batch": batch,
+            "delaySeconds": delay_s,
+            "failure": failure,
+            "times": times,
+        }
+        result: dict[str, Any] = self._json("POST", "/provisioning", body)
+        return result
+
+    def provisioning(self) -> dict[str, Any]:
+        """{"delays": {"endpoint": s, "deployment": s}, "speed": F, "value": [plans]}."""
+        result: dict[str, Any] = self._json("GET", "/provisioning")
+        return result
+
+    def clear_provisioning(self) -> None:
+        self._json("DELETE", "/provisioning")
+
+    def set_provisioning_delays(
+        self, *, endpoint_s: float | None = None, deployment_s: float | None = None
+    ) -> dict[str, Any]:
+        """The world's default provisioning delays in seconds (before --speed)."""
+        body = {"endpoint": endpoint_s, "deployment": deployment_s}
+        result: dict[str, Any] = self._json("PUT", "/provisioning/delays", body)
+        return result
+
+    def set_registry_access(self, registry: str, workspace: str, *, allowed: bool) -> None:
+        """Admit or refuse `workspace` at `registry`; refused uses of the registry answer 403."""
+        self._json(
+            "POST", "/registryAccess", {"registry": registry, "workspace": workspace, "allowed": allowed}
+        )
+
     def close(self) -> None:
         self.client.close()

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.emulator.provisioning import Operation, Operations
 from devstack.emulator.world import PROVIDER, Registry, Workspace, World
 
 ASSET_KINDS = ("models", "environments", "components", "data", "codes")
@@ -58,12 +58,20 @@ Emit = Callable[[str, dict[str, Any]], None]
 class ArmError(Exception):
     """A refusal rendered as Azure's error body; `code` and `message` follow Azure's wording."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.details = status, code, message, details or []
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": [], "additionalInfo": []}}
+        error = {"code": self.code, "message": self.message, "details": self.details, "additionalInfo": []}
+        return {"error": error}
+
+
+def refused(status: int, code: str, specific: str, message: str) -> ArmError:
+    """AzureML's data-plane refusal: a `UserError` whose specific code sits in `details`."""
+    return ArmError(status, code, message, [{"code": specific, "message": message, "details": []}])
 
 
 def now_iso() -> str:
@@ -170,7 +178,7 @@ def view_filter(query: dict[str, str]) -> Callable[[bool], bool]:
 class State:
     """Every workspace's and registry's assets and endpoints, plus blobs and pending operations."""
 
-    def __init__(self, world: World, base_url: str, emit: Emit) -> None:
+    def __init__(self, world: World, base_url: str, emit: Emit, speed: float = 1.0) -> None:
         self.base_url, self.emit = base_url, emit
         self.workspaces = {
             (w.subscription.lower(), w.resource_group.lower(), w.name.lower()): w for w in world.workspaces
@@ -181,7 +189,10 @@ class State:
         }
         self.scopes |= {f"reg:{r.name.lower()}": Scope(registry=r) for r in world.registries}
         self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
-        self.operations: dict[str, dict[str, Any]] = {}
+        self.ops = Operations(speed, world.provisioning)
+        self.denied: set[tuple[str, str]] = {
+            (r.name.lower(), w.lower()) for r in world.registries for w in r.denied_workspaces
+        }
 
     # -- scopes -------------------------------------------------------------------------------------
     def workspace_scope(self, sub: str, rg: str, name: str) -> Scope:
@@ -194,6 +205,12 @@ class State:
             )
         return self.scopes[f"ws:{ws.arm_id.lower()}"]
 
+    def workspace_named(self, name: str) -> Workspace:
+        found = [w for w in self.workspaces.values() if w.name.lower() == name.lower()]
+        if len(found) != 1:
+            raise ValueError(f"no single workspace named {name}")
+        return found[0]
+
     def registry_scope(self, name: str) -> Scope:
         if name.lower() not in self.registries:
             raise ArmError(404, "ResourceNotFound", f"Registry {name} not found.")
@@ -203,11 +220,20 @@ class State:
         return self.registry_scope(name).registry  # type: ignore[return-value]
 
     def check_registry_access(self, ws: Workspace, registry_name: str, action: str) -> Registry:
-        """Refuse a workspace outside the registry's regions, the way Azure does."""
+        """Refuse a workspace the registry does not admit (denied, or outside its regions) with 403."""
         registry = self.registry(registry_name)
-        if ws.region.lower() not in (r.lower() for r in registry.regions):
-            raise ArmError(
+        if (registry.name.lower(), ws.name.lower()) in self.denied:
+            raise refused(
                 403,
+                "UserError",
+                "UnAuthorizedRegistryAccess",
+                f"User/tenant/subscription is not allowed to access registry {registry.name}: workspace "
+                f"{ws.name} cannot {action} it.",
+            )
+        if ws.region.lower() not in (r.lower() for r in registry.regions):
+            raise refused(
+                403,
+                "UserError",
                 "UnAuthorizedRegistryAccess",
                 f"Workspace {ws.name} in region {ws.region} cannot {action} registry {registry.name}: the "
                 f"registry is not replicated to {ws.region} (regions: {', '.join(registry.regions)}).",
@@ -325,6 +351,18 @@ class State:
         self.after_write(scope, kind, name, version, created=True)
         return 201, self.render_version(scope, kind, name, version, box.versions[version])
 
+    def check_new_registry_version(self, scope: Scope, name: str, version: str) -> None:
+        """tempdatarefs for a registry version that exists: 409, so the SDK skips the upload."""
+        for (kind, asset), box in scope.assets.items():
+            if asset == name and (version in box.versions or version in box.deleted):
+                raise ArmError(
+                    409,
+                    "UserError",
+                    f"Asset already exists: {scope.version_id(kind, name, version)}. Registry assets are "
+                    "immutable: upload new content as a new version.",
+                    [{"code": "AssetAlreadyExists", "message": "Asset already exists", "details": []}],
+                )
+
     def check_registry_write(
         self, scope: Scope, kind: str, name: str, version: str, box: Container, props: dict[str, Any]
     ) -> None:
@@ -431,30 +469,58 @@ class State:
         return rendered
 
     # -- endpoints and deployments -------------------------------------------------------------------
+    def resource_key(self, scope: Scope, path: str) -> str:
+        assert scope.workspace is not None
+        return f"{scope.workspace.arm_id}/{path}".lower()
+
+    def operation_location(self, ws: Workspace) -> str:
+        return f"/subscriptions/{ws.subscription}/providers/{PROVIDER}/locations/{ws.region}"
+
     def put_resource(
         self, scope: Scope, path: str, body: dict[str, Any], defaults: dict[str, Any]
-    ) -> tuple[int, dict[str, Any]]:
-        """Create or replace an endpoint or deployment (`path` like `onlineEndpoints/e/deployments/d`)."""
-        assert scope.workspace is not None
-        self.check_deployment_model(scope.workspace, body.get("properties") or {})
+    ) -> tuple[int, dict[str, Any], Operation]:
+        """Create or replace an endpoint or deployment (`path` like `onlineEndpoints/e/deployments/d`).
+
+        It answers at once in `Creating`/`Updating` and reaches `Succeeded` (or an injected `Failed`)
+        when its operation ends."""
+        ws = scope.workspace
+        assert ws is not None
+        self.check_deployment_model(ws, body.get("properties") or {})
         parent = path.rsplit("/", 2)[0] if path.count("/") >= 2 else None
-        if parent and parent not in scope.resources:
-            raise ArmError(404, "ResourceNotFound", f"Endpoint {parent.split('/')[1]} not found.")
+        if parent and (parent not in scope.resources or self.is_deleting(scope, parent)):
+            raise self.not_found(scope, parent)
+        key = self.resource_key(scope, path)
+        if self.ops.in_progress(key):
+            raise ArmError(
+                409,
+                "Conflict",
+                f"An operation is already in progress on {path.rsplit('/', 1)[-1]}; wait for it to finish.",
+            )
         existing = scope.resources.get(path)
         created = existing["systemData"]["createdAt"] if existing else now_iso()
         kind = re.sub(r"/[^/]+(?=/|$)", "", path)
-        props = defaults | (body.get("properties") or {}) | {"provisioningState": "Succeeded"}
+        state = "Updating" if existing else "Creating"
+        props = defaults | (body.get("properties") or {}) | {"provisioningState": state}
         resource = {
-            "id": f"{scope.workspace.arm_id}/{path}",
+            "id": f"{ws.arm_id}/{path}",
             "name": path.rsplit("/", 1)[-1],
             "type": f"{PROVIDER}/workspaces/{kind}",
-            "location": body.get("location") or scope.workspace.region,
+            "location": body.get("location") or ws.region,
             "tags": body.get("tags") or {},
             "properties": props,
             "systemData": system_data(created, now_iso()),
         } | {k: body[k] for k in ("identity", "kind", "sku") if k in body}
         scope.resources[path] = resource
-        return (200 if existing else 201), resource
+
+        def done(status: str) -> None:
+            if scope.resources.get(path) is resource:
+                resource["properties"]["provisioningState"] = status
+                resource["systemData"]["lastModifiedAt"] = now_iso()
+
+        names = {"ws": ws.name, "sub": ws.subscription, "instance": str(props.get("instanceType") or "")}
+        kind_of_op = "deployment" if "/deployments/" in path else "endpoint"
+        op = self.ops.start(key, kind_of_op, self.operation_location(ws), done, names)
+        return (200 if existing else 201), resource, op
 
     def check_deployment_model(self, ws: Workspace, props: dict[str, Any]) -> None:
         model = props.get("model")
@@ -462,12 +528,34 @@ class State:
         if isinstance(asset_id, str) and asset_id.startswith("azureml://registries/"):
             self.resolve_registry_asset(ws, asset_id, "deploy assets of")
 
+    def is_deleting(self, scope: Scope, path: str) -> bool:
+        found = scope.resources.get(path)
+        return bool(found and found["properties"].get("provisioningState") == "Deleting")
+
+    def not_found(self, scope: Scope, path: str) -> ArmError:
+        """ARM's 404 for endpoints and deployments: `NotFound` with a detail naming what is missing."""
+        parts = path.split("/")
+        what = "Online endpoint" if parts[0] == "onlineEndpoints" else "Batch endpoint"
+        detail = f"{what} {parts[1]} was not found in workspace {scope.label}."
+        if len(parts) > 2:
+            detail = f"Deployment {parts[3]} was not found in endpoint {parts[1]} of workspace {scope.label}."
+        return ArmError(
+            404,
+            "NotFound",
+            "The specified resource was not found.",
+            [{"code": "NotFound", "message": detail, "target": path, "details": []}],
+        )
+
     def get_resource(self, scope: Scope, path: str) -> dict[str, Any]:
+        self.ops.settle()
         if path not in scope.resources:
-            raise ArmError(404, "ResourceNotFound", f"Resource {path} was not found in {scope.label}.")
+            raise self.not_found(scope, path)
         return scope.resources[path]
 
     def list_resources(self, scope: Scope, prefix: str, query: dict[str, str], url: str) -> dict[str, Any]:
+        self.ops.settle()
+        if prefix.count("/") == 2 and prefix.rsplit("/", 1)[0] not in scope.resources:
+            raise self.not_found(scope, prefix.rsplit("/", 1)[0])
         depth = prefix.count("/") + 1
         items = [
             r
@@ -476,17 +564,34 @@ class State:
         ]
         return paged(items, query, url)
 
-    def delete_resource(self, scope: Scope, path: str) -> bool:
-        found = scope.resources.pop(path, None) is not None
-        for child in [p for p in scope.resources if p.startswith(path + "/")]:
-            del scope.resources[child]
-        return found
+    def delete_resource(self, scope: Scope, path: str) -> Operation | None:
+        """Start deleting (`Deleting`, gone when the operation ends); None when there is nothing."""
+        self.ops.settle()
+        found = scope.resources.get(path)
+        if found is None:
+            return None
+        key = self.resource_key(scope, path)
+        if self.ops.in_progress(key) and not self.is_deleting(scope, path):
+            raise ArmError(
+                409,
+                "Conflict",
+                f"An operation is already in progress on {path.rsplit('/', 1)[-1]}; wait for it to finish.",
+            )
+        found["properties"]["provisioningState"] = "Deleting"
+
+        def done(status: str) -> None:
+            scope.resources.pop(path, None)
+            for child in [p for p in scope.resources if p.startswith(path + "/")]:
+                del scope.resources[child]
+
+        ws = scope.workspace
+        assert ws is not None
+        kind = "deployment" if "/deployments/" in path else "endpoint"
+        return self.ops.start(key, kind, self.operation_location(ws), done, {}, deleting=True)
 
     # -- long-running operations ---------------------------------------------------------------------
     def new_operation(self, result: dict[str, Any] | None = None) -> str:
-        op_id = uuid.uuid4().hex
-        self.operations[op_id] = {"status": "Succeeded", "result": result}
-        return op_id
+        return self.ops.finished(result)
 
     # -- dump ------------------------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:

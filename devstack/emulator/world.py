@@ -46,6 +46,7 @@ class Registry:
     subscription: str
     resource_group: str
     regions: tuple[str, ...]
+    denied_workspaces: tuple[str, ...] = ()  # workspaces the registry does not admit (403 on use)
 
     @property
     def arm_id(self) -> str:
@@ -75,6 +76,7 @@ class World:
     workspaces: list[Workspace] = field(default_factory=list)
     registries: list[Registry] = field(default_factory=list)
     event_subscriptions: list[EventSubscription] = field(default_factory=list)
+    provisioning: dict[str, float] = field(default_factory=dict)  # "endpoint"/"deployment" -> seconds
 
 
 def load_world(path: Path) -> World:
@@ -89,8 +91,20 @@ def load_world(path: Path) -> World:
         if not reg.get("regions"):
             raise ValueError(f"registry `{reg.get('name')}` needs at least one region")
         world.registries.append(
-            Registry(reg["name"], str(reg["subscription"]), reg["resourceGroup"], tuple(reg["regions"]))
+            Registry(
+                reg["name"],
+                str(reg["subscription"]),
+                reg["resourceGroup"],
+                tuple(reg["regions"]),
+                tuple(reg.get("deniedWorkspaces") or ()),
+            )
         )
+    delays = raw.get("provisioning") or {}
+    world.provisioning = {
+        kind: float(delays[key])
+        for kind, key in (("endpoint", "endpointSeconds"), ("deployment", "deploymentSeconds"))
+        if key in delays
+    }
     world.event_subscriptions = [parse_event_subscription(es) for es in raw.get("eventSubscriptions") or []]
     return world
 

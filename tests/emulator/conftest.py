@@ -23,6 +23,7 @@ SEED = Path(__file__).resolve().parents[2] / "devstack" / "worlds" / "seed.yaml"
 SUB1 = "11111111-1111-1111-1111-111111111111"
 SUB2 = "22222222-2222-2222-2222-222222222222"
 REGISTRY = "regsync-registry"
+API_VERSION = "2024-04-01"
 WORKSPACES = {
     "workspace1": (SUB1, "rg-tenants"),
     "workspace2": (SUB1, "rg-tenants"),
@@ -69,11 +70,13 @@ def ml(emulator: RunningEmulator) -> Callable[[str], Any]:
 
 @pytest.fixture(scope="session")
 def raw(emulator: RunningEmulator) -> Iterator[httpx.Client]:
-    """Plain HTTPS client with a bearer token, for what the SDK cannot express."""
+    """Plain HTTPS client with a bearer token and an api-version (ARM requires one), for what the SDK
+    cannot express."""
     with httpx.Client(
         base_url=emulator.base_url,
         verify=ssl.create_default_context(cafile=emulator.env["REQUESTS_CA_BUNDLE"]),
         headers={"Authorization": "Bearer test"},
+        params={"api-version": API_VERSION},
         timeout=30,
     ) as client:
         yield client
