@@ -4,10 +4,10 @@ Where to find things (docs/architecture.md draws the map):
 - a use case (event, reconcile, push, sync, pull, approve): shared/engine/{propagation, reconcile,
   pushes, requests}.py, one narrated orchestrator each;
 - what is observed for a plan: shared/engine/core.py;
-- how a share, a fan-out or a push is planned: shared/planner.py (pure), its steps: shared/steps.py;
+- how a share, a fan-out or a push is planned: shared/planner/ (pure), its steps: shared/steps.py;
 - where anything is written: shared/engine/apply.py (the only writer);
 - where a ledger row changes: shared/ledger.py (`transition`);
-- where an error becomes a retry: shared/errors.py (`judge`) and the settlements in shared/planner.py.
+- where an error becomes a retry: shared/errors.py (`judge`) and the settlements in shared/planner/.
 """
 
 from __future__ import annotations

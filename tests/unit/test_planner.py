@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import planner
 from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus
 from shared.ledger import LEASE, transition
 from shared.planner import (
+    MAX_AUTOMATIC_ROUNDS,
     FanoutSnapshot,
     Retry,
     ShareSnapshot,
@@ -30,6 +30,7 @@ from shared.planner import (
     plan_share,
     read_digest,
 )
+from shared.planner import share as share_planning
 from shared.policy import (
     AssetSelector,
     Destination,
@@ -179,7 +180,7 @@ def test_a_share_denied_by_a_rule_names_the_rule() -> None:
 
 def test_a_share_allowed_without_a_destination_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     unnamed = ShareDecision(True, "allowed but unnamed")
-    monkeypatch.setattr(planner, "decide_share", lambda *_: unnamed)
+    monkeypatch.setattr(share_planning, "decide_share", lambda *_: unnamed)
 
     step = share()
 
@@ -600,8 +601,8 @@ def test_in_flight_rows_within_the_lease_are_skipped(status: LedgerStatus, age: 
     [
         (Retry.NEVER, 1, False),
         (Retry.AUTOMATIC, 1, True),
-        (Retry.AUTOMATIC, planner.MAX_AUTOMATIC_ROUNDS, False),
-        (Retry.AUTOMATIC, planner.MAX_AUTOMATIC_ROUNDS + 3, False),
+        (Retry.AUTOMATIC, MAX_AUTOMATIC_ROUNDS, False),
+        (Retry.AUTOMATIC, MAX_AUTOMATIC_ROUNDS + 3, False),
         (Retry.ALWAYS, 1, True),
         (Retry.ALWAYS, 9, True),
     ],
