@@ -40,13 +40,14 @@ from shared.auth import Caller, ForbiddenError, parse_principal
 from shared.bounded import load_json, shown
 from shared.domain import AssetKind, AssetName, AssetRef, AssetVersion, LedgerStatus, TenantId, WorkspaceName
 from shared.engine import Engine, SyncScope, TenantView
+from shared.entities import AUDIT_ROW, iso
 from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.policy import PushRule, RuleId, ShareRule
 from shared.policy_file import PolicyDocument, PolicyFileError, Problem, parse_policy
 from shared.ratelimit import RateLimiter
 from shared.records import AuditRecord, LedgerEntry, Status
 from shared.settings import load_settings
-from shared.storage import AUDIT_ROW, StateError, StateStore, iso
+from shared.storage import StateError, StateStore
 
 M = TypeVar("M", bound=BaseModel)
 # The Functions host passes the function key as `?code=`; it is the platform's, never an input of ours.
