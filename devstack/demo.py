@@ -34,8 +34,9 @@ from devstack.stack import REPO_ROOT, LocalStack, StackRecord, local_stack
 from shared.azureml import StaticDevCredential
 from shared.cli import app as regsync
 from shared.domain import AssetKind, AssetRef, LedgerStatus
+from shared.records import AuditRecord
 from shared.settings import Settings
-from shared.storage import AuditRecord, StateStore
+from shared.storage import StateStore
 
 WORLD = REPO_ROOT / "devstack" / "worlds" / "seed.yaml"
 POLICY = REPO_ROOT / "examples" / "seed-policy.yaml"

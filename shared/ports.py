@@ -1,8 +1,9 @@
 """The ports the engine depends on: small Protocols, one per thing it talks to.
 
-Who implements them: shared.storage (Table and Queue Storage), shared.azureml (AzureML through the SDK)
-and, for fast engine unit tests only, tests/memory.py, which tests/contract/ runs the very same tests
-against the real adapters (Azurite, the emulator through the SDK), so a fake cannot drift.
+Who implements them: shared.storage (Table Storage), shared.queues (Queue Storage), shared.azureml
+(AzureML through the SDK) and, for fast engine unit tests only, tests/memory.py, which tests/contract/
+runs the very same tests against the real adapters (Azurite, the emulator through the SDK), so a fake
+cannot drift.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ from functools import lru_cache
 from shared.azureml import AzureMLGateway
 from shared.engine import Engine
 from shared.notify import Publisher, publisher_from_settings
+from shared.queues import WorkQueue
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, load_settings
-from shared.storage import StateStore, WorkQueue
+from shared.storage import StateStore
 
 
 def build_engine(settings: Settings) -> Engine[StateStore]:

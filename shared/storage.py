@@ -1,10 +1,13 @@
-"""RegSync's state in Azure Table Storage and its work queues in Azure Queue Storage.
+"""RegSync's state in Azure Table Storage.
 
-Who calls it: the engine (through the function adapters), the CLI and the tests. The only module that
-imports azure.data.tables / azure.storage.queue. Every filter is parameterised (`@name`), never built by
-concatenating input; names are validated by shared.domain before they get here.
+Who calls it: the engine (through the function adapters), the CLI and the tests. With shared.audit_log
+(the audit table's operations) and shared.queues (the work queues), the only modules that import
+azure.data.tables / azure.storage.queue; entities are mapped by shared.entities. Every filter is
+parameterised (`@name`), never built by concatenating input; names are validated by shared.domain
+before they get here.
 
-Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Ledger`, `{prefix}Audit`):
+Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Ledger`, `{prefix}Audit`,
+`{prefix}Seen`):
 
 - Inventory, PK `tenant`, RK tenant id: point read; the list is one partition.
 - Inventory, PK `workspace`, RK `ws|{name}`: point read by name; the list is one partition.
@@ -19,63 +22,46 @@ Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Led
   rule as JSON): the policy is three partitions.
 - Ledger, PK `{kind}:{name}:{version}` of the registry asset, RK `share` (the registry) or
   `push|{workspace}`: one asset's fan-out is one partition; (asset, target) is a point read.
-- Audit, PK UTC day `YYYYMMDD`, RK `{inverted ticks}-{uuid}`: the provider's view; a day's newest-first
-  page is one partition query.
-- Audit, PK `t|{tenant}|{YYYYMMDD}`, same RK: a copy of each record concerning that tenant
-  (`AuditRecord.tenants`), written by `audit` beside the day's row. A tenant's view is a query of its own
-  partition only, so no other tenant's volume can crowd it out. Pages continue after the last RowKey
-  returned (`RowKey gt @after`): the continuation token is that RowKey, opaque to clients.
-- Audit, PK `once|{YYYYMMDD}`, RK `{record key}|{window number}`: the first identical refusal of a
-  refusal window claims this row (insert-if-absent); a later one finds it and is not audited again.
+- Audit: see shared.audit_log, which documents its keys.
 - Seen (memos), PK workspace name (or `@registry`), RK `{kind}:{name}:{version}`: what the reconcile
   has already judged under which world fingerprint, having read which tags (digest), so a steady-state
   reconcile skips it: one partition query per workspace.
 
 A workspace and its topic-index row are written in one transaction (same partition), so the index is
-never stale. Ledger rows are updated with ETag conditions (optimistic concurrency); the audit table is
-append-only (a record's copies are separate inserts: a failure between them may leave a record in the
-provider's view and not yet in a tenant's; the caller's retry writes both again). The status matrix
+never stale. Ledger rows are updated with ETag conditions (optimistic concurrency). The status matrix
 (`list_ledger`) is the one cross-partition read: an operator query, paged by the SDK, not a hot path.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import json
-import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
-from azure.storage.queue import (
-    QueueClient,
-    QueueServiceClient,
-    TextBase64DecodePolicy,
-    TextBase64EncodePolicy,
-)
 
-from shared.domain import (
-    AssetKind,
-    LedgerStatus,
-    Registry,
-    Tenant,
-    Workspace,
-    parse_workspace_arm_id,
-    workspace_arm_id,
+from shared.audit_log import AuditTable
+from shared.domain import AssetKind, Registry, Tenant, Workspace, parse_workspace_arm_id, workspace_arm_id
+from shared.entities import (
+    iso,
+    ledger_entity,
+    ledger_entry,
+    memo_entity,
+    memo_of,
+    registry_entity,
+    registry_of,
+    rule_entity,
+    workspace_fields,
+    workspace_of,
 )
 from shared.policy import NameClaim, Policy, PushRule, ShareRule
 from shared.ports import ConcurrentUpdateError
-from shared.records import AuditRecord, LedgerEntry, Memo, Status, utc_now
+from shared.records import LedgerEntry, Memo, utc_now
 from shared.settings import Settings
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
-MAX_TEXT = 4000  # free text stored from outside is cut to this many characters
-_EPOCH_TICKS_MAX = 10**19
 T = TypeVar("T")
 
 
@@ -83,113 +69,9 @@ class StateError(Exception):
     """A storage request that cannot be honoured as asked; the message names the thing."""
 
 
-def iso(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else ""
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-
-
-def ledger_entity(entry: LedgerEntry) -> dict[str, Any]:
-    return {
-        "PartitionKey": entry.asset_key,
-        "RowKey": entry.target,
-        "status": entry.status.value,
-        "attempts": entry.attempts,
-        "rounds": entry.rounds,
-        "message": entry.message[:MAX_TEXT],
-        "started": iso(entry.started),
-        "finished": iso(entry.finished),
-        "updated": iso(entry.updated),
-        "event_ids": json.dumps(list(entry.event_ids)),
-        "correlation_id": entry.correlation_id,
-        "detail": json.dumps(entry.detail, sort_keys=True),
-    }
-
-
-def ledger_entry(entity: dict[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        asset_key=entity["PartitionKey"],
-        target=entity["RowKey"],
-        status=LedgerStatus(entity["status"]),
-        attempts=int(entity.get("attempts", 0)),
-        rounds=int(entity.get("rounds", 1)),
-        message=entity.get("message", ""),
-        started=parse_iso(entity.get("started")),
-        finished=parse_iso(entity.get("finished")),
-        updated=parse_iso(entity.get("updated")),
-        event_ids=tuple(json.loads(entity.get("event_ids") or "[]")),
-        correlation_id=entity.get("correlation_id", ""),
-        detail=json.loads(entity.get("detail") or "{}"),
-        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
-    )
-
-
-AUDIT_ROW = r"^[0-9]{20}-[0-9a-f]{12}$"  # an audit RowKey: what a continuation token is
-
-
-def audit_partition(day: datetime, tenant: str | None = None) -> str:
-    """The provider's day partition, or a tenant's partition of that day."""
-    stamp = day.strftime("%Y%m%d")
-    return f"t|{tenant}|{stamp}" if tenant else stamp
-
-
-def audit_entity(record: AuditRecord) -> dict[str, Any]:
-    ticks = int(record.at.timestamp() * 10_000_000)
-    return {
-        "PartitionKey": audit_partition(record.at),
-        "RowKey": f"{_EPOCH_TICKS_MAX - ticks:020d}-{uuid.uuid4().hex[:12]}",
-        "action": str(record.action),
-        "outcome": str(record.outcome),
-        "reason": record.reason[:MAX_TEXT],
-        "subject": record.subject[:MAX_TEXT],
-        "target": record.target[:MAX_TEXT],
-        "actor": record.actor[:MAX_TEXT],
-        "correlation_id": record.correlation_id,
-        "at": iso(record.at),
-        "tenants": ",".join(record.tenants),
-    }
-
-
-def audit_record(entity: dict[str, Any]) -> AuditRecord:
-    fields = {name: entity.get(name, "") for name in ("action", "outcome", "reason", "subject")}
-    return AuditRecord(
-        **fields,
-        target=entity.get("target", ""),
-        actor=entity.get("actor", ""),
-        correlation_id=entity.get("correlation_id", ""),
-        at=parse_iso(entity.get("at")) or utc_now(),
-        tenants=tuple(tenant for tenant in str(entity.get("tenants", "")).split(",") if tenant),
-    )
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    records: list[AuditRecord]
-    continuation: str | None  # pass it back for the next page; None: nothing more
-
-
-def memo_entity(scope: str, memo: Memo) -> dict[str, Any]:
-    return {
-        "PartitionKey": scope,
-        "RowKey": memo.asset_key,
-        "fingerprint": memo.fingerprint,
-        "read_digest": memo.read_digest,
-        "outcome": memo.outcome.value,
-    }
-
-
-def memo_of(entity: dict[str, Any]) -> Memo:
-    try:
-        outcome = Status(entity.get("outcome", ""))
-    except ValueError:  # a memo from before this schema: judge the asset again
-        outcome = Status.PENDING
-    return Memo(entity["RowKey"], entity.get("fingerprint", ""), entity.get("read_digest", ""), outcome)
-
-
-class StateStore:
-    """Typed access to the four tables. Cheap to construct; clients are created once per store."""
+class StateStore(AuditTable):
+    """Typed access to the five tables; the audit log's operations are AuditTable's. Cheap to construct;
+    clients are created once per store."""
 
     def __init__(self, service: TableServiceClient, prefix: str) -> None:
         self._service = service
@@ -253,7 +135,7 @@ class StateStore:
         entity = {
             "PartitionKey": "workspace",
             "RowKey": f"ws|{workspace.name}",
-            **_workspace_fields(workspace),
+            **workspace_fields(workspace),
         }
         operations.append(("upsert", entity))
         operations.append(
@@ -266,7 +148,7 @@ class StateStore:
 
     def get_workspace(self, name: str) -> Workspace | None:
         entity = _point_read(self.inventory, "workspace", f"ws|{name}")
-        return _workspace_from(entity) if entity else None
+        return workspace_of(entity) if entity else None
 
     def workspace_by_topic(self, topic: str) -> Workspace | None:
         """The managed workspace whose ARM id is `topic` (or a prefix of it), if any."""
@@ -283,7 +165,7 @@ class StateStore:
             query += " and tenant eq @tenant"
             parameters["tenant"] = tenant
         entities = self.inventory.query_entities(query, parameters=parameters)
-        return [_workspace_from(entity) for entity in entities]
+        return [workspace_of(entity) for entity in entities]
 
     def delete_workspace(self, name: str) -> None:
         workspace = self.get_workspace(name)
@@ -299,24 +181,16 @@ class StateStore:
     # --- registries ----------------------------------------------------------------------------
 
     def put_registry(self, registry: Registry) -> None:
-        self.inventory.upsert_entity(
-            {
-                "PartitionKey": "registry",
-                "RowKey": registry.name,
-                "subscription_id": registry.subscription_id,
-                "resource_group": registry.resource_group,
-                "regions": json.dumps(list(registry.regions)),
-            }
-        )
+        self.inventory.upsert_entity(registry_entity(registry))
 
     def list_registries(self) -> list[Registry]:
-        return [_registry_from(entity) for entity in _partition(self.inventory, "registry")]
+        return [registry_of(entity) for entity in _partition(self.inventory, "registry")]
 
     def get_registry(self, name: str | None = None) -> Registry | None:
         """The named registry, or the only one when no name is given."""
         if name is not None:
             entity = _point_read(self.inventory, "registry", name)
-            return _registry_from(entity) if entity else None
+            return registry_of(entity) if entity else None
         registries = self.list_registries()
         if len(registries) > 1:
             names = ", ".join(registry.name for registry in registries)
@@ -372,7 +246,7 @@ class StateStore:
         removed = [rule.id for rule in _rules(current) if rule.id not in _ids(merged)]
         for kind in _KINDS:
             rules: tuple[ShareRule | PushRule | NameClaim, ...] = getattr(policy, kind)
-            operations = [("upsert", _rule_entity(kind, rule)) for rule in rules]
+            operations = [("upsert", rule_entity(kind, rule)) for rule in rules]
             # A rule that changed kind (share <-> push under --replace) leaves a row behind otherwise.
             kept = {rule.id for rule in getattr(merged, kind)}
             stale = [rule for rule in getattr(current, kind) if rule.id not in kept]
@@ -442,89 +316,6 @@ class StateStore:
     def remember(self, scope: str, memo: Memo) -> None:
         self.seen.upsert_entity(memo_entity(scope, memo), mode=UpdateMode.REPLACE)
 
-    # --- audit ---------------------------------------------------------------------------------
-
-    def audit(self, record: AuditRecord) -> None:
-        """The record in the day's partition and in the partition of each tenant it concerns."""
-        entity = audit_entity(record)
-        for tenant in (None, *record.tenants):
-            self.audit_log.create_entity({**entity, "PartitionKey": audit_partition(record.at, tenant)})
-
-    def audit_page(
-        self,
-        *,
-        day: datetime | None = None,
-        tenant: str | None = None,
-        limit: int = 100,
-        after: str | None = None,
-    ) -> AuditPage:
-        """One page of a day's records, newest first: the provider's (all) or one tenant's own. One
-        partition query; `after` is the continuation token of the page before."""
-        query = "PartitionKey eq @pk"
-        parameters = {"pk": audit_partition(day or utc_now(), tenant)}
-        if after is not None:
-            query += " and RowKey gt @after"
-            parameters["after"] = after
-        entities = self.audit_log.query_entities(
-            query, parameters=parameters, results_per_page=min(limit + 1, 1000)
-        )
-        rows = list(itertools.islice(entities, limit + 1))  # one more tells whether a next page exists
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return AuditPage([audit_record(row) for row in rows], rows[-1]["RowKey"] if more else None)
-
-    def recent_audit(
-        self, *, day: datetime | None = None, limit: int = 100, tenant: str | None = None
-    ) -> list[AuditRecord]:
-        return self.audit_page(day=day, tenant=tenant, limit=limit).records
-
-    def first_in_window(self, key: str, *, now: datetime, window_seconds: int) -> bool:
-        """Claim `key` for the current window (insert-if-absent); False if it was claimed already."""
-        window = int(now.timestamp()) // window_seconds
-        entity = {"PartitionKey": f"once|{now.strftime('%Y%m%d')}", "RowKey": f"{key}|{window}"}
-        try:
-            self.audit_log.create_entity(entity)
-        except ResourceExistsError:
-            return False
-        return True
-
-
-class WorkQueue:
-    """A Storage queue whose messages a Functions queue trigger reads (base64 text, JSON body)."""
-
-    def __init__(self, client: QueueClient) -> None:
-        self.client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, name: str) -> WorkQueue:
-        settings.require_storage()
-        policy = TextBase64EncodePolicy()
-        if settings.storage_connection_string:
-            service = QueueServiceClient.from_connection_string(
-                settings.storage_connection_string, message_encode_policy=policy
-            )
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            url = f"https://{settings.storage_account_name}.queue.core.windows.net"
-            service = QueueServiceClient(
-                url, credential=DefaultAzureCredential(), message_encode_policy=policy
-            )
-        # The service client does not hand its policies down to its queue clients: the Functions host
-        # reads base64 text (host.json messageEncoding), so the queue client itself must encode.
-        return cls(
-            service.get_queue_client(
-                name, message_encode_policy=policy, message_decode_policy=TextBase64DecodePolicy()
-            )
-        )
-
-    def ensure(self) -> None:
-        with contextlib.suppress(ResourceExistsError):
-            self.client.create_queue()
-
-    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
-        self.client.send_message(json.dumps(body, sort_keys=True), visibility_timeout=delay_seconds or None)
-
 
 def _point_read(table: TableClient, partition: str, row: str) -> Any:
     try:
@@ -545,36 +336,7 @@ def _topic_row(arm_id: str) -> str:
     return f"arm|{subscription}|{group.lower()}|{name.lower()}"
 
 
-def _workspace_fields(workspace: Workspace) -> dict[str, Any]:
-    return workspace.model_dump(exclude={"name"})
-
-
-def _workspace_from(entity: Any) -> Workspace:
-    fields = {
-        name: entity[name] for name in ("tenant", "subscription_id", "resource_group", "region", "stage")
-    }
-    return Workspace(name=entity["RowKey"].removeprefix("ws|"), **fields)
-
-
-def _registry_from(entity: Any) -> Registry:
-    return Registry(
-        name=entity["RowKey"],
-        subscription_id=entity["subscription_id"],
-        resource_group=entity["resource_group"],
-        regions=tuple(json.loads(entity["regions"])),
-    )
-
-
 _KINDS = ("share", "push", "ownership")  # the Rules table's partitions, named as the Policy's fields
-
-
-def _rule_entity(kind: str, rule: ShareRule | PushRule | NameClaim) -> dict[str, Any]:
-    return {
-        "PartitionKey": kind,
-        "RowKey": rule.id,
-        "body": rule.model_dump_json(),
-        "tenant": getattr(rule, "tenant", None) or "",
-    }
 
 
 def _rules(policy: Policy) -> tuple[ShareRule | PushRule | NameClaim, ...]:

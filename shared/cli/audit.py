@@ -15,7 +15,7 @@ from pydantic import Field
 from shared.cli.application import CliError, application, checked
 from shared.cli.backend import backend
 from shared.domain import TenantId
-from shared.storage import AUDIT_ROW, iso
+from shared.entities import AUDIT_ROW, iso
 
 COLUMNS = ["AT", "ACTION", "OUTCOME", "SUBJECT", "TARGET", "ACTOR", "REASON"]
 

@@ -18,13 +18,14 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared.audit_log import AuditPage
 from shared.auth import Caller
 from shared.cli.application import Application, CliError, unknown
 from shared.cli.outcomes import Scope, SyncReply
 from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import SyncScope, new_correlation_id
+from shared.entities import iso, parse_iso
 from shared.records import AuditRecord, LedgerEntry, Outcome
-from shared.storage import AuditPage, iso, parse_iso
 
 ACTOR = "regsync-cli"
 CLI_CALLER = Caller(name=ACTOR, provider=True)  # in-process, the CLI holds the provider's storage access

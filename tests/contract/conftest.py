@@ -18,9 +18,10 @@ from shared.azureml import AzureMLGateway
 from shared.domain import Asset, Tenant, Workspace
 from shared.policy import Policy, PushRule, ShareRule
 from shared.policy_file import parse_policy
+from shared.queues import WorkQueue
 from shared.records import AuditRecord
 from shared.settings import Settings
-from shared.storage import StateStore, WorkQueue
+from shared.storage import StateStore
 from tests.integration.conftest import SEED_POLICY, ml, model_folder, settings  # noqa: F401  # fixtures reused
 from tests.memory import MemoryCatalog, MemoryQueue, MemoryState
 

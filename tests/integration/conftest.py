@@ -19,10 +19,11 @@ from shared.admin import apply_document
 from shared.azureml import StaticDevCredential
 from shared.engine import Engine
 from shared.policy_file import parse_policy
+from shared.queues import WorkQueue
 from shared.records import PushMessage
 from shared.runtime import build_engine
 from shared.settings import Settings
-from shared.storage import StateStore, WorkQueue
+from shared.storage import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_WORLD = REPO / "devstack" / "worlds" / "seed.yaml"

@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from shared.cli import app
+from shared.records import AuditRecord
 from shared.settings import Settings
-from shared.storage import AuditRecord, StateStore
+from shared.storage import StateStore
 from tests.integration.test_cli import Run, prefix, runner_for, table_rows
 from tests.unit.test_policy_file import BILLION_LAUGHS
 

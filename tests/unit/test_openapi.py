@@ -1,4 +1,4 @@
-"""docs/openapi.yaml is a valid OpenAPI document and says what shared/api.py does, so neither drifts.
+"""docs/openapi.yaml is a valid OpenAPI document and says what shared/api/ does, so neither drifts.
 
 Routes: every entry of `ROUTES` is documented with its method and operationId (the Functions name), and
 nothing is documented that `ROUTES` lacks. Requests: each JSON body and each query is compared, field by
@@ -21,7 +21,7 @@ from shared.domain import AssetRef
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-# Which model each handler validates its JSON body or its query with (shared/api.py).
+# Which model each handler validates its JSON body or its query with (shared/api/call.py).
 BODIES: dict[str, type[BaseModel]] = {
     "api_sync": SyncRequest,
     "api_pull": PullRequest,

@@ -1,0 +1,233 @@
+"""The AzureML adapter: every call RegSync makes to AzureML goes through here, via the real azure-ai-ml SDK.
+
+Who calls it: the engine (observe, share, push) and the reconcile, through `shared.azureml`. The
+adapter's modules (this one, shared.azureml.deployments and .sdk) are the only ones that import
+`azure.ai.ml`, and they do so lazily (or for types only): that import costs seconds, and HTTP routes
+such as status must not pay it on cold start. One cached MLClient
+per workspace and per registry. SDK exceptions are classified by shared.azureml.sdk (`classify`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.azureml.deployments import deploy_batch, deploy_online, register
+from shared.azureml.sdk import StaticDevCredential, asset_of, classified, operations_for
+from shared.domain import Asset, AssetKind, AssetRef, Registry, Workspace
+from shared.policy import PushAction, PushMode
+from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+
+_WORKSPACE_ENVIRONMENT = re.compile(
+    r"/workspaces/[^/]+/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"
+)
+
+
+class AzureMLGateway:
+    """Typed operations on workspaces and the registry. Thread-safe client cache; calls are blocking."""
+
+    def __init__(self, settings: Settings, credential: Any = None) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._clients: dict[str, MLClient] = {}
+        self._share_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    # --- clients -------------------------------------------------------------------------------
+
+    def _get_credential(self) -> Any:
+        if self._credential is None:
+            if self._settings.azureml_emulator:
+                self._credential = StaticDevCredential()
+            else:
+                from azure.identity import DefaultAzureCredential
+
+                self._credential = DefaultAzureCredential()
+        return self._credential
+
+    def workspace_client(self, workspace: Workspace) -> MLClient:
+        return self._client(
+            f"ws|{workspace.arm_id.lower()}",
+            subscription_id=workspace.subscription_id,
+            resource_group_name=workspace.resource_group,
+            workspace_name=workspace.name,
+        )
+
+    @contextmanager
+    def sharing_client(self, workspace: Workspace) -> Iterator[MLClient]:
+        """A workspace client used for shares only, one share at a time. The SDK's `share` points the
+        client's operations at the registry while it runs, so a client shared with concurrent reads or
+        pushes could send them to the registry instead of the workspace."""
+        key = f"share|{workspace.arm_id.lower()}"
+        with self._lock:
+            lock = self._share_locks.setdefault(key, threading.Lock())
+        client = self._client(
+            key,
+            subscription_id=workspace.subscription_id,
+            resource_group_name=workspace.resource_group,
+            workspace_name=workspace.name,
+        )
+        with lock:
+            yield client
+
+    def registry_client(self, registry: Registry) -> MLClient:
+        return self._client(
+            f"reg|{registry.name}",
+            subscription_id=registry.subscription_id,
+            resource_group_name=registry.resource_group,
+            registry_name=registry.name,
+        )
+
+    def _client(self, key: str, **kwargs: str) -> MLClient:
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                from azure.ai.ml import MLClient
+
+                client = MLClient(credential=self._get_credential(), **kwargs)
+                self._clients[key] = client
+            return client
+
+    # --- observe -------------------------------------------------------------------------------
+
+    def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None:
+        """The asset version in a workspace with its tags and training job, or None if it is not there."""
+        client = self.workspace_client(workspace)
+        return self._get(client, ref, f"reading {ref} in {workspace.name}")
+
+    def get_registry_asset(self, registry: Registry, ref: AssetRef) -> Asset | None:
+        client = self.registry_client(registry)
+        return self._get(client, ref, f"reading {ref} in registry {registry.name}")
+
+    def _get(self, client: MLClient, ref: AssetRef, doing: str) -> Asset | None:
+        with classified(doing):
+            try:
+                entity = operations_for(client, ref.kind).get(name=ref.name, version=ref.version)
+            except ResourceNotFoundError:
+                return None
+        return asset_of(ref, entity)
+
+    def workspace_latest(self, workspace: Workspace, kind: AssetKind) -> list[Asset]:
+        """The latest version of every asset of `kind` in a workspace: one paged list call."""
+        return self._latest(self.workspace_client(workspace), kind, f"workspace {workspace.name}")
+
+    def registry_latest(self, registry: Registry, kind: AssetKind) -> list[Asset]:
+        return self._latest(self.registry_client(registry), kind, f"registry {registry.name}")
+
+    def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None:
+        """The registry's latest version of `ref`'s name (AzureML's `latest`: most recently created)."""
+        client = self.registry_client(registry)
+        with classified(f"reading the latest {ref.kind.value} {ref.name} in registry {registry.name}"):
+            try:
+                entity = operations_for(client, ref.kind).get(name=ref.name, label="latest")
+            except ResourceNotFoundError:
+                return None
+            except Exception as error:
+                # The SDK turns the registry's 404 into a ValidationException of type RESOURCE_NOT_FOUND.
+                if str(getattr(error, "error_type", "")).endswith("RESOURCE_NOT_FOUND"):
+                    return None
+                raise
+        return str(entity.version)
+
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]:
+        """Every version of `ref`'s name in the registry: one paged list call."""
+        client = self.registry_client(registry)
+        with classified(f"listing the versions of {ref.kind.value} {ref.name} in registry {registry.name}"):
+            return [str(entity.version) for entity in operations_for(client, ref.kind).list(name=ref.name)]
+
+    def _latest(self, client: MLClient, kind: AssetKind, where: str) -> list[Asset]:
+        with classified(f"listing {kind.value}s in {where}"):
+            containers = list(operations_for(client, kind).list())
+        assets = []
+        for container in containers:
+            version = getattr(container, "latest_version", None) or getattr(container, "version", None)
+            if version:
+                ref = AssetRef(kind=kind, name=container.name, version=str(version))
+                assets.append(asset_of(ref, container))
+        return assets
+
+    # --- share ---------------------------------------------------------------------------------
+
+    def share(
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        registry: Registry,
+        destination: AssetRef,
+        tags: dict[str, str],
+    ) -> None:
+        """Copy a workspace asset version into the registry, with provenance `tags`.
+
+        Models, environments and data are imported (the registry keeps their lineage), then tagged;
+        components have no share: they are created in the registry, tagged from the start.
+        """
+        doing = f"sharing {ref} from {origin.name} to registry {registry.name} as {destination.name}"
+        with classified(doing), self.sharing_client(origin) as client:
+            if ref.kind is AssetKind.COMPONENT:
+                self._share_component(client, ref, registry, destination, tags)
+                return
+            operations_for(client, ref.kind).share(
+                name=ref.name,
+                version=ref.version,
+                registry_name=registry.name,
+                share_with_name=destination.name,
+                share_with_version=destination.version,
+            )
+        self.stamp_registry_tags(registry, destination, tags)
+
+    def _share_component(
+        self, client: MLClient, ref: AssetRef, registry: Registry, destination: AssetRef, tags: dict[str, str]
+    ) -> None:
+        component = client.components.get(name=ref.name, version=ref.version)
+        environment = _WORKSPACE_ENVIRONMENT.search(str(component.environment or ""))
+        if environment is not None:
+            # A registry component may only use registry environments: share its environment first.
+            env = AssetRef(
+                kind=AssetKind.ENVIRONMENT, name=environment["name"], version=environment["version"]
+            )
+            if (
+                self._get(self.registry_client(registry), env, f"reading {env} in registry {registry.name}")
+                is None
+            ):
+                client.environments.share(
+                    name=env.name,
+                    version=env.version,
+                    registry_name=registry.name,
+                    share_with_name=env.name,
+                    share_with_version=env.version,
+                )
+            component.environment = env.registry_id(registry.name)
+        component.name, component.version = destination.name, destination.version
+        component.tags = {**(component.tags or {}), **tags}
+        self.registry_client(registry).components.create_or_update(component)
+
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None:
+        """Add provenance tags to a registry version. Tags and description are the only mutable fields."""
+        client = self.registry_client(registry)
+        with classified(f"stamping provenance on {ref} in registry {registry.name}"):
+            operations = operations_for(client, ref.kind)
+            entity = operations.get(name=ref.name, version=ref.version)
+            entity.tags = {**(entity.tags or {}), **tags}
+            operations.create_or_update(entity)
+
+    # --- push ----------------------------------------------------------------------------------
+
+    def push(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
+    ) -> str:
+        """Make a registry asset available in `target` as `action` says. Idempotent; returns what it did."""
+        client = self.workspace_client(target)
+        with classified(f"pushing {ref} to {target.name} ({action.mode.value})"):
+            if action.mode is PushMode.DEPLOY_ONLINE:
+                return deploy_online(client, registry, ref, action, tags)
+            if action.mode is PushMode.DEPLOY_BATCH:
+                return deploy_batch(client, registry, ref, action, tags)
+            return register(client, registry, ref, tags, registry_client=self.registry_client)
