@@ -9,6 +9,7 @@ per workspace and per registry. SDK exceptions are classified by shared.azureml.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -16,12 +17,15 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
+from pydantic import ValidationError
 
 from shared.azureml.deployments import deploy_batch, deploy_online, register
 from shared.azureml.sdk import StaticDevCredential, asset_of, classified, operations_for
 from shared.domain import Asset, AssetKind, AssetRef, Registry, Workspace
 from shared.policy import PushAction, PushMode
 from shared.settings import Settings
+
+log = logging.getLogger("regsync.azureml")
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -149,9 +153,22 @@ class AzureMLGateway:
         assets = []
         for container in containers:
             version = getattr(container, "latest_version", None) or getattr(container, "version", None)
-            if version:
+            if not version:
+                continue
+            try:
                 ref = AssetRef(kind=kind, name=container.name, version=str(version))
-                assets.append(asset_of(ref, container))
+            except ValidationError:
+                # E.g. an anonymous environment, versioned by a 64-character hash: RegSync never shares
+                # such an asset, and one of them must not hide the rest of the listing.
+                log.debug(
+                    "%s %s:%s in %s is not an asset RegSync handles",
+                    kind.value,
+                    container.name,
+                    version,
+                    where,
+                )
+                continue
+            assets.append(asset_of(ref, container))
         return assets
 
     # --- share ---------------------------------------------------------------------------------

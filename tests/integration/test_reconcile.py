@@ -242,3 +242,22 @@ def test_a_version_pinned_by_a_rule_reaches_its_workspace_although_it_is_not_the
     }
     assert ws4 == {"1": LedgerStatus.SUCCEEDED}
     assert ml("workspace4").models.get(name, "1").tags["regsync.origin.version"] == "1"
+
+
+def test_an_asset_regsync_cannot_name_does_not_hide_the_rest_of_a_listing(
+    seeded: Engine, ml: Callable[[str], Any]
+) -> None:
+    """Seen in a full run: an anonymous-style environment versioned by a 64-character hash made the whole
+    listing of workspace1's environments fail, so its reconcile never converged."""
+    from azure.ai.ml.entities import Environment
+
+    image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"
+    hashed, plain = f"rc-hashed-{uuid.uuid4().hex[:8]}", f"rc-plain-{uuid.uuid4().hex[:8]}"
+    ml("workspace1").environments.create_or_update(Environment(name=hashed, version="f" * 64, image=image))
+    ml("workspace1").environments.create_or_update(Environment(name=plain, version="1", image=image))
+    workspace = seeded.store.get_workspace("workspace1")
+    assert workspace is not None
+
+    listed = {asset.ref.name for asset in seeded.gateway.workspace_latest(workspace, AssetKind.ENVIRONMENT)}
+
+    assert plain in listed and hashed not in listed
