@@ -52,6 +52,7 @@ class Exporters:
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
     logs: InMemoryLogRecordExporter
+    handler: logging.Handler
 
 
 @cache
@@ -69,10 +70,7 @@ def exporters() -> Exporters:
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
     handler = LoggingHandler(logger_provider=logger_provider)  # the handler the Azure Monitor distro adds
-    regsync = logging.getLogger(telemetry.NAME)
-    regsync.addHandler(handler)
-    regsync.setLevel(logging.INFO)
-    return Exporters(spans, reader, logs)
+    return Exporters(spans, reader, logs, handler)
 
 
 @pytest.fixture
@@ -84,7 +82,17 @@ def otel(seeded: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Exporters]
     found.metrics.get_metrics_data()  # forget what earlier tests recorded
     found.spans.clear()
     found.logs.clear()
-    yield found
+    regsync = logging.getLogger(telemetry.NAME)
+    level = regsync.level
+    regsync.addHandler(found.handler)
+    regsync.setLevel(logging.INFO)
+    try:
+        yield found
+    finally:
+        regsync.removeHandler(found.handler)
+        regsync.setLevel(level)
+        found.spans.clear()
+        found.logs.clear()
 
 
 def grid_event(raw: dict[str, Any]) -> Any:
