@@ -97,9 +97,11 @@ def span(name: str, **values: object) -> Iterator[Span]:
 
 
 @contextmanager
-def trigger_span(name: str, *, traceparent: str = "", **values: object) -> Iterator[Span]:
-    """The span of one function invocation: the root of a trace (an event), or, with the `traceparent`
-    a queue message carries, a child of the span that queued it."""
+def trigger_span(
+    name: str, *, traceparent: str = "", server: bool = False, **values: object
+) -> Iterator[Span]:
+    """The span of one function invocation: the root of a trace (an event, a timer, an HTTP request:
+    `server`), or, with the `traceparent` a queue message carries, a child of the span that queued it."""
     from opentelemetry import trace
     from opentelemetry.trace import SpanKind
 
@@ -110,7 +112,10 @@ def trigger_span(name: str, *, traceparent: str = "", **values: object) -> Itera
         parent = TraceContextTextMapPropagator().extract({TRACEPARENT: traceparent})
     tracer = trace.get_tracer(NAME)
     with tracer.start_as_current_span(
-        name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes(**values)
+        name,
+        context=parent,
+        kind=SpanKind.SERVER if server else SpanKind.CONSUMER,
+        attributes=attributes(**values),
     ) as current:
         yield current
 
