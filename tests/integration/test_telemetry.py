@@ -33,8 +33,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared import runtime, telemetry
 from shared.engine import Engine
+from shared.errors import TemporaryError
 from shared.queues import WorkQueue
 from shared.records import PushMessage
 from tests.conftest import registered_functions
@@ -225,3 +227,31 @@ def test_a_push_log_record_carries_correlation_id_asset_target_and_outcome_as_at
         assert fields["asset"] == f"model {BERT}:{version}"
     assert {record.trace_id for record in records} != {0}
     assert len({record.trace_id for record in records}) == 1, "every line is in the propagation's trace"
+
+
+def test_a_throttled_share_is_counted_as_a_throttle_and_a_retry(
+    otel: Exporters, seeded: Engine, ml: Callable[[str], Any], model_folder: Path, emulator: RunningEmulator
+) -> None:
+    version = f"v{uuid.uuid4().hex[:8]}"
+    register_model(ml, "workspace3", BERT, model_folder, version=version)
+    otel.spans.clear()
+    admin = EmulatorAdmin(emulator.base_url, emulator.env["REQUESTS_CA_BUNDLE"])
+    # More faults than the SDK's own status retries (3), so the 429 reaches RegSync.
+    admin.set_fault(r"/import$", status=429, method="POST", count=20, retry_after=1)
+    try:
+        with pytest.raises(TemporaryError, match="429"):  # Event Grid redelivers
+            FUNCTIONS["on_workspace_event"](grid_event(model_registered("workspace3", BERT, version)))
+    finally:
+        admin.clear_faults()
+        admin.close()
+
+    measured = points(otel.metrics)
+    labels = {"regsync.operation": "share"}
+    assert [(p.attributes, p.value) for p in measured["regsync.azureml.throttles"]] == [(labels, 1)]
+    assert [(p.attributes, p.value) for p in measured["regsync.azureml.retries"]] == [(labels, 1)]
+    [duration] = measured["regsync.share.duration"]
+    assert (duration.attributes[telemetry.OUTCOME], duration.count) == ("retrying", 1)
+    [share] = [span for span in otel.spans.get_finished_spans() if span.name == "regsync.share"]
+    assert (share.attributes or {})[telemetry.OUTCOME] == "retrying"
+    [root] = [span for span in otel.spans.get_finished_spans() if span.name == "on_workspace_event"]
+    assert not root.status.is_ok, "the invocation's span records the failure that makes Event Grid redeliver"
