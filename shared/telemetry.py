@@ -25,7 +25,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -175,39 +174,36 @@ def event_time(event: object, *, now: datetime) -> datetime | None:
 # --- metrics -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Instruments:
-    propagation_latency: Histogram
-    pushes: Counter
-    share_duration: Histogram
-    throttles: Counter
-    retries: Counter
-    queue_age: Histogram
+    """RegSync's instruments, made once (a plain class: a dataclass costs a cold start a millisecond)."""
+
+    def __init__(self) -> None:
+        from opentelemetry import metrics
+
+        meter = metrics.get_meter(NAME)
+        self.propagation_latency: Histogram = meter.create_histogram(
+            "regsync.propagation.latency", unit="s", description="event (or first queueing) to push succeeded"
+        )
+        self.pushes: Counter = meter.create_counter(
+            "regsync.pushes", description="push messages carried out, by outcome"
+        )
+        self.share_duration: Histogram = meter.create_histogram(
+            "regsync.share.duration", unit="s", description="one share to the registry, claim to settlement"
+        )
+        self.throttles: Counter = meter.create_counter(
+            "regsync.azureml.throttles", description="AzureML calls answered 429 (throttled)"
+        )
+        self.retries: Counter = meter.create_counter(
+            "regsync.azureml.retries", description="AzureML calls that failed temporarily and are retried"
+        )
+        self.queue_age: Histogram = meter.create_histogram(
+            "regsync.queue.age", unit="s", description="queue message insertion to its worker starting"
+        )
 
 
 @lru_cache(maxsize=1)
 def _instruments() -> _Instruments:
-    from opentelemetry import metrics
-
-    meter = metrics.get_meter(NAME)
-    return _Instruments(
-        propagation_latency=meter.create_histogram(
-            "regsync.propagation.latency", unit="s", description="event (or first queueing) to push succeeded"
-        ),
-        pushes=meter.create_counter("regsync.pushes", description="push attempts settled, by outcome"),
-        share_duration=meter.create_histogram(
-            "regsync.share.duration", unit="s", description="one share to the registry, claim to settlement"
-        ),
-        throttles=meter.create_counter(
-            "regsync.azureml.throttles", description="AzureML calls answered 429 (throttled)"
-        ),
-        retries=meter.create_counter(
-            "regsync.azureml.retries", description="AzureML calls that failed temporarily and are retried"
-        ),
-        queue_age=meter.create_histogram(
-            "regsync.queue.age", unit="s", description="queue message insertion to its worker starting"
-        ),
-    )
+    return _Instruments()
 
 
 def record_push(outcome: str, *, kind: str, origin_time: datetime | None, now: datetime) -> None:
