@@ -8,6 +8,10 @@ right now (its share row is claimed and the claim is fresh) is acknowledged too 
 the holder shares and fans out, its own delivery is retried if it fails, and the reconcile converges
 whatever happens (docs/security.md, "Duplicate deliveries"). Answering it 500 only made Event Grid
 redeliver a duplicate and logged a failure per copy.
+
+Telemetry: this function's span is the root of the propagation's trace (the share, the fan-out and,
+through the `traceparent` of the queued messages, every push); the event's time is when the
+propagation began, for the latency metric.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from typing import Any
 
 import azure.functions as func
 
-from shared import runtime
+from shared import runtime, telemetry
 from shared.bounded import shown
 from shared.engine import new_correlation_id
 from shared.errors import InvalidInputError, TemporaryError, judge
 from shared.events import parse_event
-from shared.records import Status
+from shared.records import Status, utc_now
 
 blueprint = func.Blueprint()
 log = logging.getLogger("regsync.functions.events")
@@ -57,8 +61,18 @@ def event_as_mapping(event: Any) -> dict[str, Any]:
 def on_workspace_event(event: func.EventGridEvent) -> None:
     """One event per invocation: a malformed one is refused on its own (logged, acknowledged), so the
     valid events of its batch are handled and Event Grid never redelivers it."""
+    telemetry.configure()
     correlation_id = new_correlation_id()
     event_id = shown(str(getattr(event, "id", None)))  # from the wire: escaped, cut
+    began = telemetry.event_time(event, now=utc_now())
+    with (
+        telemetry.trigger_span("on_workspace_event", correlation_id=correlation_id, event_id=event_id),
+        telemetry.propagation_began(began),
+    ):
+        _handle(event, correlation_id, event_id)
+
+
+def _handle(event: func.EventGridEvent, correlation_id: str, event_id: str) -> None:
     try:
         parsed = parse_event(event_as_mapping(event))
     except InvalidInputError as error:
@@ -85,6 +99,12 @@ def on_workspace_event(event: func.EventGridEvent) -> None:
             outcome.subject,
             outcome.target,
             outcome.label,
+            extra={
+                "correlation_id": correlation_id,
+                "asset": outcome.subject,
+                "target": outcome.target,
+                "outcome": outcome.label,
+            },
         )
     again = [outcome for outcome in outcomes if outcome.status in REDELIVER]
     if again:

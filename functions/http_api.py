@@ -17,7 +17,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared import api, runtime
+from shared import api, runtime, telemetry
 from shared.auth import ForbiddenError, UnauthenticatedError
 from shared.engine import new_correlation_id
 from shared.errors import Kind, judge
@@ -38,16 +38,20 @@ def serve(route: api.Route, req: func.HttpRequest) -> func.HttpResponse:
         body=req.get_body() or b"",
         route_params=dict(req.route_params),
     )
-    try:
-        reply = api.dispatch(
-            request,
-            engine=runtime.engine(),
-            max_body_bytes=load_settings().max_body_bytes,
-            correlation_id=correlation_id,
-            limiter=runtime.limiter(),
-        )
-    except Exception as error:  # the one place where every failure becomes a reply
-        reply = error_reply(error, correlation_id)
+    telemetry.configure()
+    # The root of a trace: the pushes a sync, pull or approve queues continue it.
+    with telemetry.trigger_span(route.function_name, server=True, correlation_id=correlation_id) as span:
+        try:
+            reply = api.dispatch(
+                request,
+                engine=runtime.engine(),
+                max_body_bytes=load_settings().max_body_bytes,
+                correlation_id=correlation_id,
+                limiter=runtime.limiter(),
+            )
+        except Exception as error:  # the one place where every failure becomes a reply
+            reply = error_reply(error, correlation_id)
+        span.set_attribute("http.response.status_code", reply.status)
     log.info("[%s] %s /api/%s -> %d", correlation_id, route.method, route.path, reply.status)
     return func.HttpResponse(
         body=json.dumps(reply.body),

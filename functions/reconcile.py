@@ -14,10 +14,10 @@ import logging
 import azure.functions as func
 from pydantic import ValidationError
 
-from shared import runtime
+from shared import runtime, telemetry
 from shared.engine import new_correlation_id
 from shared.errors import judge
-from shared.records import ReconcileMessage, Status
+from shared.records import ReconcileMessage, Status, utc_now
 
 blueprint = func.Blueprint()
 log = logging.getLogger("regsync.functions.reconcile")
@@ -25,8 +25,10 @@ log = logging.getLogger("regsync.functions.reconcile")
 
 @blueprint.timer_trigger(arg_name="timer", schedule="%REGSYNC_RECONCILE_SCHEDULE%", run_on_startup=False)
 def schedule_reconcile(timer: func.TimerRequest) -> None:
+    telemetry.configure()
     correlation_id = new_correlation_id()
-    count = runtime.engine().schedule_reconcile(correlation_id=correlation_id)
+    with telemetry.trigger_span("schedule_reconcile", correlation_id=correlation_id):
+        count = runtime.engine().schedule_reconcile(correlation_id=correlation_id)
     late = " (past due)" if timer.past_due else ""
     log.info("[%s] reconcile%s: %d messages queued", correlation_id, late, count)
 
@@ -35,11 +37,20 @@ def schedule_reconcile(timer: func.TimerRequest) -> None:
     arg_name="message", queue_name="%REGSYNC_RECONCILE_QUEUE%", connection="AzureWebJobsStorage"
 )
 def run_reconcile(message: func.QueueMessage) -> None:
+    telemetry.configure()
+    telemetry.observe_queue_age("reconcile", message.insertion_time, now=utc_now())
     try:
         work = ReconcileMessage.model_validate_json(message.get_body())
     except ValidationError as error:
         log.error("reconcile message %s is malformed and was dropped, nothing changed: %s", message.id, error)
         return
+    with telemetry.trigger_span(
+        "run_reconcile", traceparent=work.traceparent, correlation_id=work.correlation_id
+    ):
+        _reconcile(work)
+
+
+def _reconcile(work: ReconcileMessage) -> None:
     try:
         outcomes = runtime.engine().reconcile(work)
     except Exception as error:

@@ -188,6 +188,9 @@ class Memo:
 
 
 class Message(BaseModel):
+    """A queue message. `traceparent` is the W3C trace context of the span that queued it (stamped when
+    it is sent, shared.telemetry), so the worker's span joins the trace of the event that caused it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -197,6 +200,7 @@ class ReconcileMessage(Message):
     scope: Literal["workspace", "registry"]
     name: str = ""
     correlation_id: str
+    traceparent: str = ""
 
 
 class PushMessage(Message):
@@ -211,6 +215,10 @@ class PushMessage(Message):
     correlation_id: str
     event_id: str = ""
     attempt: int = Field(default=1, ge=1)
+    traceparent: str = ""
+    # When the propagation began: the event's time if an event caused it, else when the push was first
+    # queued. Re-sent attempts keep it; the propagation latency metric measures from it.
+    origin_time: datetime | None = None
 
     @property
     def ref(self) -> AssetRef:
@@ -224,6 +232,7 @@ class OutboundEvent(Message):
     subject: str
     data: dict[str, str]
     id: str
+    traceparent: str = ""
 
 
 ASSET_SHARED = "RegSync.AssetShared"

@@ -8,15 +8,23 @@ A Share claims its destination name for the origin's tenant (insert-if-absent) b
 anything: of two tenants racing for a new name, the one whose claim lost is refused (`lost_claim`).
 RegSync's own events are only queued here (the queue is the outbox): publishing them happens off the
 critical path, so a slow or hung topic never holds up a share or a push.
+
+Telemetry (shared.telemetry): every message sent here carries the current span's W3C `traceparent`
+(`_send`, one place), so the worker that takes it continues the trace; a share and each AzureML call
+are spans; share and push log lines carry their outcome as a field; share duration and AzureML
+throttles and retries are measured here, where they settle (pushes by outcome and the propagation
+latency in shared.engine.pushes, once per push message).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from shared import telemetry
 from shared.domain import LedgerStatus
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
@@ -140,7 +148,7 @@ class Applier:
             if settlement.audit is not None:
                 self.state.audit(settlement.audit)
             if settlement.event is not None and self.outbox is not None:
-                self.outbox.send(settlement.event.model_dump(mode="json"))
+                self.outbox.send(telemetry.stamp(settlement.event.model_dump(mode="json"), now=self.clock()))
             self._finish(claimed, settlement.row)
         except Exception as error:
             self._release(claimed, judge(error))
@@ -173,11 +181,32 @@ class Applier:
         return self.state.first_in_window(record.key, now=self.clock(), window_seconds=self.refusal_window)
 
     def _send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
-        self.pushes.send(body, delay_seconds=delay_seconds)
+        self.pushes.send(telemetry.stamp(body, now=self.clock()), delay_seconds=delay_seconds)
 
     # --- AzureML work ----------------------------------------------------------------------------
 
     def _share(self, step: Share) -> Outcome:
+        with telemetry.span(
+            "regsync.share",
+            correlation_id=step.correlation_id,
+            tenant=step.origin.tenant,
+            workspace=step.origin.name,
+            asset=f"{step.destination.kind.value}:{step.destination.name}",
+            version=step.destination.version,
+            target=step.registry.name,
+        ) as span:
+            started = time.monotonic()
+            outcome = self._share_in_span(step)
+            telemetry.set_outcome(span, outcome.status.value)
+            if outcome.status is not Status.SKIPPED:
+                telemetry.record_share(
+                    outcome.status.value,
+                    kind=step.destination.kind.value,
+                    seconds=time.monotonic() - started,
+                )
+            return outcome
+
+    def _share_in_span(self, step: Share) -> Outcome:
         logs = logger_for(step.correlation_id, str(step.destination), step.registry.name)
         detail = {"origin": step.origin.name, "source": f"{step.source.ref.name}:{step.source.ref.version}"}
         claimed = self._claim(
@@ -195,22 +224,35 @@ class Applier:
             # own delivery is retried, and the reconcile converges in any case. So this delivery is
             # answered, not failed: raising would only make Event Grid redeliver a duplicate.
             reason = f"the share of {step.destination} is being worked on elsewhere; that worker fans it out"
-            logs.info("share of %s: skipped (%s)", step.destination, reason)
+            logs.info("share of %s: skipped (%s)", step.destination, reason, extra={"outcome": "skipped"})
             return replace(step.outcome, status=Status.SKIPPED, reason=reason)
         failure: Failure | None = None
+        raised: Exception | None = None
         try:
             holder = self.state.claim_owner(step.destination.kind, step.destination.name, step.origin.tenant)
             refusal = lost_claim(step, holder)
             if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
                 failure = Failure(Kind.REFUSED, refusal)
             elif step.stamp_only:
-                self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
+                with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
+                    self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
             else:
-                self.catalog.share(step.origin, step.source.ref, step.registry, step.destination, step.tags)
+                with telemetry.span("azureml.share", workspace=step.origin.name, target=step.registry.name):
+                    self.catalog.share(
+                        step.origin, step.source.ref, step.registry, step.destination, step.tags
+                    )
         except Exception as error:  # every failure becomes a verdict here, once
-            failure = judge(error)
+            failure, raised = judge(error), error
         outcome = self._settle(claimed, settle_share(step, claimed, failure, now=self.clock()))
-        logs.info("share of %s: %s (%s)", step.destination, outcome.status.value, outcome.reason)
+        if raised is not None:
+            telemetry.record_azureml_failure("share", raised, retried=outcome.status is Status.RETRYING)
+        logs.info(
+            "share of %s: %s (%s)",
+            step.destination,
+            outcome.status.value,
+            outcome.reason,
+            extra={"outcome": outcome.status.value},
+        )
         return outcome
 
     def _push(self, step: Push) -> Outcome:
@@ -232,17 +274,32 @@ class Applier:
                 Defer(replace(step.outcome, status=Status.SKIPPED, reason=reason), message, 60)
             )
         failure: Failure | None = None
+        raised: Exception | None = None
         what = ""
         try:
-            what = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
+            with telemetry.span(
+                "azureml.push",
+                workspace=step.target.name,
+                target=step.target.name,
+                asset=f"{message.kind.value}:{message.name}",
+                version=message.version,
+            ):
+                what = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
         except Exception as error:  # every failure becomes a verdict here, once
-            failure = judge(error)
+            failure, raised = judge(error), error
         settlement = settle_push(
             step, claimed, failure, what, max_attempts=self.max_push_attempts, now=self.clock()
         )
         outcome = self._settle(claimed, settlement)
+        if raised is not None:
+            telemetry.record_azureml_failure("push", raised, retried=settlement.resend is not None)
         logs.info(
-            "push of %s to %s: %s (%s)", message.ref, step.target.name, outcome.status.value, outcome.reason
+            "push of %s to %s: %s (%s)",
+            message.ref,
+            step.target.name,
+            outcome.status.value,
+            outcome.reason,
+            extra={"outcome": outcome.status.value},
         )
         return outcome
 

@@ -5,6 +5,8 @@ Who calls it: the Event Grid adapter (`handle_event`), the reconcile (`propagate
 with the asset as the caller describes it). Observe -> plan -> apply: the share wave first, and only
 after the share landed the push wave (gitops-engine's waves); a dry run returns both plans and writes
 nothing. `plan_propagation` is the plan as a value: what explain shows is what propagate would do.
+Spans: `regsync.propagate` (share, then fan-out) and `regsync.fanout`, under the caller's span; the
+pushes the fan-out queues carry its trace context (shared.engine.apply).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from shared import telemetry
 from shared.domain import Asset, AssetRef, Workspace
 from shared.engine.core import EngineCore, StoreT
 from shared.engine.logs import logger_for
@@ -106,6 +109,38 @@ class Propagation(EngineCore[StoreT]):
         retry: Retry = Retry.NEVER,
     ) -> list[Outcome]:
         """Share `ref` from `origin` to the registry as the rules say, then fan out its pushes."""
+        with telemetry.span(
+            "regsync.propagate",
+            correlation_id=correlation_id,
+            tenant=origin.tenant,
+            workspace=origin.name,
+            asset=f"{ref.kind.value}:{ref.name}",
+            version=ref.version,
+        ) as span:
+            outcomes = self._propagate(
+                origin,
+                ref,
+                correlation_id=correlation_id,
+                event_id=event_id,
+                world=world,
+                dry_run=dry_run,
+                retry=retry,
+            )
+            if outcomes:
+                telemetry.set_outcome(span, outcomes[0].status.value)
+            return outcomes
+
+    def _propagate(
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        *,
+        correlation_id: str,
+        event_id: str,
+        world: World | None,
+        dry_run: bool,
+        retry: Retry,
+    ) -> list[Outcome]:
         world = world or self.world()
         plan = self.plan_propagation(
             origin, ref, world=world, correlation_id=correlation_id, event_id=event_id, retry=retry
@@ -169,6 +204,38 @@ class Propagation(EngineCore[StoreT]):
     ) -> list[Outcome]:
         """One ledger row and one queued push per allowed target of a registry asset version (none if
         its provenance tenant does not own its name)."""
+        with telemetry.span(
+            "regsync.fanout",
+            correlation_id=correlation_id,
+            asset=f"{asset.ref.kind.value}:{asset.ref.name}",
+            version=asset.ref.version,
+            target=world.registry.name,
+        ) as span:
+            outcomes = self._fan_out(
+                asset,
+                world=world,
+                correlation_id=correlation_id,
+                event_id=event_id,
+                retry=retry,
+                latest_version=latest_version,
+                targets=targets,
+                dry_run=dry_run,
+            )
+            span.set_attribute("regsync.targets", len(outcomes))
+            return outcomes
+
+    def _fan_out(
+        self,
+        asset: Asset,
+        *,
+        world: World,
+        correlation_id: str,
+        event_id: str,
+        retry: Retry,
+        latest_version: str | None,
+        targets: Iterable[Workspace] | None,
+        dry_run: bool,
+    ) -> list[Outcome]:
         owners = self.observe_owners(world, asset.ref.kind, asset.ref.name)
         reached = world.workspaces.values() if targets is None else targets
         decisions = decide_fanout(asset, world, reached, owners=owners)

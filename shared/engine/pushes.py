@@ -5,10 +5,14 @@ for a row held elsewhere needs no AzureML read), then the registry asset and the
 apply. A temporary failure is re-sent by apply with the delay AzureML asked for (Retry-After) and the
 next attempt number; the function then completes normally, so the queue's own dequeue count only
 guards against crashes.
+
+Telemetry: the span `regsync.push` (a child of the worker's span, so of the fan-out that queued the
+message), `regsync.pushes` by outcome, and the propagation latency once the push succeeded.
 """
 
 from __future__ import annotations
 
+from shared import telemetry
 from shared.engine.core import StoreT
 from shared.engine.reconcile import Reconcile
 from shared.errors import judge
@@ -20,6 +24,26 @@ from shared.steps import Defer
 class Pushes(Reconcile[StoreT]):
     def execute_push(self, message: PushMessage) -> Outcome:
         """Carry out one queued push, checking the rules again first. Idempotent."""
+        with telemetry.span(
+            "regsync.push",
+            correlation_id=message.correlation_id,
+            workspace=message.target,
+            asset=f"{message.kind.value}:{message.name}",
+            version=message.version,
+            target=message.target,
+            attempt=message.attempt,
+        ) as span:
+            outcome = self._execute_push(message)
+            telemetry.set_outcome(span, outcome.status.value)
+            telemetry.record_push(
+                outcome.status.value,
+                kind=message.kind.value,
+                origin_time=message.origin_time,
+                now=self.clock(),
+            )
+            return outcome
+
+    def _execute_push(self, message: PushMessage) -> Outcome:
         ref = message.ref
         row = self.store.get_entry(ref.key, push_target(message.target))
         step = plan_push_before_observing(message, row, now=self.clock())
@@ -38,6 +62,7 @@ class Pushes(Reconcile[StoreT]):
                 step = Defer(outcome, later, delay)
             else:
                 target = world.workspaces.get(message.target)
+                telemetry.annotate(tenant=target.tenant if target else None)
                 step = plan_push(
                     message, row, asset=asset, owners=owners, target=target, world=world, now=self.clock()
                 )

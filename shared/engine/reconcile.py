@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from shared import telemetry
 from shared.domain import Asset, AssetKind, AssetRef, Workspace
 from shared.engine.core import StoreT
 from shared.engine.propagation import Propagation
@@ -43,20 +44,26 @@ class Reconcile(Propagation[StoreT]):
         ]
         messages.append(ReconcileMessage(scope="registry", correlation_id=correlation_id))
         for message in messages:
-            self.reconciles.send(message.model_dump(mode="json"))
+            self.reconciles.send(telemetry.stamp(message.model_dump(mode="json"), now=self.clock()))
         return len(messages)
 
     def reconcile(
         self, message: ReconcileMessage, *, dry_run: bool = False, world: World | None = None
     ) -> list[Outcome]:
-        world = world or self.world()
-        if message.scope == "registry":
-            return self.reconcile_registry(
-                correlation_id=message.correlation_id, dry_run=dry_run, world=world
+        with telemetry.span(
+            "regsync.reconcile",
+            correlation_id=message.correlation_id,
+            workspace=message.name if message.scope == "workspace" else None,
+            target=message.scope,
+        ):
+            world = world or self.world()
+            if message.scope == "registry":
+                return self.reconcile_registry(
+                    correlation_id=message.correlation_id, dry_run=dry_run, world=world
+                )
+            return self.reconcile_workspace(
+                message.name, correlation_id=message.correlation_id, dry_run=dry_run, world=world
             )
-        return self.reconcile_workspace(
-            message.name, correlation_id=message.correlation_id, dry_run=dry_run, world=world
-        )
 
     def reconcile_workspace(
         self,

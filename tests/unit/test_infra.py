@@ -25,9 +25,15 @@ from shared.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 SEED = REPO / "examples" / "seed-policy.yaml"
-# Settings RegSync reads that are not fields of shared/settings.py: the timer binding's schedule, and the
-# outbound-events queue of the outbox.
-EXTRA_SETTINGS = {"REGSYNC_RECONCILE_SCHEDULE", "REGSYNC_OUTBOX_QUEUE"}
+# Settings RegSync reads that are not fields of shared/settings.py: the timer binding's schedule, the
+# outbound-events queue of the outbox, and Application Insights (shared/telemetry.py configures the
+# exporter when the connection string is set; the exporter authenticates with the identity it names).
+EXTRA_SETTINGS = {
+    "REGSYNC_RECONCILE_SCHEDULE",
+    "REGSYNC_OUTBOX_QUEUE",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+}
 ROLES = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
