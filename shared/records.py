@@ -55,6 +55,7 @@ class Status(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     RETRYING = "retrying"
+    DEPLOYING = "deploying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CONFLICT = "conflict"
@@ -211,6 +212,9 @@ class PushMessage(Message):
     correlation_id: str
     event_id: str = ""
     attempt: int = Field(default=1, ge=1)
+    # 0: a push. n > 0: the n-th delayed check of a started deployment (its row is `deploying` and
+    # remembers n as `checks`: a stale or duplicate check finds another number and does nothing).
+    follow: int = Field(default=0, ge=0)
 
     @property
     def ref(self) -> AssetRef:
