@@ -46,6 +46,12 @@ param reconcileSchedule string = '0 */15 * * * *'
 @minValue(1)
 @maxValue(50)
 param maxPushAttempts int = 5
+@description('Seconds a started deployment may take to become ready before its push fails (REGSYNC_DEPLOYMENT_DEADLINE_SECONDS).')
+@minValue(60)
+param deploymentDeadlineSeconds int = 1800
+@description('Seconds between the follow-up checks of a started deployment (REGSYNC_DEPLOYMENT_POLL_SECONDS).')
+@minValue(1)
+param deploymentPollSeconds int = 30
 
 @minValue(1)
 @maxValue(64)
@@ -327,6 +333,8 @@ var appSettings = {
   REGSYNC_AZUREML_EMULATOR: 'false'
   REGSYNC_MAX_CONCURRENCY: string(maxConcurrency)
   REGSYNC_MAX_PUSH_ATTEMPTS: string(maxPushAttempts)
+  REGSYNC_DEPLOYMENT_DEADLINE_SECONDS: string(deploymentDeadlineSeconds)
+  REGSYNC_DEPLOYMENT_POLL_SECONDS: string(deploymentPollSeconds)
   REGSYNC_MAX_BODY_BYTES: string(maxBodyBytes)
   REGSYNC_WORLD_CACHE_SECONDS: string(worldCacheSeconds)
   REGSYNC_MAX_JSON_DEPTH: string(maxJsonDepth)

@@ -66,7 +66,8 @@ class LedgerStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     RETRYING = "retrying"
-    SUCCEEDED = "succeeded"
+    DEPLOYING = "deploying"  # a deployment was started; a delayed follow-up checks it until ready/failed
+    SUCCEEDED = "succeeded"  # done; for a deployment: ready and taking traffic (or the batch default)
     FAILED = "failed"
     CONFLICT = "conflict"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -80,6 +81,31 @@ class LedgerStatus(StrEnum):
             LedgerStatus.CONFLICT,
             LedgerStatus.REFUSED,
         }
+
+
+class Provisioning(StrEnum):
+    """Where an endpoint deployment stands, as AzureML says (`provisioningState`)."""
+
+    IN_PROGRESS = "in_progress"  # the endpoint or the deployment is still Creating/Updating
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABSENT = "absent"  # nothing started yet (the endpoint was not ready when the push ran): start it
+
+
+class DeploymentState(Frozen):
+    """A deployment's progress: its state, Azure's reason when it failed, what was read."""
+
+    state: Provisioning
+    reason: str = ""
+
+
+class Pushed(Frozen):
+    """What a push did: `what` for people; `deploying` when it only started a deployment (or its endpoint),
+    with `operation` the URL of Azure's long-running operation (its status carries the failure reason)."""
+
+    what: str
+    deploying: bool = False
+    operation: str = ""
 
 
 class Tenant(Frozen):

@@ -8,6 +8,8 @@ nowhere else; `ALLOWED` lists every legal move and the tests walk all of them (k
   or was refused starts a new round with no attempts (so a retried push gets its full attempt budget
   and fails for good at most once per round).
 - Final statuses set `finished`; any other clears it.
+- A push that deploys moves running -> deploying -> succeeded (ready) | failed; a follow-up message
+  checks it, writing the row each time (conditional on its ETag, so one follow-up chain survives).
 - A running row is held by its worker while its lease runs; an older one was abandoned and may be
   taken over (`held`).
 """
@@ -31,7 +33,13 @@ ALLOWED: dict[LedgerStatus | None, frozenset[LedgerStatus]] = {
     None: frozenset({S.PENDING, S.AWAITING_APPROVAL, S.RUNNING, S.SUCCEEDED, S.CONFLICT, S.REFUSED}),
     S.PENDING: frozenset({S.PENDING, S.RUNNING, S.SUCCEEDED, S.REFUSED}),
     S.AWAITING_APPROVAL: frozenset({S.PENDING, S.REFUSED}),
-    S.RUNNING: frozenset({S.RUNNING, S.PENDING, S.RETRYING, S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED}),
+    S.RUNNING: frozenset(
+        {S.RUNNING, S.PENDING, S.RETRYING, S.DEPLOYING, S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED}
+    ),
+    # A started deployment: checked again (deploying), ready (succeeded, traffic moved), failed (Azure's
+    # reason, or the deadline passed), no longer allowed by the rules (refused: traffic never moved), or
+    # queued again by the reconcile when its follow-up was lost (abandoned: not written for a lease).
+    S.DEPLOYING: frozenset({S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED}),
     S.RETRYING: frozenset({S.RUNNING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED}),
     S.FAILED: frozenset({S.PENDING, S.RUNNING, S.SUCCEEDED}),
     S.REFUSED: frozenset({S.PENDING, S.AWAITING_APPROVAL, S.RUNNING, S.REFUSED}),
@@ -57,7 +65,7 @@ def held(row: LedgerEntry | None, now: datetime) -> bool:
 
 def abandoned(row: LedgerEntry, now: datetime) -> bool:
     """Queued or running for longer than the lease: a crash or a lost message; send it again."""
-    in_flight = row.status in {S.PENDING, S.RUNNING, S.RETRYING}
+    in_flight = row.status in {S.PENDING, S.RUNNING, S.RETRYING, S.DEPLOYING}
     return in_flight and (row.updated is None or now - row.updated > LEASE)
 
 

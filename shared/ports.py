@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.domain import Asset, AssetKind, AssetRef, Registry, Tenant, Workspace
+from shared.domain import Asset, AssetKind, AssetRef, DeploymentState, Pushed, Registry, Tenant, Workspace
 from shared.policy import Policy, PushAction
 from shared.records import AuditRecord, LedgerEntry, Memo
 
@@ -43,7 +43,20 @@ class Catalog(Protocol):
     def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None: ...
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
-    ) -> str: ...
+    ) -> Pushed:
+        """Register, or START a deployment (creating its endpoint first if needed) without waiting."""
+        ...
+
+    def deployment_state(
+        self, target: Workspace, action: PushAction, ref: AssetRef, operation: str = ""
+    ) -> DeploymentState:
+        """Where the deployment of `ref` stands (a read); `operation` (from `Pushed`) gives Azure's reason."""
+        ...
+
+    def promote(self, target: Workspace, action: PushAction, ref: AssetRef) -> str:
+        """Give a READY deployment its traffic (online) or make it the default (batch), without waiting,
+        and remove RegSync's older deployments beyond `action.keep_deployments`."""
+        ...
 
 
 class Inventory(Protocol):

@@ -55,6 +55,7 @@ class Status(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     RETRYING = "retrying"
+    DEPLOYING = "deploying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CONFLICT = "conflict"
@@ -219,6 +220,9 @@ class PushMessage(Message):
     # When the propagation began: the event's time if an event caused it, else when the push was first
     # queued. Re-sent attempts keep it; the propagation latency metric measures from it.
     origin_time: datetime | None = None
+    # 0: a push. n > 0: the n-th delayed check of a started deployment (its row is `deploying` and
+    # remembers n as `checks`: a stale or duplicate check finds another number and does nothing).
+    follow: int = Field(default=0, ge=0)
 
     @property
     def ref(self) -> AssetRef:

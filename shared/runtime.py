@@ -34,6 +34,8 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
         max_concurrency=settings.max_concurrency,
         world_ttl=settings.world_cache_seconds,
         refusal_window=settings.refusal_audit_window_seconds,
+        deployment_poll_seconds=settings.deployment_poll_seconds,
+        deployment_deadline_seconds=settings.deployment_deadline_seconds,
     )
 
 

@@ -62,6 +62,20 @@ class Settings(BaseSettings):
         le=50,
         validation_alias=AliasChoices("REGSYNC_MAX_PUSH_ATTEMPTS", "max_push_attempts"),
     )
+    # A push that deploys starts the deployment and returns; a follow-up message checks it every
+    # `deployment_poll_seconds` until it is ready or failed, or `deployment_deadline_seconds` have passed.
+    deployment_deadline_seconds: int = Field(
+        default=1800,
+        ge=60,
+        le=86400,
+        validation_alias=AliasChoices("REGSYNC_DEPLOYMENT_DEADLINE_SECONDS", "deployment_deadline_seconds"),
+    )
+    deployment_poll_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        validation_alias=AliasChoices("REGSYNC_DEPLOYMENT_POLL_SECONDS", "deployment_poll_seconds"),
+    )
     # RegSync's own outbound events (optional): an Event Grid custom topic.
     eventgrid_topic_endpoint: str | None = Field(
         default=None,

@@ -92,6 +92,22 @@ class Push:
 
 
 @dataclass(frozen=True)
+class Follow:
+    """Check a started deployment (its row is `deploying`): still provisioning -> check again later;
+    not started (its endpoint was not ready) -> start it; ready -> move its traffic, succeed; failed or
+    past the deadline -> fail with Azure's reason (the old deployment keeps serving)."""
+
+    outcome: Outcome
+    message: PushMessage
+    row: LedgerEntry
+    target: Workspace
+    registry: Registry
+    action: PushAction
+    tags: dict[str, str]
+    name: str = "follow"
+
+
+@dataclass(frozen=True)
 class Claim:
     """Write down who owns a registry name that was published before ownership existed (its oldest
     version's provenance tenant), insert-if-absent, with one audit line."""
@@ -103,7 +119,7 @@ class Claim:
     name: str = ""
 
 
-Step = Report | Record | WriteRow | Defer | Share | Push | Claim
+Step = Report | Record | WriteRow | Defer | Share | Push | Follow | Claim
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from shared.domain import Asset, AssetKind, AssetRef, Registry, Tenant, Workspace
+from shared.azureml.deployments import deployment_name, shifted_traffic
+from shared.domain import (
+    Asset,
+    AssetKind,
+    AssetRef,
+    DeploymentState,
+    Provisioning,
+    Pushed,
+    Registry,
+    Tenant,
+    Workspace,
+)
 from shared.errors import ConflictError
 from shared.policy import Policy, PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
@@ -151,6 +162,22 @@ class MemoryState:
 
 
 @dataclass
+class MemoryDeployment:
+    ref: AssetRef
+    order: int
+    state: str = "Creating"  # Creating -> Succeeded | Failed, after `provisioning_reads` state reads
+    reads: int = 0
+
+
+@dataclass
+class MemoryEndpoint:
+    mode: PushMode
+    deployments: dict[str, MemoryDeployment] = field(default_factory=dict)
+    traffic: dict[str, int] = field(default_factory=dict)  # online
+    default: str | None = None  # batch
+
+
+@dataclass
 class _Stored:
     asset: Asset
     order: int
@@ -163,7 +190,10 @@ class MemoryCatalog:
     def __init__(self) -> None:
         self.workspaces: dict[str, dict[tuple[AssetKind, str, str], _Stored]] = {}
         self.registry: dict[tuple[AssetKind, str, str], _Stored] = {}
-        self.deployments: list[tuple[str, AssetRef, PushMode]] = []
+        self.deployments: list[tuple[str, AssetRef, PushMode]] = []  # every deployment started
+        self.endpoints: dict[tuple[str, str], MemoryEndpoint] = {}  # (workspace, endpoint)
+        self.provisioning_reads = 1  # state reads a new deployment stays Creating (AzureML: minutes)
+        self.provisioning_failures: dict[str, str] = {}  # deployment name -> Azure's reason: it fails
         self.faults = Faults()
         self._order = itertools.count()
 
@@ -238,19 +268,75 @@ class MemoryCatalog:
 
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
-    ) -> str:
+    ) -> Pushed:
         self.faults.check("push")
         if action.mode is not PushMode.REGISTER:
-            self.deployments.append((target.name, ref, action.mode))
-            return f"deployed {ref.name}:{ref.version} to {action.mode.value} endpoint {action.endpoint}"
+            endpoint = self.endpoints.setdefault(
+                (target.name, action.endpoint or ""), MemoryEndpoint(action.mode)
+            )
+            name = deployment_name(ref)
+            found = endpoint.deployments.get(name)
+            if found is None or found.state == "Failed":
+                endpoint.deployments[name] = MemoryDeployment(ref, next(self._order))
+                self.deployments.append((target.name, ref, action.mode))
+                what = f"started deploying {ref.name}:{ref.version} to {action.endpoint}/{name}"
+                return Pushed(what=what, deploying=True, operation=f"memory://{target.name}/{name}")
+            return Pushed(what=f"deployment {action.endpoint}/{name} is {found.state}", deploying=True)
         registry_id = ref.registry_id(registry.name)
         existing = self.get_asset(target, ref)
         if existing is not None:
             if existing.tags.get(TAG_REGISTRY_ID) == registry_id:
-                return f"already registered as {ref.name}:{ref.version}"
+                return Pushed(what=f"already registered as {ref.name}:{ref.version}")
             raise ConflictError(f"the workspace already holds {ref} that did not come from {registry_id}")
         self.register(target.name, Asset(ref=ref, tags={**tags, TAG_REGISTRY_ID: registry_id}))
-        return f"registered {ref.name}:{ref.version} from {registry_id}"
+        return Pushed(what=f"registered {ref.name}:{ref.version} from {registry_id}")
+
+    def deployment_state(
+        self, target: Workspace, action: PushAction, ref: AssetRef, operation: str = ""
+    ) -> DeploymentState:
+        self.faults.check("deployment_state")
+        endpoint = self.endpoints.get((target.name, action.endpoint or ""))
+        name = deployment_name(ref)
+        found = endpoint.deployments.get(name) if endpoint else None
+        if found is None:
+            return DeploymentState(
+                state=Provisioning.ABSENT, reason=f"no deployment {action.endpoint}/{name}"
+            )
+        found.reads += 1
+        if found.state == "Creating" and found.reads > self.provisioning_reads:
+            found.state = "Failed" if name in self.provisioning_failures else "Succeeded"
+        where = f"deployment {action.endpoint}/{name}"
+        if found.state == "Failed":
+            reason = self.provisioning_failures.get(name, "")
+            return DeploymentState(state=Provisioning.FAILED, reason=f"{where} failed: {reason}")
+        if found.state == "Succeeded":
+            return DeploymentState(state=Provisioning.SUCCEEDED, reason=f"{action.endpoint}/{name} is ready")
+        return DeploymentState(state=Provisioning.IN_PROGRESS, reason=f"{where} is {found.state}")
+
+    def promote(self, target: Workspace, action: PushAction, ref: AssetRef) -> str:
+        self.faults.check("promote")
+        endpoint = self.endpoints[(target.name, action.endpoint or "")]
+        name = deployment_name(ref)
+        before = dict(endpoint.traffic)
+        if action.mode is PushMode.DEPLOY_ONLINE:
+            endpoint.traffic = shifted_traffic(before, name, action.traffic_percent)
+            serving = {d for d, share in {**before, **endpoint.traffic}.items() if share > 0} | {name}
+            what = f"{action.endpoint}/{name} is ready and takes {endpoint.traffic[name]}% of the traffic"
+        else:
+            serving = {name} | ({endpoint.default} if endpoint.default else set())
+            endpoint.default = name
+            what = f"{action.endpoint}/{name} is ready and is the batch endpoint's default"
+        newest = sorted(endpoint.deployments, key=lambda d: endpoint.deployments[d].order, reverse=True)
+        kept, removed = sum(1 for d in newest if d in serving), []
+        for other in newest:
+            if other in serving:
+                continue
+            if kept < action.keep_deployments:
+                kept += 1
+                continue
+            del endpoint.deployments[other]
+            removed.append(other)
+        return f"{what}; removed {', '.join(removed)}" if removed else what
 
 
 def _latest(assets: dict[tuple[AssetKind, str, str], _Stored], kind: AssetKind) -> list[Asset]:

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.azureml.sdk import get_or_create, get_or_none, operations_for
-from shared.domain import AssetKind, AssetRef, Registry
+from shared.azureml.sdk import get_or_none, operations_for
+from shared.domain import AssetKind, AssetRef, DeploymentState, Provisioning, Pushed, Registry
 from shared.errors import ConflictError
-from shared.policy import PushAction
+from shared.policy import PushAction, PushMode
 from shared.provenance import TAG_REGISTRY_ID
+from shared.records import utc_now
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -78,66 +79,175 @@ def workspace_copy(
     return source
 
 
-def deploy_online(
+_READY, _FAILED = "Succeeded", ("Failed", "Canceled")
+TAG_DEPLOYED_AT = "regsync.deployed_at"  # when RegSync started a deployment: the order of pruning
+
+
+def start_online(
     client: MLClient, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
-) -> str:
+) -> Pushed:
+    """Start deploying `ref` to an online endpoint and return at once: create the endpoint if it is
+    missing (its deployment starts on a later call, once it is ready), else create the deployment.
+    Traffic is not touched here: `promote` moves it once the deployment is ready."""
     from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
 
     endpoint_name = action.endpoint or ""
-    endpoint = get_or_create(
-        lambda: client.online_endpoints.get(name=endpoint_name),
-        lambda: client.online_endpoints.begin_create_or_update(
+    endpoint = get_or_none(lambda: client.online_endpoints.get(name=endpoint_name))
+    if endpoint is None:
+        poller = client.online_endpoints.begin_create_or_update(
             ManagedOnlineEndpoint(name=endpoint_name, auth_mode="key", tags=tags)
-        ),
-    )
+        )
+        what = f"creating online endpoint {endpoint_name}; {ref} is deployed once it is ready"
+        return Pushed(what=what, deploying=True, operation=operation_url(poller))
+    if endpoint.provisioning_state != _READY:
+        return Pushed(
+            what=f"online endpoint {endpoint_name} is {endpoint.provisioning_state}", deploying=True
+        )
     name = deployment_name(ref)
     model_id = ref.registry_id(registry.name)
     deployment = get_or_none(lambda: client.online_deployments.get(name=name, endpoint_name=endpoint_name))
-    if deployment is None or deployment.model != model_id:
-        deployment = ManagedOnlineDeployment(
+    if (
+        deployment is not None
+        and deployment.model == model_id
+        and deployment.provisioning_state not in _FAILED
+    ):
+        return Pushed(
+            what=f"deployment {endpoint_name}/{name} is {deployment.provisioning_state}", deploying=True
+        )
+    poller = client.online_deployments.begin_create_or_update(
+        ManagedOnlineDeployment(
             name=name,
             endpoint_name=endpoint_name,
             model=model_id,
             instance_type=action.instance_type,
             instance_count=action.instance_count,
-            tags=tags,
+            tags={**tags, TAG_DEPLOYED_AT: utc_now().isoformat()},
         )
-        client.online_deployments.begin_create_or_update(deployment).result()
-    traffic = shifted_traffic(dict(endpoint.traffic or {}), name, action.traffic_percent)
-    if traffic != (endpoint.traffic or {}):
-        endpoint.traffic = traffic
-        client.online_endpoints.begin_create_or_update(endpoint).result()
-    share = traffic.get(name, 0)
-    return f"deployed {ref.name}:{ref.version} to online endpoint {endpoint_name}/{name} ({share}%)"
+    )
+    what = f"started deploying {ref.name}:{ref.version} to online endpoint {endpoint_name}/{name}"
+    return Pushed(what=what, deploying=True, operation=operation_url(poller))
 
 
-def deploy_batch(
+def start_batch(
     client: MLClient, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
-) -> str:
+) -> Pushed:
+    """Start deploying `ref` to a batch endpoint, as `start_online` does; the default moves in `promote`."""
     from azure.ai.ml.entities import BatchEndpoint, ModelBatchDeployment, ResourceConfiguration
 
     endpoint_name = action.endpoint or ""
-    endpoint = get_or_create(
-        lambda: client.batch_endpoints.get(name=endpoint_name),
-        lambda: client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint_name, tags=tags)),
-    )
+    endpoint = get_or_none(lambda: client.batch_endpoints.get(name=endpoint_name))
+    if endpoint is None:
+        poller = client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint_name, tags=tags))
+        what = f"creating batch endpoint {endpoint_name}; {ref} is deployed once it is ready"
+        return Pushed(what=what, deploying=True, operation=operation_url(poller))
+    if endpoint.provisioning_state != _READY:
+        return Pushed(what=f"batch endpoint {endpoint_name} is {endpoint.provisioning_state}", deploying=True)
     name = deployment_name(ref)
     deployment = get_or_none(lambda: client.batch_deployments.get(name=name, endpoint_name=endpoint_name))
-    if deployment is None:
-        deployment = ModelBatchDeployment(
+    if deployment is not None and deployment.provisioning_state not in _FAILED:
+        return Pushed(
+            what=f"deployment {endpoint_name}/{name} is {deployment.provisioning_state}", deploying=True
+        )
+    poller = client.batch_deployments.begin_create_or_update(
+        ModelBatchDeployment(
             name=name,
             endpoint_name=endpoint_name,
             model=ref.registry_id(registry.name),
             compute=action.compute,
             resources=ResourceConfiguration(instance_count=action.instance_count),
-            tags=tags,
+            tags={**tags, TAG_DEPLOYED_AT: utc_now().isoformat()},
         )
-        client.batch_deployments.begin_create_or_update(deployment).result()
-    if endpoint.defaults is None or endpoint.defaults.deployment_name != name:
+    )
+    what = f"started deploying {ref.name}:{ref.version} to batch endpoint {endpoint_name}/{name}"
+    return Pushed(what=what, deploying=True, operation=operation_url(poller))
+
+
+def deployment_state(
+    client: MLClient, action: PushAction, ref: AssetRef, reason_of: Callable[[str], str]
+) -> DeploymentState:
+    """Where the deployment of `ref` stands: the endpoint's state first, then the deployment's.
+    `reason_of(state)` reads Azure's reason of a failure (the status of its long-running operation)."""
+    online = action.mode is PushMode.DEPLOY_ONLINE
+    endpoints = client.online_endpoints if online else client.batch_endpoints
+    deployments = client.online_deployments if online else client.batch_deployments
+    endpoint_name, name = action.endpoint or "", deployment_name(ref)
+    endpoint = get_or_none(lambda: endpoints.get(name=endpoint_name))
+    if endpoint is None:
+        return DeploymentState(state=Provisioning.ABSENT, reason=f"no endpoint {endpoint_name}")
+    if endpoint.provisioning_state in _FAILED:
+        return DeploymentState(state=Provisioning.FAILED, reason=reason_of(f"endpoint {endpoint_name}"))
+    if endpoint.provisioning_state != _READY:
+        state = f"endpoint {endpoint_name} is {endpoint.provisioning_state}"
+        return DeploymentState(state=Provisioning.IN_PROGRESS, reason=state)
+    deployment = get_or_none(lambda: deployments.get(name=name, endpoint_name=endpoint_name))
+    if deployment is None:
+        return DeploymentState(state=Provisioning.ABSENT, reason=f"no deployment {endpoint_name}/{name}")
+    if deployment.provisioning_state == _READY:
+        return DeploymentState(state=Provisioning.SUCCEEDED, reason=f"{endpoint_name}/{name} is ready")
+    if deployment.provisioning_state in _FAILED:
+        return DeploymentState(
+            state=Provisioning.FAILED, reason=reason_of(f"deployment {endpoint_name}/{name}")
+        )
+    state = f"deployment {endpoint_name}/{name} is {deployment.provisioning_state}"
+    return DeploymentState(state=Provisioning.IN_PROGRESS, reason=state)
+
+
+def promote(client: MLClient, action: PushAction, ref: AssetRef) -> str:
+    """Give the READY deployment of `ref` its traffic (online) or make it the default (batch), without
+    waiting for the endpoint's update, then remove RegSync's older deployments beyond the policy's number
+    (never one that serves traffic or is the default). Idempotent."""
+    endpoint_name, name = action.endpoint or "", deployment_name(ref)
+    if action.mode is PushMode.DEPLOY_ONLINE:
+        endpoint = client.online_endpoints.get(name=endpoint_name)
+        before = dict(endpoint.traffic or {})
+        traffic = shifted_traffic(before, name, action.traffic_percent)
+        if traffic != before:
+            endpoint.traffic = traffic
+            client.online_endpoints.begin_create_or_update(endpoint)
+        serving = {d for d, share in {**before, **traffic}.items() if share > 0} | {name}
+        removed = _prune(client.online_deployments, endpoint_name, serving, action.keep_deployments)
+        what = f"{endpoint_name}/{name} is ready and takes {traffic.get(name, 0)}% of the traffic"
+    else:
         endpoint = client.batch_endpoints.get(name=endpoint_name)
-        endpoint.defaults = {"deployment_name": name}
-        client.batch_endpoints.begin_create_or_update(endpoint).result()
-    return f"deployed {ref.name}:{ref.version} to batch endpoint {endpoint_name}/{name} (default)"
+        previous = endpoint.defaults.deployment_name if endpoint.defaults is not None else None
+        if previous != name:
+            endpoint.defaults = {"deployment_name": name}
+            client.batch_endpoints.begin_create_or_update(endpoint)
+        serving = {name} | ({previous} if previous else set())
+        removed = _prune(client.batch_deployments, endpoint_name, serving, action.keep_deployments)
+        what = f"{endpoint_name}/{name} is ready and is the batch endpoint's default"
+    return f"{what}; removed {', '.join(removed)}" if removed else what
+
+
+def _prune(deployments: Any, endpoint_name: str, serving: set[str], keep: int) -> list[str]:
+    """Delete (without waiting) RegSync's deployments on the endpoint beyond the newest `keep`, except
+    those that serve. Deployments RegSync did not make (no `regsync.deployed_at` tag) are never touched."""
+    ours = [d for d in deployments.list(endpoint_name=endpoint_name) if TAG_DEPLOYED_AT in (d.tags or {})]
+    ours.sort(key=lambda d: str(d.tags[TAG_DEPLOYED_AT]), reverse=True)
+    kept = sum(1 for d in ours if d.name in serving)
+    removed = []
+    for deployment in ours:
+        if deployment.name in serving:
+            continue
+        if kept < keep:
+            kept += 1
+            continue
+        if deployment.provisioning_state in {"Creating", "Updating", "Deleting"}:
+            continue
+        deployments.begin_delete(name=deployment.name, endpoint_name=endpoint_name)
+        removed.append(deployment.name)
+    return removed
+
+
+def operation_url(poller: Any) -> str:
+    """The `Azure-AsyncOperation` (else `Location`) URL of a started long-running operation: its status
+    body carries Azure's error when the operation fails. "" when the poller does not expose it."""
+    try:
+        response = poller.polling_method()._initial_response.http_response
+        headers = response.headers
+    except AttributeError:
+        return ""
+    return str(headers.get("Azure-AsyncOperation") or headers.get("Location") or "")
 
 
 def deployment_name(ref: AssetRef) -> str:

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import ResourceNotFoundError
 from pydantic import ValidationError
 
-from shared.azureml.deployments import deploy_batch, deploy_online, register
+from shared.azureml import deployments
+from shared.azureml.deployments import register, start_batch, start_online
 from shared.azureml.sdk import StaticDevCredential, asset_of, classified, operations_for
-from shared.domain import Asset, AssetKind, AssetRef, Registry, Workspace
+from shared.domain import Asset, AssetKind, AssetRef, DeploymentState, Pushed, Registry, Workspace
 from shared.policy import PushAction, PushMode
 from shared.settings import Settings
 
@@ -239,12 +240,49 @@ class AzureMLGateway:
 
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
-    ) -> str:
-        """Make a registry asset available in `target` as `action` says. Idempotent; returns what it did."""
+    ) -> Pushed:
+        """Make a registry asset available in `target` as `action` says. Idempotent; never waits for a
+        deployment to provision: it is started, and `deployment_state` says how it goes."""
         client = self.workspace_client(target)
         with classified(f"pushing {ref} to {target.name} ({action.mode.value})"):
             if action.mode is PushMode.DEPLOY_ONLINE:
-                return deploy_online(client, registry, ref, action, tags)
+                return start_online(client, registry, ref, action, tags)
             if action.mode is PushMode.DEPLOY_BATCH:
-                return deploy_batch(client, registry, ref, action, tags)
-            return register(client, registry, ref, tags, registry_client=self.registry_client)
+                return start_batch(client, registry, ref, action, tags)
+            return Pushed(what=register(client, registry, ref, tags, registry_client=self.registry_client))
+
+    def deployment_state(
+        self, target: Workspace, action: PushAction, ref: AssetRef, operation: str = ""
+    ) -> DeploymentState:
+        client = self.workspace_client(target)
+        with classified(f"reading the deployment of {ref} on {target.name}/{action.endpoint}"):
+            return deployments.deployment_state(
+                client, action, ref, lambda what: self._failure_reason(operation, what)
+            )
+
+    def promote(self, target: Workspace, action: PushAction, ref: AssetRef) -> str:
+        client = self.workspace_client(target)
+        with classified(f"moving {target.name}/{action.endpoint} to the deployment of {ref}"):
+            return deployments.promote(client, action, ref)
+
+    def _failure_reason(self, operation: str, what: str) -> str:
+        """Azure's reason for a failed provisioning: the `error` of its long-running operation's status
+        (ARM's async-operation document), read with RegSync's credential; a plain sentence without it."""
+        fallback = f"{what} failed (provisioningState Failed)"
+        if not operation.startswith("https://"):
+            return fallback
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+        from azure.core.rest import HttpRequest
+
+        policy = BearerTokenCredentialPolicy(self._get_credential(), "https://management.azure.com/.default")
+        try:
+            http: Any = PipelineClient(base_url=operation, policies=[policy])
+            with http:
+                response = http.send_request(HttpRequest("GET", operation))
+                error = (response.json() or {}).get("error") or {}
+        except Exception:  # the reason is a courtesy: the state itself is known
+            return fallback
+        if not error:
+            return fallback
+        return f"{what} failed: {error.get('code', 'Failed')}: {error.get('message', '')}".strip()

@@ -24,6 +24,7 @@ SYMBOLS = {
     LedgerStatus.PENDING: "…",
     LedgerStatus.RUNNING: "…",
     LedgerStatus.RETRYING: "↻",
+    LedgerStatus.DEPLOYING: "⧗",
     LedgerStatus.FAILED: "✗",
     LedgerStatus.CONFLICT: "!",
     LedgerStatus.AWAITING_APPROVAL: "⏸",
@@ -31,10 +32,13 @@ SYMBOLS = {
 }
 NOTHING = "·"
 LEGEND = (
-    "✓ succeeded   … pending/running   ↻ retrying   ✗ failed   ! conflict   "
-    "⏸ awaiting approval   ⊘ refused   · nothing"
+    "✓ succeeded (a deployment: ready)   ⧗ deploying   … pending/running   ↻ retrying   ✗ failed   "
+    "! conflict   ⏸ awaiting approval   ⊘ refused   · nothing"
 )
 TROUBLE = {LedgerStatus.FAILED, LedgerStatus.RETRYING, LedgerStatus.CONFLICT, LedgerStatus.REFUSED}
+# Listed under the matrix with their reason and when they last changed: trouble, and deployments that
+# are still provisioning (a failed deployment shows Azure's reason there).
+LISTED = TROUBLE | {LedgerStatus.DEPLOYING}
 
 
 def status(
@@ -69,10 +73,10 @@ def render(cli: Application, rows: list[StatusRow], workspaces: Iterable[str]) -
     ]
     cli.emit_table(["ASSET", "ORIGIN", REGISTRY.upper(), *names], matrix)
     cli.emit_line(LEGEND)
-    trouble = [row for row in rows if row.status in TROUBLE]
+    trouble = [row for row in rows if row.status in LISTED]
     if trouble:
         cli.emit_line("")
         cli.emit_table(
-            ["ASSET", "TARGET", "STATE", "ATTEMPTS", "LAST ERROR", "UPDATED"],
+            ["ASSET", "TARGET", "STATE", "ATTEMPTS", "REASON", "UPDATED"],
             [(r.label, r.target, r.status.value, str(r.attempts), r.message, r.updated) for r in trouble],
         )

@@ -25,14 +25,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import telemetry
-from shared.domain import LedgerStatus
+from shared.domain import DeploymentState, LedgerStatus, Provisioning, Pushed
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
 from shared.ledger import ALLOWED, held, transition
-from shared.planner import lost_claim, settle_push, settle_share
+from shared.planner import lost_claim, settle_follow, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
-from shared.steps import Claim, Defer, Push, Record, Report, Settlement, Share, Step, WriteRow
+from shared.steps import Claim, Defer, Follow, Push, Record, Report, Settlement, Share, Step, WriteRow
 
 log = logging.getLogger("regsync.apply")
 _REBASE_TRIES = 3
@@ -47,6 +47,8 @@ class Applier:
     clock: Clock
     max_push_attempts: int
     refusal_window: int = 0  # seconds within which an identical `once` audit line is written once
+    deployment_poll_seconds: int = 30  # the delay of each follow-up check of a started deployment
+    deployment_deadline_seconds: int = 1800  # a deployment not ready by then fails its push
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
         return [outcome for step in steps if (outcome := self.run(step)) is not None]
@@ -66,6 +68,8 @@ class Applier:
             return self._defer(step)
         if isinstance(step, Share):
             return self._share(step)
+        if isinstance(step, Follow):
+            return self._follow(step)
         if isinstance(step, Claim):
             owners = step.owners
             if self.state.claim_owner(owners.kind, owners.name, step.tenant) == step.tenant:
@@ -275,8 +279,8 @@ class Applier:
             )
         failure: Failure | None = None
         raised: Exception | None = None
-        what = ""
-        try:
+        pushed: Pushed | None = None
+        try:  # a deployment is only started here: no call waits for provisioning
             with telemetry.span(
                 "azureml.push",
                 workspace=step.target.name,
@@ -284,11 +288,17 @@ class Applier:
                 asset=f"{message.kind.value}:{message.name}",
                 version=message.version,
             ):
-                what = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
+                pushed = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
         settlement = settle_push(
-            step, claimed, failure, what, max_attempts=self.max_push_attempts, now=self.clock()
+            step,
+            claimed,
+            failure,
+            pushed,
+            max_attempts=self.max_push_attempts,
+            now=self.clock(),
+            poll_seconds=self.deployment_poll_seconds,
         )
         outcome = self._settle(claimed, settlement)
         if raised is not None:
@@ -302,6 +312,55 @@ class Applier:
             extra={"outcome": outcome.status.value},
         )
         return outcome
+
+    def _follow(self, step: Follow) -> Outcome:
+        """One check of a started deployment: read its state; start it if its endpoint only now became
+        ready; move its traffic once it is ready. The row is written first, conditional on the one this
+        check read, so of duplicate checks only one goes on (and sends the next check)."""
+        message, row = step.message, step.row
+        logs = logger_for(message.correlation_id, str(message.ref), step.target.name)
+        state: DeploymentState | None = None
+        restarted: Pushed | None = None
+        done, failure = "", None
+        try:
+            operation = str(row.detail.get("operation", ""))
+            state = self.catalog.deployment_state(step.target, step.action, message.ref, operation)
+            if state.state is Provisioning.ABSENT:
+                restarted = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
+            elif state.state is Provisioning.SUCCEEDED:
+                done = self.catalog.promote(step.target, step.action, message.ref)
+        except Exception as error:  # every failure becomes a verdict here, once
+            failure = judge(error)
+        settlement = settle_follow(
+            step,
+            state,
+            done,
+            failure,
+            now=self.clock(),
+            poll_seconds=self.deployment_poll_seconds,
+            deadline_seconds=self.deployment_deadline_seconds,
+            restarted=restarted,
+        )
+        try:
+            self._put(row, settlement.row)
+        except ConcurrentUpdateError:
+            return replace(
+                settlement.outcome, status=Status.DONE, reason="another check took this over first"
+            )
+        if settlement.resend is not None:
+            self._send(settlement.resend.model_dump(mode="json"), settlement.delay_seconds)
+        if settlement.audit is not None:
+            self.state.audit(settlement.audit)
+        if settlement.event is not None and self.outbox is not None:
+            self.outbox.send(settlement.event.model_dump(mode="json"))
+        logs.info(
+            "deployment of %s to %s: %s (%s)",
+            message.ref,
+            step.target.name,
+            settlement.outcome.status.value,
+            settlement.outcome.reason,
+        )
+        return settlement.outcome
 
     def _defer(self, step: Defer) -> Outcome:
         self._send(step.message.model_dump(mode="json"), step.delay_seconds)

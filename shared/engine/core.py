@@ -44,6 +44,8 @@ class EngineCore(Generic[StoreT]):
         max_concurrency: int = 4,
         world_ttl: float = 0.0,
         refusal_window: int = 0,
+        deployment_poll_seconds: int = 30,
+        deployment_deadline_seconds: int = 1800,
         clock: Clock = utc_now,
     ) -> None:
         self.store = store
@@ -54,7 +56,17 @@ class EngineCore(Generic[StoreT]):
         self.max_concurrency = max_concurrency
         self.world_ttl = world_ttl
         self.clock = clock
-        self.applier = Applier(store, gateway, pushes, outbox, clock, max_push_attempts, refusal_window)
+        self.applier = Applier(
+            store,
+            gateway,
+            pushes,
+            outbox,
+            clock,
+            max_push_attempts,
+            refusal_window,
+            deployment_poll_seconds,
+            deployment_deadline_seconds,
+        )
         self._world: tuple[float, World] | None = None
 
     def world(self) -> World:

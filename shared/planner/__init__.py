@@ -17,7 +17,13 @@ from shared.planner.fanout import (
     plan_fanout,
     worth_reporting,
 )
-from shared.planner.push import plan_approve, plan_push, plan_push_before_observing, settle_push
+from shared.planner.push import (
+    plan_approve,
+    plan_push,
+    plan_push_before_observing,
+    settle_follow,
+    settle_push,
+)
 from shared.planner.share import ShareSnapshot, lost_claim, plan_share, settle_share
 from shared.planner.world import (
     MAX_AUTOMATIC_ROUNDS,
@@ -47,6 +53,7 @@ __all__ = [
     "plan_share",
     "read_digest",
     "recorded",
+    "settle_follow",
     "settle_push",
     "settle_share",
     "worth_reporting",

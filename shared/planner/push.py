@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.domain import Asset, AssetRef, Workspace
+from shared.domain import Asset, AssetRef, DeploymentState, Provisioning, Pushed, Workspace
 from shared.errors import Failure, Kind
 from shared.ledger import abandoned, transition
 from shared.planner.fanout import decide_fanout
@@ -27,7 +27,7 @@ from shared.records import (
     Status,
     push_target,
 )
-from shared.steps import Defer, Push, Report, Settlement, Step, WriteRow
+from shared.steps import Defer, Follow, Push, Report, Settlement, Step, WriteRow
 
 
 def plan_push_before_observing(
@@ -38,6 +38,11 @@ def plan_push_before_observing(
     ref, target = message.ref, message.target
     if row is None or row.status in {S.PENDING, S.RETRYING, S.REFUSED} or abandoned(row, now):
         return None
+    if row.status is S.DEPLOYING and message.follow and message.follow == row.detail.get("checks"):
+        return None  # this check is the row's current one: observe and `plan_push` (a Follow)
+    if row.status is S.DEPLOYING:
+        reason = f"deploying: {row.message}; its own follow-up checks it"
+        return Report(answer(Action.PUSH, ref, target, Status.DEPLOYING, reason))
     if row.status is S.RUNNING:
         reason = f"push of {ref} to {target} is running elsewhere; tried again later"
         return Defer(answer(Action.PUSH, ref, target, Status.SKIPPED, reason), message, 60)
@@ -80,20 +85,40 @@ def plan_push(
         tenant = target.tenant if target else None
         audit = audit_line(outcome, correlation_id=message.correlation_id, tenant=tenant)
         return WriteRow(outcome, row, after, "refuse", audit=audit)
-    planned = answer(Action.PUSH, ref, target.name, Status.SUCCEEDED, decision.reason)
     tags = carried_tags(asset.tags, message.correlation_id)
+    if row is not None and row.status is S.DEPLOYING:
+        checking = answer(Action.PUSH, ref, target.name, Status.DEPLOYING, f"checking: {row.message}")
+        return Follow(checking, message, row, target, world.registry, decision.action, tags)
+    planned = answer(Action.PUSH, ref, target.name, Status.SUCCEEDED, decision.reason)
     return Push(planned, message, row, target, world.registry, decision.action, tags, decision.rule_id or "")
 
 
 def settle_push(
-    step: Push, claimed: LedgerEntry, failure: Failure | None, what: str, *, max_attempts: int, now: datetime
+    step: Push,
+    claimed: LedgerEntry,
+    failure: Failure | None,
+    pushed: Pushed | None,
+    *,
+    max_attempts: int,
+    now: datetime,
+    poll_seconds: int = 30,
 ) -> Settlement:
-    """The push row after the AzureML call. A temporary failure is sent again after the delay AzureML
-    asked for until `max_attempts` (counted in the message); then, or on a permanent failure, the push
-    fails for good, once, with one audit record and one PushFailed event. A conflict is final."""
+    """The push row after the AzureML call. A started deployment is `deploying`, with its first check
+    queued `poll_seconds` later. A temporary failure is sent again after the delay AzureML asked for
+    until `max_attempts` (counted in the message); then, or on a permanent failure, the push fails for
+    good, once, with one audit record and one PushFailed event. A conflict is final."""
     message, ref, target = step.message, step.message.ref, step.target.name
     cid = message.correlation_id
     data = {"asset": ref.key, "target": target, "correlation_id": cid}
+    what = pushed.what if pushed is not None else ""
+    if failure is None and pushed is not None and pushed.deploying:
+        outcome = answer(Action.PUSH, ref, target, Status.DEPLOYING, what)
+        detail = {"operation": pushed.operation, "checks": 1}
+        row = transition(
+            claimed, S.DEPLOYING, key=ref.key, target=claimed.target, now=now, message=what, detail=detail
+        )
+        check = message.model_copy(update={"follow": 1, "attempt": 1})
+        return Settlement(outcome, row, resend=check, delay_seconds=poll_seconds)
     if failure is None:
         outcome = answer(Action.PUSH, ref, target, Status.SUCCEEDED, what)
         row = transition(claimed, S.SUCCEEDED, key=ref.key, target=claimed.target, now=now, message=what)
@@ -128,6 +153,72 @@ def settle_push(
         row,
         audit_line(outcome, correlation_id=cid, tenant=step.target.tenant),
         outbound_event(PUSH_FAILED, ref, {**data, "error": reason}),
+    )
+
+
+def settle_follow(
+    step: Follow,
+    state: DeploymentState | None,
+    done: str,
+    failure: Failure | None,
+    *,
+    now: datetime,
+    poll_seconds: int,
+    deadline_seconds: int,
+    restarted: Pushed | None = None,
+) -> Settlement:
+    """A started deployment's row after one check. Ready (traffic moved: `done` says how) -> succeeded;
+    Azure says failed -> failed with its reason (traffic never moved, so the old deployment serves);
+    still provisioning, (re)started, or a temporary error reading it -> deploying and checked again
+    `poll_seconds` later, unless `deadline_seconds` have passed since the push started it -> failed."""
+    message, row, ref, target = step.message, step.row, step.message.ref, step.target.name
+    cid = message.correlation_id
+    data = {"asset": ref.key, "target": target, "correlation_id": cid}
+
+    def failed(reason: str) -> Settlement:
+        outcome = answer(Action.PUSH, ref, target, Status.FAILED, reason)
+        after = transition(row, S.FAILED, key=ref.key, target=row.target, now=now, message=reason)
+        return Settlement(
+            outcome,
+            after,
+            audit_line(outcome, correlation_id=cid, tenant=step.target.tenant),
+            outbound_event(PUSH_FAILED, ref, {**data, "error": reason}),
+        )
+
+    if failure is not None and not failure.retryable:
+        return failed(f"{failure.message}; the previous deployment keeps serving")
+    if failure is None and state is not None and state.state is Provisioning.FAILED:
+        return failed(f"{state.reason}; the previous deployment keeps serving")
+    if failure is None and state is not None and state.state is Provisioning.SUCCEEDED:
+        outcome = answer(Action.PUSH, ref, target, Status.SUCCEEDED, done)
+        after = transition(row, S.SUCCEEDED, key=ref.key, target=row.target, now=now, message=done)
+        return Settlement(
+            outcome,
+            after,
+            audit_line(outcome, correlation_id=cid, tenant=step.target.tenant),
+            outbound_event(ASSET_PUSHED, ref, {**data, "what": done}),
+        )
+    if failure is not None:
+        where, delay = f"could not check: {failure.message}", max(poll_seconds, round(failure.retry_after))
+    elif restarted is not None:
+        where, delay = restarted.what, poll_seconds
+    else:
+        where, delay = (state.reason if state else "provisioning"), poll_seconds
+    started = row.started or row.updated or now
+    if (now - started).total_seconds() >= deadline_seconds:
+        return failed(
+            f"not ready after {deadline_seconds} s ({where}); the previous deployment keeps serving"
+        )
+    checks = int(row.detail.get("checks", 0)) + 1
+    detail: dict[str, object] = {"checks": checks}
+    if restarted is not None and restarted.operation:
+        detail["operation"] = restarted.operation
+    outcome = answer(Action.PUSH, ref, target, Status.DEPLOYING, where)
+    after = transition(
+        row, S.DEPLOYING, key=ref.key, target=row.target, now=now, message=where, detail=detail
+    )
+    return Settlement(
+        outcome, after, resend=message.model_copy(update={"follow": checks}), delay_seconds=delay
     )
 
 

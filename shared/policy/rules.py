@@ -179,6 +179,9 @@ class PushAction(Frozen):
     instance_count: int = Field(default=1, ge=1, le=100)
     compute: str = Field(default="cpu-cluster", pattern=r"^[A-Za-z][A-Za-z0-9\-]{1,31}$")  # batch only
     traffic_percent: int = Field(default=100, ge=0, le=100)
+    # Deployments RegSync made on the endpoint that are kept (the new one included); older ones without
+    # traffic (online) or that are not the default (batch) are removed once the new one is ready.
+    keep_deployments: int = Field(default=2, ge=1, le=20)
 
     @model_validator(mode="after")
     def _deployments_name_an_endpoint(self) -> PushAction:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus
+from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus, Provisioning
 from shared.errors import ConflictError
-from shared.policy import PushAction
+from shared.policy import PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
 from shared.provenance import TAG_REGISTRY_ID, TAG_WORKSPACE
 from shared.records import AuditRecord, LedgerEntry, Memo, Status
@@ -162,9 +163,33 @@ def test_a_push_registers_once_and_never_overwrites(catalog: CatalogPort) -> Non
     name = unique("ctr-push")
     catalog.put_in_registry(model(name, "1"))
     port, ws3, ref = catalog.port, workspace("workspace3"), model(name).ref
-    assert port.push(ws3, SEED_REGISTRY, ref, PushAction(), {}).startswith("registered")
-    assert port.push(ws3, SEED_REGISTRY, ref, PushAction(), {}).startswith("already registered")
+    assert port.push(ws3, SEED_REGISTRY, ref, PushAction(), {}).what.startswith("registered")
+    assert port.push(ws3, SEED_REGISTRY, ref, PushAction(), {}).what.startswith("already registered")
     assert port.get_asset(ws3, ref).tags[TAG_REGISTRY_ID] == ref.registry_id(SEED_REGISTRY.name)
     catalog.register("workspace4", model(name, "1", local="yes"))
     with pytest.raises(ConflictError):
         port.push(workspace("workspace4"), SEED_REGISTRY, ref, PushAction(), {})
+
+
+def test_a_deployment_is_started_checked_until_ready_then_promoted(catalog: CatalogPort) -> None:
+    """A push that deploys only starts (endpoint first if missing); `deployment_state` says how it goes
+    (a started endpoint shows as in progress, then absent until the push starts the deployment); once
+    it is ready, `promote` gives it the traffic. No call waits for provisioning."""
+    port, name = catalog.port, unique("ctr-dep")
+    ref = AssetRef(kind=AssetKind.MODEL, name=name, version="1")
+    catalog.put_in_registry(model(name))
+    ws4, action = workspace("workspace4"), PushAction(mode=PushMode.DEPLOY_ONLINE, endpoint=unique("ep"))
+    started = port.push(ws4, SEED_REGISTRY, ref, action, {"regsync.correlation": "c"})
+    assert started.deploying
+    deadline, seen = time.monotonic() + 60, []
+    state = port.deployment_state(ws4, action, ref, started.operation)
+    while state.state is not Provisioning.SUCCEEDED:
+        assert time.monotonic() < deadline, seen
+        assert state.state is not Provisioning.FAILED, state.reason
+        seen.append(state.state)
+        if state.state is Provisioning.ABSENT:
+            assert port.push(ws4, SEED_REGISTRY, ref, action, {"regsync.correlation": "c"}).deploying
+        time.sleep(0.05)  # polling with a deadline: provisioning takes its own time
+        state = port.deployment_state(ws4, action, ref, started.operation)
+    assert Provisioning.IN_PROGRESS in seen or Provisioning.ABSENT in seen  # it was not ready at once
+    assert "100% of the traffic" in port.promote(ws4, action, ref)

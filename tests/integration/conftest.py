@@ -7,14 +7,15 @@ emulator is shared by the session, so tests use unique asset names.
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack.emulator.launch import RunningEmulator
+from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared.admin import apply_document
 from shared.azureml import StaticDevCredential
 from shared.engine import Engine
@@ -41,6 +42,7 @@ def settings(storage_connection_string: str, emulator: RunningEmulator) -> Setti
         azureml_emulator=True,
         max_push_attempts=3,
         world_cache_seconds=0,  # tests change rules and act at once
+        deployment_poll_seconds=1,  # a started deployment is checked again a second later
     )
 
 
@@ -68,6 +70,30 @@ def seeded(engine: Engine[StateStore]) -> Engine[StateStore]:
     """The engine with the seed scenario's inventory and rules loaded."""
     apply_document(engine.store, parse_policy(SEED_POLICY.read_text(), source=str(SEED_POLICY)))
     return engine
+
+
+@pytest.fixture(scope="session")
+def admin(emulator: RunningEmulator) -> Iterator[EmulatorAdmin]:
+    """The emulator's admin client: provisioning delays and injected failures."""
+    client = EmulatorAdmin(emulator.base_url, emulator.env["REQUESTS_CA_BUNDLE"])
+    yield client
+    client.close()
+
+
+def follow_pushes(engine: Engine, until: Callable[[], bool], *, deadline_s: float = 60) -> list[Any]:
+    """Run push messages as the queue trigger would, delayed follow-ups included once they become
+    visible, until `until()` holds; polling the queue with a deadline, never a fixed wait."""
+    queue = engine.pushes
+    assert isinstance(queue, WorkQueue)
+    outcomes: list[Any] = []
+    deadline = time.monotonic() + deadline_s
+    while not until():
+        assert time.monotonic() < deadline, [o.reason for o in outcomes[-3:]]
+        for message in queue.client.receive_messages(max_messages=32, visibility_timeout=60):
+            outcomes.append(engine.execute_push(PushMessage.model_validate(json.loads(message.content))))
+            queue.client.delete_message(message)
+        time.sleep(0.1)  # the poll interval of this loop, not a synchronisation
+    return outcomes
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 
+from devstack.emulator.launch import EmulatorAdmin
+from shared.azureml import deployment_name
 from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import Engine
 from shared.policy_file import parse_policy
+from shared.queues import WorkQueue
 from shared.records import PushMessage
-from tests.integration.conftest import drain_pushes, register_model
+from tests.integration.conftest import drain_pushes, follow_pushes, register_model
 from tests.support import SUB1
 
 
@@ -71,16 +74,11 @@ def test_a_model_trained_by_a_job_keeps_its_job_link_through_share_and_push(
     assert [o.status for o in drain_pushes(seeded)] == ["succeeded"]
 
 
-@pytest.mark.parametrize(
-    ("mode", "target"),
-    [("deploy_online", "workspace4"), ("deploy_batch", "workspace2")],
-)
-def test_a_push_rule_can_deploy_the_registry_model_to_an_endpoint(
-    seeded: Engine, ml: Callable[[str], Any], model_folder: Path, mode: str, target: str
-) -> None:
-    name = f"dep-{uuid.uuid4().hex[:8]}"
-    tenant = {"workspace4": "woodgrove", "workspace2": "contoso"}[target]
-    endpoint = f"ep-{uuid.uuid4().hex[:8]}"
+TENANTS = {"workspace4": "woodgrove", "workspace2": "contoso"}
+
+
+def deploy_rules(seeded: Engine, name: str, mode: str, target: str, endpoint: str) -> None:
+    tenant = TENANTS[target]
     extra = parse_policy(
         f"""
 share:
@@ -96,17 +94,45 @@ push:
         known_workspaces=seeded.store.list_workspaces(),
     )
     seeded.store.put_policy(extra.policy)
-    model = register_model(ml, "workspace1", name, model_folder)
+
+
+def share_and_push(seeded: Engine, ml: Callable[[str], Any], folder: Path, name: str) -> AssetRef:
+    """A new version of `name` in workspace1, shared, fanned out and its push run once (no follow-ups)."""
+    model = register_model(ml, "workspace1", name, folder)
     origin = seeded.store.get_workspace("workspace1")
     assert origin is not None
+    ref = AssetRef(kind=AssetKind.MODEL, name=name, version=model.version)
+    seeded.propagate(origin, ref, correlation_id="d")
+    [pushed] = drain_pushes(seeded)  # the follow-up is delayed: not visible yet
+    assert pushed.status == "deploying", pushed.reason
+    return ref
 
-    seeded.propagate(
-        origin, AssetRef(kind=AssetKind.MODEL, name=name, version=model.version), correlation_id="d"
-    )
-    [pushed] = drain_pushes(seeded)
 
-    assert pushed.status == "succeeded", pushed.reason
-    registry_id = f"azureml://registries/regsync-registry/models/{name}/versions/{model.version}"
+def row_status(seeded: Engine, ref: AssetRef, target: str) -> LedgerStatus | None:
+    row = seeded.store.get_entry(ref.key, f"push|{target}")
+    return row.status if row else None
+
+
+def settled(seeded: Engine, ref: AssetRef, target: str) -> Callable[[], bool]:
+    return lambda: row_status(seeded, ref, target) in {LedgerStatus.SUCCEEDED, LedgerStatus.FAILED}
+
+
+@pytest.mark.parametrize(
+    ("mode", "target"),
+    [("deploy_online", "workspace4"), ("deploy_batch", "workspace2")],
+)
+def test_a_push_rule_deploys_the_registry_model_and_it_takes_traffic_once_ready(
+    seeded: Engine, ml: Callable[[str], Any], model_folder: Path, mode: str, target: str
+) -> None:
+    name, endpoint = f"dep-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    deploy_rules(seeded, name, mode, target, endpoint)
+
+    ref = share_and_push(seeded, ml, model_folder, name)
+    follow_pushes(seeded, settled(seeded, ref, target))
+
+    row = seeded.store.get_entry(ref.key, f"push|{target}")
+    assert row is not None and row.status is LedgerStatus.SUCCEEDED, row
+    registry_id = f"azureml://registries/regsync-registry/models/{name}/versions/{ref.version}"
     if mode == "deploy_online":
         [deployment] = list(ml(target).online_deployments.list(endpoint_name=endpoint))
         assert deployment.model == registry_id
@@ -116,11 +142,53 @@ push:
         assert registry_id in str(deployment.model)
         assert ml(target).batch_endpoints.get(endpoint).defaults.deployment_name == deployment.name
     again = seeded.execute_push(
-        PushMessage(
-            kind=AssetKind.MODEL, name=name, version=model.version, target=target, correlation_id="again"
-        )
+        PushMessage(kind=AssetKind.MODEL, name=name, version=ref.version, target=target, correlation_id="a")
     )
     assert again.status == "succeeded"  # a duplicate message changes nothing
+
+
+def test_a_deployment_push_returns_before_provisioning_ends(
+    seeded: Engine, ml: Callable[[str], Any], model_folder: Path, admin: EmulatorAdmin
+) -> None:
+    name, endpoint = f"dep-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    deploy_rules(seeded, name, "deploy_online", "workspace4", endpoint)
+    admin.set_provisioning("workspace4", endpoint, delay_s=10**7)  # the endpoint takes its time
+
+    ref = share_and_push(seeded, ml, model_folder, name)
+
+    assert row_status(seeded, ref, "workspace4") is LedgerStatus.DEPLOYING
+    assert ml("workspace4").online_endpoints.get(endpoint).provisioning_state == "Creating"
+    queue = seeded.pushes
+    assert isinstance(queue, WorkQueue)
+    # Nothing visible (drained), yet one message waits: the follow-up, sent with a visibility delay.
+    assert list(queue.client.peek_messages(max_messages=32)) == []
+    assert queue.client.get_queue_properties().approximate_message_count == 1
+
+
+def test_a_failed_deployment_leaves_the_old_one_serving_and_the_push_failed_with_azures_reason(
+    seeded: Engine, ml: Callable[[str], Any], model_folder: Path, admin: EmulatorAdmin
+) -> None:
+    name, endpoint = f"dep-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    deploy_rules(seeded, name, "deploy_online", "workspace4", endpoint)
+    first = share_and_push(seeded, ml, model_folder, name)
+    follow_pushes(seeded, settled(seeded, first, "workspace4"))
+    serving = ml("workspace4").online_endpoints.get(endpoint).traffic
+    assert row_status(seeded, first, "workspace4") is LedgerStatus.SUCCEEDED and list(serving.values()) == [
+        100
+    ]
+
+    next_version = str(int(first.version) + 1)
+    failing = deployment_name(AssetRef(kind=AssetKind.MODEL, name=name, version=next_version))
+    admin.set_provisioning("workspace4", endpoint, failing, failure="quota")
+    second = share_and_push(seeded, ml, model_folder, name)
+    assert second.version == next_version
+    follow_pushes(seeded, settled(seeded, second, "workspace4"))
+
+    row = seeded.store.get_entry(second.key, "push|workspace4")
+    assert row is not None and row.status is LedgerStatus.FAILED
+    assert "OutOfQuota" in row.message and "Not enough quota" in row.message
+    now = ml("workspace4").online_endpoints.get(endpoint).traffic
+    assert {d: share for d, share in now.items() if share} == serving  # the old deployment still serves
 
 
 def test_data_and_components_are_shared_and_pushed_too(

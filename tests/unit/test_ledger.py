@@ -21,7 +21,7 @@ S = LedgerStatus
 EARLIER = NOW - timedelta(hours=2)
 QUEUED = {S.PENDING, S.AWAITING_APPROVAL}
 FINAL = {S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED}
-IN_FLIGHT = {S.PENDING, S.RUNNING, S.RETRYING}
+IN_FLIGHT = {S.PENDING, S.RUNNING, S.RETRYING, S.DEPLOYING}
 PAIRS = list(itertools.product([None, *LedgerStatus], list(LedgerStatus)))
 
 
@@ -264,3 +264,10 @@ def test_attempts_count_claims_of_the_round_and_rounds_count_fresh_queueings(
         assert "" not in current.event_ids
         if event_id:  # the event that made this move is remembered, whatever the cap dropped
             assert event_id in current.event_ids
+
+
+def test_a_deployment_is_started_then_ready_or_failed_never_started_from_nothing() -> None:
+    assert S.DEPLOYING in ALLOWED[S.RUNNING]
+    assert ALLOWED[S.DEPLOYING] == {S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED}
+    assert all(S.DEPLOYING not in ALLOWED[status] for status in (None, S.PENDING, S.FAILED, S.SUCCEEDED))
+    assert not S.DEPLOYING.final

@@ -984,10 +984,13 @@ def test_a_push_never_claims_a_settled_waiting_or_held_row_and_can_claim_the_res
     fresh = existing.updated is not None and NOW - existing.updated <= LEASE
     if existing.status is S.RUNNING and fresh:
         assert isinstance(step, Defer)
-    elif existing.status in {S.SUCCEEDED, S.AWAITING_APPROVAL, S.CONFLICT, S.FAILED}:
+    elif existing.status in {S.SUCCEEDED, S.AWAITING_APPROVAL, S.CONFLICT, S.FAILED} or (
+        existing.status is S.DEPLOYING and fresh
+    ):
         assert isinstance(step, Report)
     else:
         assert step is None
-    if step is None:  # what comes next, a claim or a refusal, must be a legal move
-        for to in (S.RUNNING, S.REFUSED):
+    if step is None:  # what comes next (a claim or a refusal; a check of a deploying row) is legal
+        nexts = (S.DEPLOYING, S.REFUSED) if existing.status is S.DEPLOYING else (S.RUNNING, S.REFUSED)
+        for to in nexts:
             transition(existing, to, key=KEY, target=existing.target, now=NOW, message="next")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain import AssetKind, LedgerStatus
+from shared.domain import AssetKind, LedgerStatus, Pushed
 from shared.errors import Failure, Kind
 from shared.ledger import transition
 from shared.planner import (
@@ -58,7 +58,9 @@ def claim(existing: LedgerEntry | None, key: str, target: str) -> LedgerEntry:
 def settle(attempt: int, failure: Failure | None, *, max_attempts: int = MAX) -> Settlement:
     step = push_step(push_message(attempt=attempt))
     claimed = claim(step.row, step.message.ref.key, "push|workspace3")
-    return settle_push(step, claimed, failure, "registered m:1", max_attempts=max_attempts, now=NOW)
+    return settle_push(
+        step, claimed, failure, Pushed(what="registered m:1"), max_attempts=max_attempts, now=NOW
+    )
 
 
 # --- settle_push ---------------------------------------------------------------------------------------
@@ -155,7 +157,7 @@ def test_a_settled_row_keeps_the_claims_etag_and_attempts() -> None:
     step = push_step(push_message(), stored)
     claimed = claim(stored, stored.asset_key, stored.target)
 
-    settled = settle_push(step, claimed, THROTTLED, "", max_attempts=MAX, now=NOW)
+    settled = settle_push(step, claimed, THROTTLED, None, max_attempts=MAX, now=NOW)
 
     assert (settled.row.etag, settled.row.attempts) == ('W/"4"', 1)
 
@@ -248,7 +250,9 @@ def one_round(
         assert len(settlements) <= max_attempts, "a push was sent again past its attempt limit"
         step = push_step(current, row)
         claimed = claim(row, current.ref.key, "push|workspace3")
-        settled = settle_push(step, claimed, failures.draw(RETRYABLE), "", max_attempts=max_attempts, now=NOW)
+        settled = settle_push(
+            step, claimed, failures.draw(RETRYABLE), None, max_attempts=max_attempts, now=NOW
+        )
         settlements.append((current, settled))
         row, current = settled.row, settled.resend
     assert row is not None
