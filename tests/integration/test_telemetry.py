@@ -145,16 +145,23 @@ def points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
     return found
 
 
-def test_one_event_with_three_targets_is_one_trace_with_counted_metrics(
+def propagate_a_new_version(
     otel: Exporters, seeded: Engine, ml: Callable[[str], Any], model_folder: Path
-) -> None:
+) -> tuple[str, list[dict[str, Any]]]:
+    """workspace3 registers a new BERT version; its event and then every push it queued run through the
+    registered functions. Returns the version and the push messages' bodies."""
     version = f"v{uuid.uuid4().hex[:8]}"
     register_model(ml, "workspace3", BERT, model_folder, version=version)
     otel.spans.clear()  # the tenant's own SDK calls (azure-ai-ml traces them) are not RegSync's trace
     otel.logs.clear()
-
     FUNCTIONS["on_workspace_event"](grid_event(model_registered("workspace3", BERT, version)))
-    bodies = run_queued_pushes(seeded)
+    return version, run_queued_pushes(seeded)
+
+
+def test_one_event_with_three_targets_is_one_trace_with_counted_metrics(
+    otel: Exporters, seeded: Engine, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    version, bodies = propagate_a_new_version(otel, seeded, ml, model_folder)
 
     assert {body["target"] for body in bodies} == TARGETS and len(bodies) == 3
     assert all(PushMessage.model_validate(body).traceparent for body in bodies)
@@ -204,12 +211,7 @@ def test_one_event_with_three_targets_is_one_trace_with_counted_metrics(
 def test_a_push_log_record_carries_correlation_id_asset_target_and_outcome_as_attributes(
     otel: Exporters, seeded: Engine, ml: Callable[[str], Any], model_folder: Path
 ) -> None:
-    version = f"v{uuid.uuid4().hex[:8]}"
-    register_model(ml, "workspace3", BERT, model_folder, version=version)
-    otel.spans.clear()  # the tenant's own SDK calls (azure-ai-ml traces them) are not RegSync's trace
-    otel.logs.clear()
-    FUNCTIONS["on_workspace_event"](grid_event(model_registered("workspace3", BERT, version)))
-    bodies = run_queued_pushes(seeded)
+    version, bodies = propagate_a_new_version(otel, seeded, ml, model_folder)
 
     correlation_id = bodies[0]["correlation_id"]
     records = [getattr(data, "log_record", data) for data in otel.logs.get_finished_logs()]
