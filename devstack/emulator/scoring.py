@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 
 RUNNER = Path(__file__).with_name("score_runner.py")
 HOST = re.compile(r"^([a-z0-9-]+)\.([a-z0-9]+)\.inference\.ml\.azure\.com$", re.I)
-DATASTORE_URI = re.compile(
-    r"^azureml://subscriptions/([^/]+)/resource[gG]roups/([^/]+)/workspaces/([^/]+)/datastores/[^/]+/paths/(.+)$"
-)
 ISO_SECONDS = re.compile(r"^PT(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 DEFAULT_TIMEOUT_S = 5.0  # request_settings.request_timeout_ms defaults to 5000
 
@@ -141,7 +138,7 @@ def write_asset(emu: Emulator, scope: Scope, asset_id: str, kind: str, dest: Pat
     """Write the files of a code or model version (workspace ARM id or registry id) under `dest`."""
     props = resolve_version(emu, scope, asset_id, kind)
     uri = str(props.get("codeUri" if kind == "codes" else "modelUri") or "")
-    prefix = blob_prefix(emu, uri)
+    prefix = emu.state.blob_prefix(uri)
     if prefix is None:
         raise ArmError(404, "UserError", f"No files are stored for {asset_id} ({uri}).")
     folder = prefix.rstrip("/").rsplit("/", 1)[-1]
@@ -176,21 +173,6 @@ def resolve_version(emu: Emulator, scope: Scope, asset_id: str, kind: str) -> di
     if not match:
         raise ArmError(400, "UserError", f"Malformed asset id: {asset_id}")
     return dict(state.get_version(scope, kind, match.group(1), match.group(2))["properties"])
-
-
-def blob_prefix(emu: Emulator, uri: str) -> str | None:
-    """The blob-store key prefix (`account/container/path`) behind a datastore or blob URI."""
-    match = DATASTORE_URI.match(uri)
-    if match:
-        sub, rg, ws_name, path = match.groups()
-        ws = emu.state.workspaces.get((sub.lower(), rg.lower(), ws_name.lower()))
-        if ws is None:
-            return None
-        return f"{ws.name}/azureml-blobstore-{ws.workspace_id}/{path}"
-    marker = emu.base_url + "/blob/"
-    if uri.startswith(marker):
-        return uri[len(marker) :].split("?", 1)[0]
-    return None
 
 
 async def execute(code_dir: Path, script: str, model_dir: Path, body: str, timeout_s: float) -> Response:

@@ -37,6 +37,9 @@ REGISTRY_ASSET = re.compile(r"^azureml://registries/([^/]+)/(\w+)/([^/]+)/versio
 LOCATION_ASSET = re.compile(
     r"^azureml://locations/([^/]+)/workspaces/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$"
 )
+DATASTORE_URI = re.compile(
+    r"^azureml://subscriptions/([^/]+)/resource[gG]roups/([^/]+)/workspaces/([^/]+)/datastores/[^/]+/paths/(.+)$"
+)
 DEFAULTS: dict[str, dict[str, Any]] = {
     "models": {"flavors": {}, "jobName": None, "modelType": "custom_model", "stage": None},
     "environments": {"environmentType": "UserCreated", "osType": "Linux"},
@@ -462,11 +465,45 @@ class State:
         dest_name = props.get("destinationName") or name
         dest_version = str(props.get("destinationVersion") or version)
         copied = dict(src.versions[version].properties) | {"originAssetId": source, "isArchived": False}
+        copies: list[tuple[str, str]] = []
         for f in URI_FIELDS:
             if f in copied:
-                copied[f] = f"{self.base_url}/blob/{registry.name}/assets/{kind}/{dest_name}/{dest_version}"
-        _, rendered = self.put_version(registry_scope, kind, dest_name, dest_version, copied)
+                # The registry keeps its own copy of the files (Azure copies them into the registry's
+                # storage account when it shares), under the source's folder name.
+                source_prefix = self.blob_prefix(str(copied[f]))
+                folder = (source_prefix or "").rstrip("/").rsplit("/", 1)[-1] or dest_version
+                dest_prefix = f"{registry.name}/assets/{kind}/{dest_name}/{dest_version}/{folder}"
+                copied[f] = f"{self.base_url}/blob/{dest_prefix}"
+                if source_prefix is not None:
+                    copies.append((source_prefix, dest_prefix))
+        status, rendered = self.put_version(registry_scope, kind, dest_name, dest_version, copied)
+        if status == 201:  # a share of an existing version copies nothing again
+            for source_prefix, dest_prefix in copies:
+                self.copy_blobs(source_prefix, dest_prefix)
         return rendered
+
+    def blob_prefix(self, uri: str) -> str | None:
+        """The blob-store key prefix (`account/container/path`) behind a datastore or blob URI."""
+        match = DATASTORE_URI.match(uri)
+        if match:
+            sub, rg, ws_name, path = match.groups()
+            ws = self.workspaces.get((sub.lower(), rg.lower(), ws_name.lower()))
+            if ws is None:
+                return None
+            return f"{ws.name}/azureml-blobstore-{ws.workspace_id}/{path}"
+        marker = self.base_url + "/blob/"
+        if uri.startswith(marker):
+            return uri[len(marker) :].split("?", 1)[0]
+        return None
+
+    def copy_blobs(self, source_prefix: str, dest_prefix: str) -> None:
+        """Copy one file (the prefix itself) or every file under a folder prefix to `dest_prefix`."""
+        source = source_prefix.rstrip("/")
+        for key, blob in list(self.blobs.items()):
+            if key == source:
+                self.blobs[dest_prefix] = blob
+            elif key.startswith(source + "/"):
+                self.blobs[f"{dest_prefix}/{key[len(source) + 1 :]}"] = blob
 
     # -- endpoints and deployments -------------------------------------------------------------------
     def resource_key(self, scope: Scope, path: str) -> str:
