@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared.bounded import multiline, single_line
+from shared.signing.keys import normalised_pem
 
 # AzureML's own limits: asset names start alphanumeric, then letters, digits, '-', '_', '.'.
 ASSET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
@@ -40,6 +41,8 @@ Stage = Annotated[str, StringConstraints(pattern=STAGE_PATTERN)]
 # Free text people read (display names, approvers; descriptions may span lines): no control characters,
 # so that no table, log line or terminal ever receives an escape sequence from input.
 OneLineText = Annotated[str, AfterValidator(single_line)]
+# A publisher's ECDSA P-256 public key (PEM), stored as this code writes it (its hint is stable).
+PublicKeyPem = Annotated[str, Field(max_length=4096), AfterValidator(normalised_pem)]
 MultiLineText = Annotated[str, AfterValidator(multiline)]
 
 _WORKSPACE_TOPIC = re.compile(
@@ -111,6 +114,8 @@ class Pushed(Frozen):
 class Tenant(Frozen):
     id: TenantId
     display_name: OneLineText = Field(default="", max_length=256)
+    # Public keys whose `model.sig` a share rule with `require_signature: tenant` accepts from this tenant.
+    signing_keys: tuple[PublicKeyPem, ...] = Field(default=(), max_length=8)
 
 
 class Workspace(Frozen):

@@ -9,11 +9,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.azureml import AzureMLGateway
+from shared.azureml.files import ModelFiles
 from shared.engine import Engine
 from shared.notify import Publisher, publisher_from_settings
 from shared.queues import WorkQueue
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings, load_settings
+from shared.signing.keys import FileKeySigner, Signer
+from shared.signing.notary import Notary
+from shared.signing.store import BlobSignatureStore
 from shared.storage import StateStore
 
 
@@ -24,9 +28,10 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
     for name in (settings.push_queue, settings.reconcile_queue, settings.outbox_queue):
         queues[name] = WorkQueue.from_settings(settings, name)
         queues[name].ensure()
+    gateway = AzureMLGateway(settings)
     return Engine(
         store=store,
-        gateway=AzureMLGateway(settings),
+        gateway=gateway,
         pushes=queues[settings.push_queue],
         reconciles=queues[settings.reconcile_queue],
         outbox=queues[settings.outbox_queue] if settings.eventgrid_topic_endpoint else None,
@@ -36,7 +41,26 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
         refusal_window=settings.refusal_audit_window_seconds,
         deployment_poll_seconds=settings.deployment_poll_seconds,
         deployment_deadline_seconds=settings.deployment_deadline_seconds,
+        notary=build_notary(settings, gateway),
     )
+
+
+def build_notary(settings: Settings, gateway: AzureMLGateway) -> Notary | None:
+    """The installation's notary, or None when no signing key is configured (nothing is signed)."""
+    signer: Signer
+    if settings.signing_key_id:
+        from azure.identity import DefaultAzureCredential
+
+        from shared.signing.keyvault import KeyVaultSigner
+
+        signer = KeyVaultSigner(settings.signing_key_id, DefaultAzureCredential())
+    elif settings.signing_key_file:
+        signer = FileKeySigner(settings.signing_key_file)
+    else:
+        return None
+    store = BlobSignatureStore.from_settings(settings)
+    store.ensure()
+    return Notary(signer, store, ModelFiles(gateway))
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ each one.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -104,6 +105,23 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REGSYNC_MAX_BODY_BYTES", "max_body_bytes"),
     )
 
+    # Signed provenance (docs/provenance.md): the installation's key, a PEM file only the app can read
+    # (the local stack generates it) or an Azure Key Vault key (its id, used through the managed identity:
+    # the private key never leaves Key Vault). Neither: nothing is signed. Bundles go to this container.
+    signing_key_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("REGSYNC_SIGNING_KEY_FILE", "signing_key_file")
+    )
+    signing_key_id: str | None = Field(
+        default=None,
+        pattern=r"^https://[A-Za-z0-9.\-]+/keys/[A-Za-z0-9\-]{1,127}(/[0-9a-fA-F]{32})?$",
+        validation_alias=AliasChoices("REGSYNC_SIGNING_KEY_ID", "signing_key_id"),
+    )
+    signature_container: str = Field(
+        default="regsync-signatures",
+        pattern=r"^[a-z0-9](?!.*--)[a-z0-9\-]{1,61}[a-z0-9]$",
+        validation_alias=AliasChoices("REGSYNC_SIGNATURE_CONTAINER", "signature_container"),
+    )
+
     # Deepest nesting of a JSON request body or Event Grid delivery; RegSync's own need at most 4.
     max_json_depth: int = Field(
         default=32,
@@ -134,9 +152,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REGSYNC_REFUSAL_AUDIT_WINDOW_SECONDS", "refusal_audit_window_seconds"),
     )
 
-    @field_validator("storage_connection_string")
+    @field_validator("storage_connection_string", "signing_key_id", mode="before")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("signing_key_file", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value: str | Path | None) -> str | Path | None:
         return value or None
 
     def require_storage(self) -> None:

@@ -74,6 +74,7 @@ class Share:
     correlation_id: str
     owners: NameOwners  # who owns the destination name, as planned: apply's claim must agree
     name: str = "share"
+    require_signature: str | None = None  # the share rule's `require_signature` (`tenant`)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Push:
     tags: dict[str, str]
     rule_id: str
     name: str = "push"
+    verify: bool = False  # verify the registry copy's signature and bytes first (the action's rule)
 
 
 @dataclass(frozen=True)

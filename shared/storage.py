@@ -53,6 +53,8 @@ from shared.entities import (
     registry_entity,
     registry_of,
     rule_entity,
+    tenant_entity,
+    tenant_of,
     workspace_fields,
     workspace_of,
 )
@@ -101,19 +103,14 @@ class StateStore(AuditTable):
     # --- tenants -------------------------------------------------------------------------------
 
     def put_tenant(self, tenant: Tenant) -> None:
-        self.inventory.upsert_entity(
-            {"PartitionKey": "tenant", "RowKey": tenant.id, "display_name": tenant.display_name}
-        )
+        self.inventory.upsert_entity(tenant_entity(tenant))
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         entity = _point_read(self.inventory, "tenant", tenant_id)
-        return Tenant(id=entity["RowKey"], display_name=entity["display_name"]) if entity else None
+        return tenant_of(entity) if entity else None
 
     def list_tenants(self) -> list[Tenant]:
-        return [
-            Tenant(id=entity["RowKey"], display_name=entity["display_name"])
-            for entity in _partition(self.inventory, "tenant")
-        ]
+        return [tenant_of(entity) for entity in _partition(self.inventory, "tenant")]
 
     def delete_tenant(self, tenant_id: str) -> None:
         if self.list_workspaces(tenant=tenant_id):

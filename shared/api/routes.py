@@ -20,6 +20,7 @@ from shared.api.call import (
     RateLimitedError,
 )
 from shared.api.rules import delete_rule, list_rules, put_rules, validate_rules
+from shared.api.verify import verify
 from shared.api.views import audit, status
 from shared.auth import parse_principal
 from shared.engine import Engine
@@ -45,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
     Route("api_pull", "POST", "pull", pull, limited=True),
     Route("api_approve", "POST", "approve", approve),
     Route("api_status", "GET", "status", status),
+    Route("api_verify", "GET", "verify", verify, limited=True),
     Route("api_audit", "GET", "audit", audit),
     Route("api_rules_list", "GET", "rules", list_rules),
     Route("api_rules_put", "PUT", "rules", put_rules),

@@ -31,6 +31,7 @@ from shared.cli import (
     policy,
     pull,
     registry,
+    signing,
     status,
     sync,
     tenant,
@@ -186,6 +187,9 @@ app.command(name="pull")(pull.pull)
 app.command(name="approve")(approve.approve)
 app.command(name="status")(status.status)
 app.command(name="audit")(audit.audit)
+app.command(name="verify")(signing.verify)
+# A publisher's tool: signs a local model folder, touches no RegSync state.
+app.command(name="sign")(signing.sign)
 
 
 def main() -> None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from shared.engine.core import StoreT
 from shared.engine.logs import logger_for, new_correlation_id
-from shared.engine.requests import PROVIDER, Requests, SyncResult, SyncScope, TenantView
+from shared.engine.requests import PROVIDER, SyncResult, SyncScope, TenantView
+from shared.engine.verify import Verifies, VerifyReport
 from shared.planner import World
 
 
-class Engine(Requests[StoreT]):
+class Engine(Verifies[StoreT]):
     """Every use case over one set of ports."""
 
 
@@ -28,6 +29,7 @@ __all__ = [
     "SyncResult",
     "SyncScope",
     "TenantView",
+    "VerifyReport",
     "World",
     "logger_for",
     "new_correlation_id",

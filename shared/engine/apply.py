@@ -27,11 +27,13 @@ from typing import Any
 from shared import telemetry
 from shared.domain import DeploymentState, LedgerStatus, Provisioning, Pushed
 from shared.engine.logs import logger_for
+from shared.engine.signatures import push_refusal, signature_tags
 from shared.errors import Failure, Kind, TemporaryError, judge
 from shared.ledger import ALLOWED, held, transition
 from shared.planner import lost_claim, settle_follow, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
+from shared.signing.notary import Notary
 from shared.steps import Claim, Defer, Follow, Push, Record, Report, Settlement, Share, Step, WriteRow
 
 log = logging.getLogger("regsync.apply")
@@ -49,6 +51,7 @@ class Applier:
     refusal_window: int = 0  # seconds within which an identical `once` audit line is written once
     deployment_poll_seconds: int = 30  # the delay of each follow-up check of a started deployment
     deployment_deadline_seconds: int = 1800  # a deployment not ready by then fails its push
+    notary: Notary | None = None  # signs shares and verifies pushes (None: the installation has no key)
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
         return [outcome for step in steps if (outcome := self.run(step)) is not None]
@@ -237,14 +240,19 @@ class Applier:
             refusal = lost_claim(step, holder)
             if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
                 failure = Failure(Kind.REFUSED, refusal)
-            elif step.stamp_only:
-                with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
-                    self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
             else:
-                with telemetry.span("azureml.share", workspace=step.origin.name, target=step.registry.name):
-                    self.catalog.share(
-                        step.origin, step.source.ref, step.registry, step.destination, step.tags
-                    )
+                with telemetry.span("regsync.sign", workspace=step.origin.name, target=step.registry.name):
+                    tags = {**step.tags, **signature_tags(self.notary, self.state, step, self.clock)}
+                if step.stamp_only:
+                    with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
+                        self.catalog.stamp_registry_tags(step.registry, step.destination, tags)
+                else:
+                    with telemetry.span(
+                        "azureml.share", workspace=step.origin.name, target=step.registry.name
+                    ):
+                        self.catalog.share(
+                            step.origin, step.source.ref, step.registry, step.destination, tags
+                        )
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
         outcome = self._settle(claimed, settle_share(step, claimed, failure, now=self.clock()))
@@ -281,14 +289,21 @@ class Applier:
         raised: Exception | None = None
         pushed: Pushed | None = None
         try:  # a deployment is only started here: no call waits for provisioning
-            with telemetry.span(
-                "azureml.push",
-                workspace=step.target.name,
-                target=step.target.name,
-                asset=f"{message.kind.value}:{message.name}",
-                version=message.version,
-            ):
-                pushed = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
+            with telemetry.span("regsync.verify", target=step.target.name):
+                refusal = push_refusal(self.notary, step)
+            if refusal is not None:  # nothing reaches the workspace
+                failure = Failure(Kind.REFUSED, refusal)
+            else:
+                with telemetry.span(
+                    "azureml.push",
+                    workspace=step.target.name,
+                    target=step.target.name,
+                    asset=f"{message.kind.value}:{message.name}",
+                    version=message.version,
+                ):
+                    pushed = self.catalog.push(
+                        step.target, step.registry, message.ref, step.action, step.tags
+                    )
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
         settlement = settle_push(

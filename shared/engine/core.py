@@ -27,6 +27,7 @@ from shared.records import (
     Status,
     utc_now,
 )
+from shared.signing.notary import Notary
 
 StoreT = TypeVar("StoreT", bound=State)  # the storage adapter: callers that need more than the ports see it
 
@@ -47,6 +48,7 @@ class EngineCore(Generic[StoreT]):
         deployment_poll_seconds: int = 30,
         deployment_deadline_seconds: int = 1800,
         clock: Clock = utc_now,
+        notary: Notary | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -66,6 +68,7 @@ class EngineCore(Generic[StoreT]):
             refusal_window,
             deployment_poll_seconds,
             deployment_deadline_seconds,
+            notary,
         )
         self._world: tuple[float, World] | None = None
 

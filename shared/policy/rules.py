@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from string import Formatter
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -148,6 +148,8 @@ class ShareRule(Rule):
     workspaces: tuple[WorkspaceName, ...] = ()
     destination: Destination = Destination()
     audience: tuple[TenantId, ...] | None = None
+    # `tenant`: the model must carry a `model.sig` signed by one of its tenant's registered keys.
+    require_signature: Literal["tenant"] | None = None
 
     def applies_to(self, origin: Workspace) -> bool:
         return (self.tenant is None or self.tenant == origin.tenant) and (
@@ -182,6 +184,14 @@ class PushAction(Frozen):
     # Deployments RegSync made on the endpoint that are kept (the new one included); older ones without
     # traffic (online) or that are not the default (batch) are removed once the new one is ready.
     keep_deployments: int = Field(default=2, ge=1, le=20)
+    # Verify the registry copy's signature and bytes before the push; None: on for deployments only.
+    verify_signature: bool | None = None
+
+    @property
+    def verifies(self) -> bool:
+        return (
+            self.verify_signature if self.verify_signature is not None else self.mode is not PushMode.REGISTER
+        )
 
     @model_validator(mode="after")
     def _deployments_name_an_endpoint(self) -> PushAction:

@@ -1,0 +1,261 @@
+"""Signed provenance end to end (docs/provenance.md): Azurite, the emulator, the real azure-ai-ml SDK.
+
+A share signs the model's files with the installation's key (a key file, as the local stack makes one);
+a push that verifies refuses a registry copy whose bytes changed after the share (the emulator's admin
+route overwrites one file in the registry's storage, as anyone with write access to that storage
+account could: learn.microsoft.com, "Share models ... across workspaces with registries": the registry
+keeps its own copy of the files); a share rule requiring the publisher's signature refuses an unsigned
+or wrongly signed model and accepts one signed with `regsync sign`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from devstack.emulator.launch import EmulatorAdmin
+from devstack.private_files import write_private
+from shared.admin import apply_document
+from shared.cli import app
+from shared.domain import AssetKind, AssetRef, LedgerStatus, Tenant
+from shared.engine import PROVIDER, Engine
+from shared.policy_file import parse_policy
+from shared.queues import WorkQueue
+from shared.runtime import build_engine
+from shared.settings import Settings
+from shared.signing.keys import FileKeySigner, new_private_key_pem
+from shared.storage import StateStore
+from tests.integration.conftest import SEED_POLICY, cli_env, drain_pushes, register_model
+
+REGISTRY = "regsync-registry"
+
+
+def key_file(folder: Path, name: str) -> Path:
+    path = folder / name
+    write_private(path, new_private_key_pem())
+    return path
+
+
+@pytest.fixture
+def signing(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(
+        update={
+            "signing_key_file": key_file(tmp_path, "installation.pem"),
+            "signature_container": f"sig-{uuid.uuid4().hex[:12]}",
+            "eventgrid_topic_endpoint": "https://topic.invalid/api/events",  # RegSync's events are queued
+            "outbox_queue": f"outbox-{uuid.uuid4().hex[:12]}",
+        }
+    )
+
+
+@pytest.fixture
+def signed(signing: Settings) -> Engine[StateStore]:
+    engine = build_engine(signing)
+    apply_document(engine.store, parse_policy(SEED_POLICY.read_text(), source=str(SEED_POLICY)))
+    return engine
+
+
+def put_rules(engine: Engine[StateStore], text: str) -> None:
+    extra = parse_policy(
+        text, known_tenants=["contoso", "northwind"], known_workspaces=engine.store.list_workspaces()
+    )
+    engine.store.put_policy(extra.policy)
+
+
+def share(engine: Engine[StateStore], ml: Callable[[str], Any], name: str, folder: Path) -> AssetRef:
+    model = register_model(ml, "workspace1", name, folder)
+    origin = engine.store.get_workspace("workspace1")
+    assert origin is not None
+    ref = AssetRef(kind=AssetKind.MODEL, name=name, version=model.version)
+    engine.propagate(origin, ref, correlation_id=f"c-{name}")
+    return ref
+
+
+def events(settings: Settings) -> list[dict[str, Any]]:
+    queue = WorkQueue.from_settings(settings, settings.outbox_queue)
+    return [json.loads(message.content) for message in queue.client.peek_messages(max_messages=32)]
+
+
+def verify_cli(settings: Settings, ref: AssetRef) -> tuple[int, str]:
+    env = {**cli_env(settings), "REGSYNC_SIGNING_KEY_FILE": str(settings.signing_key_file)}
+    env["REGSYNC_SIGNATURE_CONTAINER"] = settings.signature_container
+    result = CliRunner().invoke(app, ["verify", f"{ref.name}:{ref.version}"], env=env)
+    return result.exit_code, result.output
+
+
+def test_a_signed_share_verifies_and_regsync_verify_says_who_signed_what(
+    signed: Engine[StateStore], signing: Settings, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    name = f"signed-{uuid.uuid4().hex[:8]}"
+    put_rules(signed, f"share: [{{id: s-{name}, tenant: contoso, assets: {{include: [{name}]}}}}]")
+
+    ref = share(signed, ml, name, model_folder)
+
+    tags = ml("registry").models.get(name, ref.version).tags
+    assert tags["regsync.signature"] == f"model/{name}/{ref.version}/model.sig"
+    assert len(tags["regsync.signature.digest"]) == 64
+    report = signed.verify(ref, caller=PROVIDER)
+    assert report.verification.valid, report.verification.reason
+    assert report.verification.bytes_checked and report.verification.files == 2
+    assert report.origin == {
+        "tenant": "contoso",
+        "workspace": "workspace1",
+        "name": name,
+        "version": ref.version,
+    }
+    code, output = verify_cli(signing, ref)
+    assert code == 0, output
+    assert "valid" in output and "workspace1" in output and "2 file(s) match" in output
+
+
+def test_bytes_altered_in_the_registry_after_the_share_are_refused_at_push(
+    signed: Engine[StateStore],
+    signing: Settings,
+    ml: Callable[[str], Any],
+    model_folder: Path,
+    admin: EmulatorAdmin,
+) -> None:
+    name = f"tampered-{uuid.uuid4().hex[:8]}"
+    put_rules(
+        signed,
+        f"""
+share: [{{id: s-{name}, tenant: contoso, assets: {{include: [{name}]}}}}]
+push:
+  - id: p-{name}
+    tenant: northwind
+    targets: {{workspaces: [workspace3]}}
+    assets: {{include: [{name}]}}
+    action: {{verify_signature: true}}
+""",
+    )
+    ref = share(signed, ml, name, model_folder)
+    admin.tamper_registry_file(REGISTRY, name, ref.version, "model.pkl", b"poisoned weights")
+
+    [pushed] = drain_pushes(signed)
+
+    assert pushed.status == "failed"
+    assert pushed.reason.startswith("signature invalid: the bytes of")
+    assert "model.pkl changed" in pushed.reason
+    row = signed.store.get_entry(ref.key, "push|workspace3")
+    assert row is not None and row.status is LedgerStatus.FAILED and "signature invalid" in row.message
+    from azure.core.exceptions import ResourceNotFoundError
+
+    with pytest.raises(ResourceNotFoundError):  # nothing reached the workspace
+        ml("workspace3").models.get(name, ref.version)
+    failed = [event for event in events(signing) if event["event_type"] == "RegSync.PushFailed"]
+    assert any("signature invalid" in event["data"]["error"] for event in failed)
+    code, output = verify_cli(signing, ref)
+    assert code == 1 and "model.pkl changed" in output
+
+
+def test_a_register_push_does_not_verify_unless_its_rule_asks(
+    signed: Engine[StateStore], ml: Callable[[str], Any], model_folder: Path, admin: EmulatorAdmin
+) -> None:
+    name = f"plain-{uuid.uuid4().hex[:8]}"
+    put_rules(
+        signed,
+        f"""
+share: [{{id: s-{name}, tenant: contoso, assets: {{include: [{name}]}}}}]
+push:
+  - {{id: p-{name}, tenant: northwind, targets: {{workspaces: [workspace3]}}, assets: {{include: [{name}]}}}}
+""",
+    )
+    ref = share(signed, ml, name, model_folder)
+    admin.tamper_registry_file(REGISTRY, name, ref.version, "model.pkl", b"changed")
+
+    assert [outcome.status for outcome in drain_pushes(signed)] == ["succeeded"]
+
+
+def tenant_rule(engine: Engine[StateStore], name: str, publisher_key: Path | None) -> None:
+    keys = (FileKeySigner(publisher_key).public_key_pem(),) if publisher_key else ()
+    engine.store.put_tenant(Tenant(id="contoso", display_name="Contoso", signing_keys=keys))
+    put_rules(
+        engine,
+        f"share: [{{id: s-{name}, tenant: contoso, require_signature: tenant, "
+        f"assets: {{include: [{name}]}}}}]",
+    )
+
+
+def test_a_share_rule_requiring_the_tenants_signature_refuses_an_unsigned_model(
+    signed: Engine[StateStore],
+    signing: Settings,
+    ml: Callable[[str], Any],
+    model_folder: Path,
+    tmp_path: Path,
+) -> None:
+    name = f"unsigned-{uuid.uuid4().hex[:8]}"
+    tenant_rule(signed, name, key_file(tmp_path, "contoso.pem"))
+
+    ref = share(signed, ml, name, model_folder)
+
+    row = signed.store.get_entry(f"model:{name}:{ref.version}", "share")
+    assert row is not None and row.status is LedgerStatus.REFUSED
+    assert "is not signed: it has no model.sig" in row.message
+    assert not list(ml("registry").models.list(name=name))  # nothing reached the registry
+    code, output = verify_cli(signing, ref)
+    assert code == 1 and "is unknown" in output
+
+
+def test_a_share_rule_requiring_the_tenants_signature_accepts_a_model_signed_with_regsync_sign(
+    signed: Engine[StateStore],
+    signing: Settings,
+    ml: Callable[[str], Any],
+    model_folder: Path,
+    tmp_path: Path,
+) -> None:
+    name = f"tenant-signed-{uuid.uuid4().hex[:8]}"
+    publisher_key = key_file(tmp_path, "contoso.pem")
+    tenant_rule(signed, name, publisher_key)
+    signed_cli = CliRunner().invoke(app, ["sign", str(model_folder), "--key-file", str(publisher_key)])
+    assert signed_cli.exit_code == 0, signed_cli.output
+
+    ref = share(signed, ml, name, model_folder)
+
+    row = signed.store.get_entry(ref.key, "share")
+    assert row is not None and row.status is LedgerStatus.SUCCEEDED, row and row.message
+    report = signed.verify(ref, caller=PROVIDER)
+    assert report.verification.valid and report.verification.publisher == "contoso"
+    code, output = verify_cli(signing, ref)
+    assert code == 0 and "publisher signature: contoso" in output
+
+
+@pytest.mark.parametrize(
+    ("signer", "change", "reason"),
+    [
+        ("stranger.pem", None, "signature invalid: signed by an unknown key"),
+        ("contoso.pem", "model.pkl", "its files differ from what model.sig signs (model.pkl changed)"),
+        ("contoso.pem", "extra.bin", "its files differ from what model.sig signs (extra.bin added)"),
+    ],
+)
+def test_a_share_rule_requiring_the_tenants_signature_refuses_another_key_and_changed_files(
+    signed: Engine[StateStore],
+    ml: Callable[[str], Any],
+    model_folder: Path,
+    tmp_path: Path,
+    signer: str,
+    change: str | None,
+    reason: str,
+) -> None:
+    name = f"wrongly-signed-{uuid.uuid4().hex[:8]}"
+    keys = {
+        "contoso.pem": key_file(tmp_path, "contoso.pem"),
+        "stranger.pem": key_file(tmp_path, "stranger.pem"),
+    }
+    tenant_rule(signed, name, keys["contoso.pem"])
+    assert (
+        CliRunner().invoke(app, ["sign", str(model_folder), "--key-file", str(keys[signer])]).exit_code == 0
+    )
+    if change is not None:  # a file changed (or was added) after the publisher signed
+        (model_folder / change).write_bytes(b"after signing")
+
+    ref = share(signed, ml, name, model_folder)
+
+    row = signed.store.get_entry(ref.key, "share")
+    assert row is not None and row.status is LedgerStatus.REFUSED
+    assert reason in row.message
