@@ -34,7 +34,9 @@ def signature_tags(notary: Notary | None, inventory: Inventory, step: Share, clo
                 f"the share rule requires a signature of tenant {tenant}, which has registered no signing key"
             )
         publisher = notary.verify_publisher(step.origin, step.source.ref, {tenant: keys})
-    return notary.sign_share(step.origin, step.source.ref, step.destination, now=clock(), publisher=publisher)
+    return notary.sign_share(
+        step.origin, step.source.ref, step.destination, step.tags, now=clock(), publisher=publisher
+    )
 
 
 def push_refusal(notary: Notary | None, step: Push) -> str | None:

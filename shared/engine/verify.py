@@ -9,14 +9,13 @@ status route checks it (`workspace_for`); a version the tenant's workspace has n
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from shared.auth import Caller
 from shared.domain import AssetKind, AssetRef
 from shared.engine.core import StoreT
 from shared.engine.requests import Requests
 from shared.errors import InvalidInputError, NotFoundError
-from shared.provenance import TAG_NAME, TAG_TENANT, TAG_VERSION, TAG_WORKSPACE
 from shared.records import push_target
 from shared.signing.notary import SIGNATURE_INVALID, Verification
 
@@ -25,15 +24,13 @@ from shared.signing.notary import SIGNATURE_INVALID, Verification
 class VerifyReport:
     asset: AssetRef
     registry: str
-    verification: Verification
-    origin: dict[str, str] = field(default_factory=dict)  # tenant, workspace, name, version (the tags)
+    verification: Verification  # its `origin` is the signed one: empty when nothing verified
 
     def as_dict(self) -> dict[str, object]:
         return {
             "asset": self.asset.model_dump(mode="json"),
             "registry": self.registry,
             **asdict(self.verification),
-            "origin": self.origin,
         }
 
 
@@ -54,14 +51,8 @@ class Verifies(Requests[StoreT]):
         if asset is None:
             raise unseen
         notary = self.applier.notary
-        origin = {
-            "tenant": asset.tags.get(TAG_TENANT, ""),
-            "workspace": asset.tags.get(TAG_WORKSPACE, ""),
-            "name": asset.tags.get(TAG_NAME, ""),
-            "version": asset.tags.get(TAG_VERSION, ""),
-        }
         if notary is None:
             found = Verification(False, f"{SIGNATURE_INVALID}: this installation has no signing key")
         else:
             found = notary.verify_copy(world.registry, ref, asset.tags, check_bytes=True)
-        return VerifyReport(ref, world.registry.name, found, origin)
+        return VerifyReport(ref, world.registry.name, found)

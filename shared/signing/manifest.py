@@ -16,12 +16,8 @@ from typing import Any
 SIGNATURE_FILE = "model.sig"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
-_SERIALIZATION = {
-    "method": "files",
-    "hash_type": "sha256",
-    "allow_symlinks": False,
-    "ignore_paths": [SIGNATURE_FILE],
-}
+CLAIMS = "regsync"
+_SERIALIZATION = {"method": "files", "hash_type": "sha256", "allow_symlinks": False}
 _CHUNK = 1 << 20
 
 
@@ -33,6 +29,13 @@ class ManifestError(ValueError):
 class Manifest:
     name: str
     files: tuple[tuple[str, str], ...]  # (POSIX path relative to the model's root, SHA-256 hex), sorted
+    # Paths the signer left out (files, or folders and all below): `model.sig`, and what model-signing
+    # leaves out by default (.git, .gitattributes, ...) when a publisher signs with it.
+    ignored: tuple[str, ...] = (SIGNATURE_FILE,)
+    # What the signer states besides the files (RegSync: the origin it copied them from, when, and whose
+    # publisher signature it checked), as the predicate's `regsync` field: model-signing's verifiers
+    # ignore fields they do not know, so the bundle stays theirs to verify.
+    claims: tuple[tuple[str, str], ...] = ()
 
     @property
     def digest(self) -> str:
@@ -43,8 +46,10 @@ class Manifest:
         return hasher.hexdigest()
 
     def differences(self, other: Manifest) -> list[str]:
-        """What changed from `self` (signed) to `other` (found): files changed, missing or added."""
-        signed, found = dict(self.files), dict(other.files)
+        """What changed from `self` (signed) to `other` (found): files changed, missing or added (but
+        not the files the signer left out)."""
+        signed = dict(self.files)
+        found = {path: digest for path, digest in other.files if not self.leaves_out(path)}
         changed = [path for path in signed if path in found and found[path] != signed[path]]
         missing = [path for path in signed if path not in found]
         added = [path for path in found if path not in signed]
@@ -53,6 +58,9 @@ class Manifest:
             + [f"{path} missing" for path in missing]
             + [f"{path} added" for path in added]
         )
+
+    def leaves_out(self, path: str) -> bool:
+        return any(path == ignored or path.startswith(f"{ignored}/") for ignored in self.ignored)
 
 
 def manifest_of(root: Path, name: str) -> Manifest:
@@ -86,10 +94,11 @@ def statement_of(manifest: Manifest) -> dict[str, Any]:
         "subject": [{"name": manifest.name, "digest": {"sha256": manifest.digest}}],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
-            "serialization": dict(_SERIALIZATION),
+            "serialization": {**_SERIALIZATION, "ignore_paths": list(manifest.ignored)},
             "resources": [
                 {"name": path, "algorithm": "sha256", "digest": digest} for path, digest in manifest.files
             ],
+            **({CLAIMS: dict(manifest.claims)} if manifest.claims else {}),
         },
     }
 
@@ -104,9 +113,12 @@ def manifest_from(statement: dict[str, Any]) -> Manifest:
         files = tuple(
             sorted((str(item["name"]), str(item["digest"])) for item in statement["predicate"]["resources"])
         )
-        manifest = Manifest(str(subject["name"]), files)
+        predicate = statement["predicate"]
+        ignored = tuple(str(path) for path in predicate.get("serialization", {}).get("ignore_paths", []))
+        claims = tuple(sorted((str(key), str(value)) for key, value in predicate.get(CLAIMS, {}).items()))
+        manifest = Manifest(str(subject["name"]), files, ignored, claims)
         expected, found = str(subject["digest"]["sha256"]), manifest.digest
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         if isinstance(error, ManifestError):
             raise
         raise ManifestError(

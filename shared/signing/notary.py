@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -26,12 +26,17 @@ from azure.core.exceptions import ResourceExistsError
 from shared.domain import AssetRef, Registry, Workspace
 from shared.errors import RefusedError
 from shared.provenance import (
+    TAG_JOB,
     TAG_MANIFEST_DIGEST,
+    TAG_NAME,
     TAG_PUBLISHER,
     TAG_SIGNATURE,
     TAG_SIGNATURE_DIGEST,
     TAG_SIGNED_AT,
     TAG_SIGNING_KEY,
+    TAG_TENANT,
+    TAG_VERSION,
+    TAG_WORKSPACE,
 )
 from shared.signing.bundle import SignatureError, digest_of, open_bundle, sign_manifest
 from shared.signing.keys import Signer, hint_of
@@ -39,6 +44,9 @@ from shared.signing.manifest import SIGNATURE_FILE, Manifest, ManifestError, man
 from shared.signing.store import SignatureStore, bundle_name
 
 SIGNATURE_INVALID = "signature invalid"
+# The provenance a share signs with the files (the rule and the correlation are not: they say how, not
+# what or from where, and the rule may be renamed).
+SIGNED_PROVENANCE = (TAG_TENANT, TAG_WORKSPACE, TAG_NAME, TAG_VERSION, TAG_JOB)
 
 
 class ModelFiles(Protocol):
@@ -57,6 +65,7 @@ class Verification:
     publisher: str = ""  # the tenant whose own signature the share verified, if any
     files: int = 0  # how many files the signed manifest lists
     bytes_checked: bool = False  # whether the copy's bytes were downloaded and hashed
+    origin: dict[str, str] = field(default_factory=dict)  # tenant, workspace, name, version, job: signed
 
 
 @dataclass
@@ -70,33 +79,37 @@ class Notary:
         origin: Workspace,
         source: AssetRef,
         destination: AssetRef,
+        provenance: Mapping[str, str],
         *,
         now: datetime,
         publisher: str = "",
     ) -> dict[str, str]:
-        """Sign the model's files as the origin holds them; the tags to stamp on the registry copy."""
+        """Sign the model's files as the origin holds them, with the origin `provenance` (tags) as
+        claims; the tags to stamp on the registry copy."""
         with tempfile.TemporaryDirectory(prefix="regsync-sign-") as folder:
             root = self.files.workspace_model(origin, source, Path(folder))
             manifest = _manifest(root, destination.name)
+        claims = {key: provenance[key] for key in SIGNED_PROVENANCE if provenance.get(key)}
+        claims[TAG_SIGNED_AT] = now.isoformat(timespec="seconds")
+        if publisher:
+            claims[TAG_PUBLISHER] = publisher
+        manifest = replace(manifest, claims=tuple(sorted(claims.items())))
         name = bundle_name(destination)
         bundle = sign_manifest(manifest, self.signer)
         try:
             self.store.put(name, bundle)
         except ResourceExistsError:  # a share cut short signed it already: keep that bundle if it agrees
-            bundle = self._existing(name, manifest)
-        key = self.signer.public_key_pem()
-        tags = {
+            bundle, manifest = self._existing(name, manifest)
+        signed = dict(manifest.claims)
+        return {
             TAG_SIGNATURE: name,
             TAG_SIGNATURE_DIGEST: digest_of(bundle),
             TAG_MANIFEST_DIGEST: manifest.digest,
-            TAG_SIGNED_AT: now.isoformat(timespec="seconds"),
-            TAG_SIGNING_KEY: hint_of(key)[:16],
+            TAG_SIGNING_KEY: hint_of(self.signer.public_key_pem())[:16],
+            **{key: signed[key] for key in (TAG_SIGNED_AT, TAG_PUBLISHER) if key in signed},
         }
-        if publisher:
-            tags[TAG_PUBLISHER] = publisher
-        return tags
 
-    def _existing(self, name: str, manifest: Manifest) -> bytes:
+    def _existing(self, name: str, manifest: Manifest) -> tuple[bytes, Manifest]:
         bundle = self.store.get(name) or b""
         try:
             signed = open_bundle(bundle, [self.signer.public_key_pem()]).manifest
@@ -104,7 +117,7 @@ class Notary:
             raise RefusedError(f"{name} holds a signature that does not verify: {error}") from None
         if signed.files != manifest.files:
             raise RefusedError(f"{name} already signs other files; registry versions are immutable")
-        return bundle
+        return bundle, signed
 
     def verify_publisher(self, origin: Workspace, ref: AssetRef, keys: Mapping[str, list[str]]) -> str:
         """The tenant whose key signed the model's `model.sig` over exactly its files (`keys`: tenant ->
@@ -146,16 +159,23 @@ class Notary:
             manifest = open_bundle(bundle, [self.signer.public_key_pem()]).manifest
         except SignatureError as error:
             return Verification(False, f"{SIGNATURE_INVALID}: {error}")
+        claims = dict(manifest.claims)
         signed = Verification(
             True,
             f"{ref} is signed by the installation key over {len(manifest.files)} file(s)",
             signed_by=hint_of(self.signer.public_key_pem())[:16],
-            signed_at=tags.get(TAG_SIGNED_AT, ""),
-            publisher=tags.get(TAG_PUBLISHER, ""),
+            signed_at=claims.get(TAG_SIGNED_AT, ""),
+            publisher=claims.get(TAG_PUBLISHER, ""),
             files=len(manifest.files),
+            origin={key.rsplit(".", 1)[-1]: claims[key] for key in SIGNED_PROVENANCE if key in claims},
         )
         if tags.get(TAG_MANIFEST_DIGEST) != manifest.digest:
             return _invalid(signed, f"{ref}'s manifest digest tag is not the signed manifest's", False)
+        edited = [key for key in SIGNED_PROVENANCE if key in claims and tags.get(key) != claims[key]]
+        if edited:
+            return _invalid(
+                signed, f"{ref}'s provenance tags differ from the signed ones ({', '.join(edited)})", False
+            )
         if not check_bytes:
             return signed
         with tempfile.TemporaryDirectory(prefix="regsync-verify-") as folder:
@@ -168,14 +188,8 @@ class Notary:
                 f"({_listed(changes)})",
                 True,
             )
-        return Verification(
-            True,
-            f"{signed.reason}; its {len(found.files)} file(s) match",
-            signed.signed_by,
-            signed.signed_at,
-            signed.publisher,
-            signed.files,
-            bytes_checked=True,
+        return replace(
+            signed, reason=f"{signed.reason}; its {len(found.files)} file(s) match", bytes_checked=True
         )
 
 

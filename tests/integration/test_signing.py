@@ -103,7 +103,7 @@ def test_a_signed_share_verifies_and_regsync_verify_says_who_signed_what(
     report = signed.verify(ref, caller=PROVIDER)
     assert report.verification.valid, report.verification.reason
     assert report.verification.bytes_checked and report.verification.files == 2
-    assert report.origin == {
+    assert report.verification.origin == {  # signed with the files, not only tagged
         "tenant": "contoso",
         "workspace": "workspace1",
         "name": name,
@@ -152,6 +152,25 @@ push:
     assert any("signature invalid" in event["data"]["error"] for event in failed)
     code, output = verify_cli(signing, ref)
     assert code == 1 and "model.pkl changed" in output
+
+
+def test_provenance_tags_edited_after_the_share_no_longer_verify(
+    signed: Engine[StateStore], ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    # Tags and description are the mutable part of a registry version (Azure's model-version update
+    # contract): anyone with write access can edit them, so the origin is signed with the files.
+    name = f"retagged-{uuid.uuid4().hex[:8]}"
+    put_rules(signed, f"share: [{{id: s-{name}, tenant: contoso, assets: {{include: [{name}]}}}}]")
+    ref = share(signed, ml, name, model_folder)
+    copy = ml("registry").models.get(name, ref.version)
+    copy.tags = {**copy.tags, "regsync.origin.tenant": "northwind"}
+    ml("registry").models.create_or_update(copy)
+
+    report = signed.verify(ref, caller=PROVIDER)
+
+    assert not report.verification.valid
+    assert "provenance tags differ from the signed ones (regsync.origin.tenant)" in report.verification.reason
+    assert report.verification.origin["tenant"] == "contoso"
 
 
 def test_a_register_push_does_not_verify_unless_its_rule_asks(

@@ -150,3 +150,30 @@ def test_differences_name_changed_missing_and_added_files() -> None:
     signed = Manifest("m", (("a", "00" * 32), ("b", "11" * 32)))
     found = Manifest("m", (("a", "22" * 32), ("c", "33" * 32)))
     assert signed.differences(found) == ["a changed", "b missing", "c added"]
+
+
+# A model signed by OpenSSF model-signing 1.1.1 itself (`model_signing sign key MODEL --signature
+# MODEL/model.sig --private_key KEY`; fixtures/model-signing, its public key beside it): RegSync reads the
+# publisher's signature as model-signing wrote it, ignored paths (.gitignore, ...) included.
+MODEL_SIGNING = Path(__file__).parent / "fixtures" / "model-signing"
+
+
+def test_a_signature_made_by_model_signing_opens_and_matches_its_folder() -> None:
+    public_key = (MODEL_SIGNING / "public-key.pem").read_text(encoding="utf-8")
+    opened = open_bundle((MODEL_SIGNING / "model" / "model.sig").read_bytes(), [normalised_pem(public_key)])
+    assert [path for path, _ in opened.manifest.files] == ["MLmodel", "sub/weights.txt"]
+    assert ".gitignore" in opened.manifest.ignored
+    found = manifest_of(MODEL_SIGNING / "model", "model")
+    assert [path for path, _ in found.files] == [".gitignore", "MLmodel", "sub/weights.txt"]
+    assert opened.manifest.differences(found) == []  # .gitignore is left out, as its signer said
+
+
+def test_a_file_changed_after_model_signing_signed_is_found(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(MODEL_SIGNING / "model", folder)
+    (folder / "sub" / "weights.txt").write_text("other weights\n", encoding="utf-8")
+    public_key = normalised_pem((MODEL_SIGNING / "public-key.pem").read_text(encoding="utf-8"))
+    opened = open_bundle((folder / "model.sig").read_bytes(), [public_key])
+    assert opened.manifest.differences(manifest_of(folder, "model")) == ["sub/weights.txt changed"]
