@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from devstack.emulator import admin, blobs, scoring
+from devstack.emulator import admin, blobs, keyvault, scoring
 from devstack.emulator.emulator import Emulator
 from devstack.emulator.state import ASSET_KINDS, REGISTRY_CONTAINER, ArmError, registry_container
 from devstack.emulator.state import Scope as AssetScope
@@ -548,6 +548,7 @@ def sdk_routes() -> list[Route]:
         [Route("/inference/{host}/score", scoring.score, methods=["POST"])]  # noqa: RUF005
         + routes_for(open_routes, auth=False)
         + routes_for(blobs.ROUTES, auth=False)
+        + routes_for(keyvault.ROUTES, auth=False)  # Key Vault's own challenge, not ARM's 401
         + routes_for(authed)
         + routes_for(blobs.REGISTRY_ROUTES, auth=False)
         + routes_for(

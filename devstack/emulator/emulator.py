@@ -18,6 +18,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from devstack.emulator.events import TENANT_ID, Dispatcher
+from devstack.emulator.keyvault import Vault
 from devstack.emulator.state import ArmError, State, now_iso, system_data
 from devstack.emulator.world import Registry, Workspace, World
 
@@ -71,6 +72,7 @@ class Emulator:
         for sub in world.event_subscriptions:
             self.dispatcher.add_validated(sub)
         self.faults = Faults()
+        self.vault = Vault()  # Key Vault keys (devstack/emulator/keyvault.py)
         self.requests: Counter[tuple[str, str]] = Counter()
         self.faulted: Counter[tuple[str, str]] = Counter()
         self.cloud_metadata_json = cloud_metadata(base_url)

@@ -23,9 +23,12 @@ from shared.signing.keys import BadKeyError
 
 
 class KeyVaultSigner:
-    def __init__(self, key_id: str, credential: Any) -> None:
+    def __init__(self, key_id: str, credential: Any, **client_options: Any) -> None:
+        """`client_options` go to the SDK's clients (the emulator's tests pass
+        `verify_challenge_resource=False`: a loopback vault is no subdomain of vault.azure.net)."""
         identifier = KeyVaultKeyIdentifier(key_id)
-        key = KeyClient(identifier.vault_url, credential).get_key(identifier.name, identifier.version)
+        keys = KeyClient(identifier.vault_url, credential, **client_options)
+        key = keys.get_key(identifier.name, identifier.version)
         jwk: Any = key.key  # a JsonWebKey: its fields are set from the key's JSON
         if jwk.crv != "P-256" or not jwk.x or not jwk.y:
             raise BadKeyError(f"Key Vault key {identifier.name} is not an EC P-256 key")
@@ -37,7 +40,7 @@ class KeyVaultSigner:
             .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
             .decode()
         )
-        self._client = CryptographyClient(str(key.id), credential)
+        self._client = CryptographyClient(str(key.id), credential, **client_options)
 
     def public_key_pem(self) -> str:
         return self._pem

@@ -33,6 +33,9 @@ from shared.signing.keys import FileKeySigner, new_private_key_pem
 from shared.storage import StateStore
 from tests.integration.conftest import SEED_POLICY, cli_env, drain_pushes, register_model
 
+# The API tests' `call` fixture (it invokes the HTTP functions), serving `seeded`: here the signing engine.
+from tests.integration.test_http_api import Call, call, tenant  # noqa: F401
+
 REGISTRY = "regsync-registry"
 
 
@@ -52,6 +55,12 @@ def signing(settings: Settings, tmp_path: Path) -> Settings:
             "outbox_queue": f"outbox-{uuid.uuid4().hex[:12]}",
         }
     )
+
+
+@pytest.fixture
+def seeded(signed: Engine[StateStore]) -> Engine[StateStore]:
+    """The engine the API fixture (`call`) serves: the signing one."""
+    return signed
 
 
 @pytest.fixture
@@ -278,3 +287,36 @@ def test_a_share_rule_requiring_the_tenants_signature_refuses_another_key_and_ch
     row = signed.store.get_entry(ref.key, "share")
     assert row is not None and row.status is LedgerStatus.REFUSED
     assert reason in row.message
+
+
+def test_a_tenant_verifies_through_the_api_only_what_reached_its_own_workspaces(
+    signed: Engine[StateStore],
+    call: Call,  # noqa: F811 (the fixture imported above)
+    ml: Callable[[str], Any],
+    model_folder: Path,
+) -> None:
+    name = f"api-{uuid.uuid4().hex[:8]}"
+    put_rules(
+        signed,
+        f"""
+share: [{{id: s-{name}, tenant: contoso, assets: {{include: [{name}]}}}}]
+push:
+  - {{id: p-{name}, tenant: northwind, targets: {{workspaces: [workspace3]}}, assets: {{include: [{name}]}}}}
+""",
+    )
+    ref = share(signed, ml, name, model_folder)
+    asked = {"name": name, "version": ref.version}
+
+    mine = call("api_verify", params={**asked, "workspace": "workspace3"}, caller=tenant("northwind"))
+    assert mine.status == 200, mine.body
+    assert mine.body["valid"] and mine.body["origin"]["workspace"] == "workspace1"
+    assert mine.body["bytes_checked"] and mine.body["files"] == 2
+    # workspace4 is woodgrove's: the same answer as for a workspace that never received it.
+    theirs = call("api_verify", params={**asked, "workspace": "workspace4"}, caller=tenant("northwind"))
+    assert theirs.status == 404 and "not found or not yours" in theirs.error["message"]
+    # contoso's own workspace2 never received this version: not found either.
+    unsent = call("api_verify", params={**asked, "workspace": "workspace2"}, caller=tenant("contoso"))
+    assert unsent.status == 404 and "not found or not yours" in unsent.error["message"]
+    unnamed = call("api_verify", params=asked, caller=tenant("northwind"))
+    assert unnamed.status == 400 and "`workspace`" in unnamed.error["message"]
+    assert call("api_verify", params=asked).body["valid"]  # the provider names no workspace
