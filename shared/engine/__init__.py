@@ -1,8 +1,8 @@
 """The one engine behind every trigger: observe -> plan -> apply, with the plan as a value.
 
 Where to find things (docs/architecture.md draws the map):
-- a use case (event, reconcile, push, sync, pull, approve): shared/engine/{propagation, reconcile,
-  pushes, requests}.py, one narrated orchestrator each;
+- a use case (event, reconcile, push, sync, pull, approve, verify): shared/engine/{propagation,
+  reconcile, pushes, requests, verify}.py, one narrated orchestrator each;
 - what is observed for a plan: shared/engine/core.py;
 - how a share, a fan-out or a push is planned: shared/planner/ (pure), its steps: shared/steps.py;
 - where anything is written: shared/engine/apply.py (the only writer);

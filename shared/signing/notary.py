@@ -89,6 +89,8 @@ class Notary:
         with tempfile.TemporaryDirectory(prefix="regsync-sign-") as folder:
             root = self.files.workspace_model(origin, source, Path(folder))
             manifest = _manifest(root, destination.name)
+        if not manifest.files:  # its files were not found: a signature of nothing vouches for nothing
+            raise RefusedError(f"{source} in {origin.name} has no files to sign")
         claims = {key: provenance[key] for key in SIGNED_PROVENANCE if provenance.get(key)}
         claims[TAG_SIGNED_AT] = now.isoformat(timespec="seconds")
         if publisher:

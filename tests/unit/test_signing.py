@@ -177,3 +177,18 @@ def test_a_file_changed_after_model_signing_signed_is_found(tmp_path: Path) -> N
     public_key = normalised_pem((MODEL_SIGNING / "public-key.pem").read_text(encoding="utf-8"))
     opened = open_bundle((folder / "model.sig").read_bytes(), [public_key])
     assert opened.manifest.differences(manifest_of(folder, "model")) == ["sub/weights.txt changed"]
+
+
+def test_a_tenants_signing_key_is_read_from_the_policy_file_and_a_bad_one_is_refused_by_line(
+    signer: FileKeySigner,
+) -> None:
+    from shared.policy_file import PolicyFileError, parse_policy
+
+    indented = "\n".join(f"        {line}" for line in signer.public_key_pem().splitlines())
+    text = f"tenants:\n  - id: contoso\n    signing_keys:\n      - |\n{indented}\n"
+    [tenant] = parse_policy(text, source="policy.yaml").tenants
+    assert tenant.signing_keys == (signer.public_key_pem(),)
+    with pytest.raises(PolicyFileError) as raised:
+        parse_policy("tenants:\n  - id: contoso\n    signing_keys: [not a key]\n", source="policy.yaml")
+    [problem] = raised.value.problems
+    assert problem.line == 3 and "not a PEM public key" in problem.message
