@@ -157,6 +157,8 @@ push:
 
     with pytest.raises(ResourceNotFoundError):  # nothing reached the workspace
         ml("workspace3").models.get(name, ref.version)
+    audited = signed.store.audit_page(tenant="northwind", limit=50).records
+    assert any(record.action == "push" and "model.pkl changed" in record.reason for record in audited)
     failed = [event for event in events(signing) if event["event_type"] == "RegSync.PushFailed"]
     assert any("signature invalid" in event["data"]["error"] for event in failed)
     code, output = verify_cli(signing, ref)
