@@ -37,15 +37,13 @@ def play(demo: Demo, state_dir: Path) -> None:
         label = f"`regsync policy load {policy.relative_to(REPO_ROOT)}`"
         demo.check(label, demo.cli("policy", "load", str(policy)) == 0)
     folder = model_folder(state_dir)
-    served: list[str] = []
     steps: list[Callable[[], object]] = [
         lambda: seed.share_credit_card(demo, folder),
         lambda: seed.fine_tune_and_share_back(demo, folder, seed.share_bert(demo, folder)),
         lambda: seed.keep_private(demo, folder),
         lambda: seed.refuse_outside_regions(demo, folder),
         lambda: seed.environment_via_reconcile(demo),
-        lambda: served.append(inference.serve_sentiment(demo)),
-        lambda: inference.fail_next_version(demo, served[0], state_dir),
+        lambda: inference.fail_next_version(demo, inference.serve_sentiment(demo), state_dir),
         lambda: promotion.promote(demo),
     ]
     for step in steps:
@@ -103,15 +101,16 @@ def fresh(state_dir: Path) -> None:
 
 
 def keep_serving(stack: LocalStack, console: Console) -> None:
-    """Print where the running stack answers, then wait for Ctrl-C (the caller stops the stack)."""
+    """Print where the running stack answers, then wait for Ctrl-C (the caller stops the stack). The API's
+    key is not printed: it is REGSYNC_FUNCTION_KEY in stack.env (0600)."""
     console.rule("the stack stays up (--keep): Ctrl-C stops it")
     env_file = stack.state_dir / "stack.env"
     for what, where in [
         ("RegSync API base", stack.host_url),
         ("dashboard", f"{stack.host_url}/api/ui"),
-        ("status (JSON)", f"{stack.host_url}/api/status"),
+        ("API key", f"REGSYNC_FUNCTION_KEY in {env_file} (header x-functions-key)"),
         ("AzureML emulator", stack.emulator_url),
-        ("CLI", f"python -m shared.cli --env-file {env_file} status"),
+        ("CLI", f"regsync --env-file {env_file} status"),
     ]:
         console.print(f"  {what:<17} {where}", markup=False, highlight=False)
     try:
