@@ -29,7 +29,7 @@ from shared.domain import (
 from shared.errors import ConflictError
 from shared.policy import Policy, PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
-from shared.provenance import TAG_REGISTRY_ID
+from shared.provenance import TAG_REGISTRY_ID, Origin, origin_of
 from shared.records import AuditRecord, LedgerEntry, Memo
 
 
@@ -232,9 +232,10 @@ class MemoryCatalog:
         self.faults.check("registry_latest")
         return _latest(self.registry, kind)
 
-    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]:
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[Asset]:
         self.faults.check("registry_versions")
-        return [version for (kind, name, version) in self.registry if (kind, name) == (ref.kind, ref.name)]
+        found = [s for (kind, name, _), s in self.registry.items() if (kind, name) == (ref.kind, ref.name)]
+        return [stored.asset for stored in sorted(found, key=lambda stored: -stored.order)]
 
     def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None:
         self.faults.check("latest_registry_version")
@@ -248,23 +249,24 @@ class MemoryCatalog:
         registry: Registry,
         destination: AssetRef,
         tags: dict[str, str],
-    ) -> None:
+    ) -> Asset:
         self.faults.check("share")
         source = self.get_asset(origin, ref)
         if source is None:
             raise ConflictError(f"{ref} is not in {origin.name}")
         key = (destination.kind, destination.name, destination.version)
-        if key in self.registry:  # the SDK refuses any share into an existing version, even the same one
-            raise ConflictError(
-                f"A model with this name and version already exists in registry: {destination}"
-            )
+        if key in self.registry:  # a version imported from elsewhere keeps its tags: a conflict
+            if origin_of(self.registry[key].asset.tags) != Origin(origin.name, ref.name, ref.version):
+                raise ConflictError(f"registry {destination} holds an asset imported from elsewhere")
+            return self.stamp_registry_tags(registry, destination, tags)
         copy = Asset(ref=destination, tags=dict(source.tags), job_name=source.job_name)
         self.registry[key] = _Stored(copy, next(self._order))
-        self.stamp_registry_tags(registry, destination, tags)
+        return self.stamp_registry_tags(registry, destination, tags)
 
-    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None:
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> Asset:
         self.faults.check("stamp_registry_tags")
         self.retag_registry(ref, tags)
+        return self.registry[(ref.kind, ref.name, ref.version)].asset
 
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]

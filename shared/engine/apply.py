@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import telemetry
-from shared.domain import DeploymentState, LedgerStatus, Provisioning, Pushed
+from shared.domain import Asset, DeploymentState, LedgerStatus, Provisioning, Pushed
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
 from shared.ledger import ALLOWED, held, transition
@@ -67,7 +67,7 @@ class Applier:
         if isinstance(step, Defer):
             return self._defer(step)
         if isinstance(step, Share):
-            return self._share(step)
+            return self.share(step)[0]
         if isinstance(step, Follow):
             return self._follow(step)
         if isinstance(step, Claim):
@@ -189,7 +189,8 @@ class Applier:
 
     # --- AzureML work ----------------------------------------------------------------------------
 
-    def _share(self, step: Share) -> Outcome:
+    def share(self, step: Share) -> tuple[Outcome, Asset | None]:
+        """Carry out a share; its outcome and, if it landed, the registry's copy as AzureML answered."""
         with telemetry.span(
             "regsync.share",
             correlation_id=step.correlation_id,
@@ -200,7 +201,7 @@ class Applier:
             target=step.registry.name,
         ) as span:
             started = time.monotonic()
-            outcome = self._share_in_span(step)
+            outcome, copy = self._share_in_span(step)
             telemetry.set_outcome(span, outcome.status.value)
             if outcome.status is not Status.SKIPPED:
                 telemetry.record_share(
@@ -208,9 +209,9 @@ class Applier:
                     kind=step.destination.kind.value,
                     seconds=time.monotonic() - started,
                 )
-            return outcome
+            return outcome, copy
 
-    def _share_in_span(self, step: Share) -> Outcome:
+    def _share_in_span(self, step: Share) -> tuple[Outcome, Asset | None]:
         logs = logger_for(step.correlation_id, str(step.destination), step.registry.name)
         detail = {"origin": step.origin.name, "source": f"{step.source.ref.name}:{step.source.ref.version}"}
         claimed = self._claim(
@@ -229,9 +230,10 @@ class Applier:
             # answered, not failed: raising would only make Event Grid redeliver a duplicate.
             reason = f"the share of {step.destination} is being worked on elsewhere; that worker fans it out"
             logs.info("share of %s: skipped (%s)", step.destination, reason, extra={"outcome": "skipped"})
-            return replace(step.outcome, status=Status.SKIPPED, reason=reason)
+            return replace(step.outcome, status=Status.SKIPPED, reason=reason), None
         failure: Failure | None = None
         raised: Exception | None = None
+        copy: Asset | None = None
         try:
             holder = self.state.claim_owner(step.destination.kind, step.destination.name, step.origin.tenant)
             refusal = lost_claim(step, holder)
@@ -239,10 +241,10 @@ class Applier:
                 failure = Failure(Kind.REFUSED, refusal)
             elif step.stamp_only:
                 with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
-                    self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
+                    copy = self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
             else:
                 with telemetry.span("azureml.share", workspace=step.origin.name, target=step.registry.name):
-                    self.catalog.share(
+                    copy = self.catalog.share(
                         step.origin, step.source.ref, step.registry, step.destination, step.tags
                     )
         except Exception as error:  # every failure becomes a verdict here, once
@@ -257,7 +259,7 @@ class Applier:
             outcome.reason,
             extra={"outcome": outcome.status.value},
         )
-        return outcome
+        return outcome, copy if failure is None else None
 
     def _push(self, step: Push) -> Outcome:
         message = step.message
