@@ -6,14 +6,13 @@ a warm process makes none of it."""
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from devstack.emulator.launch import EmulatorAdmin
+from devstack.emulator.launch import SDK_BOOTSTRAP_ROUTES, EmulatorAdmin
 from shared.admin import apply_document
 from shared.domain import AssetKind, AssetRef, LedgerStatus, workspace_arm_id
 from shared.engine import Engine
@@ -22,7 +21,6 @@ from shared.policy_file import parse_policy
 from tests.integration.conftest import SEED_POLICY, drain_pushes, register_model
 from tests.support import SUB1
 
-BOOTSTRAP = ("/metadata", "/registrymanagement")
 TARGETS = ["workspace2", "workspace3", "workspace4"]
 
 
@@ -40,16 +38,6 @@ def fan_out_policy(prefix: str) -> str:
     return yaml.safe_dump(seed)
 
 
-def requests_by_route(admin: EmulatorAdmin) -> Counter[str]:
-    """`METHOD route-tail` -> count since the last reset, apart from the SDK's bootstrap."""
-    counts: Counter[str] = Counter()
-    for row in admin.request_counts():
-        if not row["route"].startswith(BOOTSTRAP):
-            tail = row["route"].rsplit("Microsoft.MachineLearningServices", 1)[-1]
-            counts[f"{row['method']} {tail}"] += row["count"]
-    return counts
-
-
 def test_a_warm_share_makes_eight_requests_and_each_push_three(
     engine: Engine, ml: Callable[[str], Any], model_folder: Path, admin: EmulatorAdmin
 ) -> None:
@@ -64,10 +52,10 @@ def test_a_warm_share_makes_eight_requests_and_each_push_three(
         ref = AssetRef(kind=AssetKind.MODEL, name=name, version=model.version)
         admin.reset_request_log()
         engine.propagate(origin, ref, correlation_id=f"c{model.version}")
-        share = requests_by_route(admin)
+        share = admin.api_requests()
         admin.reset_request_log()
         pushed = drain_pushes(engine)
-        counted.append((share, requests_by_route(admin), admin.request_counts()))
+        counted.append((share, admin.api_requests(), admin.request_counts()))
         assert sorted(o.target for o in pushed) == TARGETS
         assert {o.status for o in pushed} == {LedgerStatus.SUCCEEDED.value}
 
@@ -88,7 +76,7 @@ def test_a_warm_share_makes_eight_requests_and_each_push_three(
         "GET /workspaces/{ws}/{kind}/{name}/versions": len(TARGETS),
         "PUT /workspaces/{ws}/{kind}/{name}/versions/{version}": len(TARGETS),
     }, pushes
-    assert not [row for row in everything if row["route"].startswith(BOOTSTRAP)], everything
+    assert not [row for row in everything if row["route"].startswith(SDK_BOOTSTRAP_ROUTES)], everything
     cold_share = counted[0][0]
     assert cold_share - share == {"GET /workspaces/{ws}": 1}, cold_share  # workspace1's GUID, once
 
@@ -131,7 +119,7 @@ def test_our_own_push_echoing_back_as_events_costs_no_azureml_request(
     assert [[(o.action, o.status) for o in answered] for answered in outcomes] == [[("share", "ignored")]] * 2
     assert "copies are never shared back" in outcomes[0][0].reason
     assert "copies are never shared back" in outcomes[1][0].reason
-    assert sum(requests_by_route(admin).values()) == 0
+    assert sum(admin.api_requests().values()) == 0
 
 
 def test_a_tenants_own_write_of_a_version_is_still_read_and_shared(
