@@ -8,7 +8,7 @@ cannot drift.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -83,6 +83,11 @@ class Ledger(Protocol):
     def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]: ...
     def create_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
     def update_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
+    def write_entries(self, changes: Sequence[tuple[LedgerEntry | None, LedgerEntry]]) -> list[LedgerEntry]:
+        """Rows of ONE asset version at once, all or nothing: each (before, after) creates `after` if
+        `before` is None, else replaces `before` if nobody changed it since. ConcurrentUpdateError (and
+        nothing written) if any of them exists already or changed."""
+        ...
 
 
 class Owners(Protocol):
@@ -111,6 +116,9 @@ class Memos(Protocol):
 
 class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
+    def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
+        """Send every body (side by side where the queue allows); an error once all were tried."""
+        ...
 
 
 class State(Inventory, Ledger, Owners, AuditLog, Memos, Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -124,6 +125,20 @@ class MemoryState:
         stored = replace(entry, etag=uuid.uuid4().hex)
         self.ledger[(entry.asset_key, entry.target)] = stored
         return stored
+
+    def write_entries(self, changes: Sequence[tuple[LedgerEntry | None, LedgerEntry]]) -> list[LedgerEntry]:
+        for before, _ in changes:  # all or nothing, as one Table transaction
+            self._before_write("create_entry" if before is None else "update_entry")
+        for before, after in changes:
+            current = self.ledger.get((after.asset_key, after.target))
+            if (current.etag if current else None) != (before.etag if before else None):
+                raise ConcurrentUpdateError(
+                    f"ledger row {after.asset_key} -> {after.target} changed meanwhile"
+                )
+        written = [replace(after, etag=uuid.uuid4().hex) for _, after in changes]
+        for entry in written:
+            self.ledger[(entry.asset_key, entry.target)] = entry
+        return written
 
     def _before_write(self, method: str) -> None:
         self.faults.check(method)
@@ -363,6 +378,10 @@ class MemoryQueue:
 
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         self.sent.append(SentMessage(dict(body), delay_seconds))
+
+    def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
+        for body in bodies:
+            self.send(body, delay_seconds=delay_seconds)
 
     def take(self) -> SentMessage | None:
         return self.sent.pop(0) if self.sent else None

@@ -36,6 +36,7 @@ from shared.steps import Claim, Defer, Follow, Push, Record, Report, Settlement,
 
 log = logging.getLogger("regsync.apply")
 _REBASE_TRIES = 3
+TRANSACTION_ROWS = 100  # Table Storage's limit per entity group transaction
 
 
 @dataclass
@@ -51,7 +52,51 @@ class Applier:
     deployment_deadline_seconds: int = 1800  # a deployment not ready by then fails its push
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
-        return [outcome for step in steps if (outcome := self.run(step)) is not None]
+        """Run the steps in order; a fan-out's row writes of one asset version go together (see
+        `_write_rows`), Reports (no effect) between them do not part them."""
+        answered: list[Outcome | None] = []
+        rows: list[tuple[int, WriteRow]] = []
+        for step in steps:
+            if isinstance(step, WriteRow) and not step.must_win:
+                if rows and rows[0][1].after.asset_key != step.after.asset_key:
+                    self._write_rows(rows, answered)
+                    rows = []
+                rows.append((len(answered), step))
+                answered.append(None)
+                continue
+            if not isinstance(step, Report) and rows:
+                self._write_rows(rows, answered)
+                rows = []
+            answered.append(self.run(step))
+        self._write_rows(rows, answered)
+        return [outcome for outcome in answered if outcome is not None]
+
+    def _write_rows(self, rows: list[tuple[int, WriteRow]], answered: list[Outcome | None]) -> None:
+        """Ledger rows of one asset version in one Table transaction (at most 100), then their messages
+        side by side. If any row changed meanwhile, nothing was written: they go one by one instead,
+        each settled as `_write_row` settles it (so exactly-once holds as for a single row)."""
+        for start in range(0, len(rows), TRANSACTION_ROWS):
+            chunk = rows[start : start + TRANSACTION_ROWS]
+            if len(chunk) == 1:
+                answered[chunk[0][0]] = self._write_row(chunk[0][1])
+                continue
+            try:
+                self.state.write_entries([(step.before, step.after) for _, step in chunk])
+            except ConcurrentUpdateError:
+                for index, step in chunk:
+                    answered[index] = self._write_row(step)
+                continue
+            for delay in sorted({step.delay_seconds for _, step in chunk if step.send is not None}):
+                bodies = [
+                    telemetry.stamp(step.send.model_dump(mode="json"), now=self.clock())
+                    for _, step in chunk
+                    if step.send is not None and step.delay_seconds == delay
+                ]
+                self.pushes.send_all(bodies, delay_seconds=delay)
+            for index, step in chunk:
+                if step.audit is not None:
+                    self.state.audit(step.audit)
+                answered[index] = step.outcome
 
     def run(self, step: Step) -> Outcome | None:
         if isinstance(step, Report):

@@ -65,6 +65,28 @@ def test_a_row_is_created_once_and_updated_only_from_what_was_read(state: StateP
     assert port.get_entry(key, "push|workspace9") is None
 
 
+def test_an_assets_rows_are_written_together_or_not_at_all(state: StatePort) -> None:
+    port, key = state.port, f"model:{unique('t')}:1"
+    first = port.create_entry(entry(key))
+    rows = [replace(entry(key), target=f"push|ws{index}") for index in range(3)]
+    written = port.write_entries([(None, row) for row in rows])
+    assert [row.target for row in written] == ["push|ws0", "push|ws1", "push|ws2"]
+    assert all(row.etag for row in written)
+    # One row exists already: nothing of the batch is written, not even the new row or the update.
+    with pytest.raises(ConcurrentUpdateError):
+        port.write_entries(
+            [(None, replace(entry(key), target="push|ws9")), (None, rows[0]),
+             (first, replace(first, status=LedgerStatus.RUNNING))]
+        )  # fmt: skip
+    assert port.get_entry(key, "push|ws9") is None
+    assert port.get_entry(key, "push|workspace3").status is LedgerStatus.PENDING
+    # Replacing what was read, in one go; a stale read fails the whole batch.
+    running = port.write_entries([(row, replace(row, status=LedgerStatus.RUNNING)) for row in written])
+    assert {port.get_entry(key, row.target).status for row in running} == {LedgerStatus.RUNNING}
+    with pytest.raises(ConcurrentUpdateError):
+        port.write_entries([(written[0], replace(written[0], status=LedgerStatus.FAILED))])
+
+
 def test_an_assets_rows_are_its_own(state: StatePort) -> None:
     port, mine, other = state.port, f"model:{unique('a')}:1", f"model:{unique('b')}:1"
     port.create_entry(entry(mine))
@@ -118,6 +140,13 @@ def test_a_message_sent_with_a_delay_is_not_visible_yet(queue: tuple[Any, Any]) 
     port.send({"n": 1})
     port.send({"n": 2}, delay_seconds=600)
     assert visible() == [{"n": 1}]
+
+
+def test_messages_sent_together_all_arrive(queue: tuple[Any, Any]) -> None:
+    port, visible = queue
+    port.send_all([{"n": n} for n in range(20)])
+    port.send_all([{"n": 99}], delay_seconds=600)
+    assert sorted(body["n"] for body in visible()) == list(range(20))
 
 
 # --- the AzureML catalog ----------------------------------------------------------------------------------
