@@ -229,6 +229,9 @@ class MemoryCatalog:
 
     # --- the Catalog port ----------------------------------------------------------------------
 
+    def warm(self, registry: Registry) -> None:
+        pass  # nothing to prepare in memory
+
     def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None:
         self.faults.check("get_asset")
         stored = self.workspaces.get(workspace.name, {}).get((ref.kind, ref.name, ref.version))

@@ -77,6 +77,8 @@ class EngineCore(Generic[StoreT]):
         registry = self.store.get_registry()
         if registry is None:
             raise PermanentError("no registry is configured: add one with `regsync registry add`")
+        if self._world is None:  # the process's first operation: its registry client builds meanwhile
+            self.gateway.warm(registry)
         workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
         world = World(registry=registry, policy=self.store.load_policy(), workspaces=workspaces)
         self._world = (time.monotonic(), world)

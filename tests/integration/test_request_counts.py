@@ -18,8 +18,10 @@ from shared.domain import AssetKind, AssetRef, LedgerStatus, workspace_arm_id
 from shared.engine import Engine
 from shared.events import MODEL_REGISTERED, RESOURCE_WRITE_SUCCESS, parse_event
 from shared.policy_file import parse_policy
+from shared.runtime import build_engine
+from shared.settings import Settings
 from tests.integration.conftest import SEED_POLICY, drain_pushes, register_model
-from tests.support import SUB1
+from tests.support import SUB1, wait_for
 
 TARGETS = ["workspace2", "workspace3", "workspace4"]
 
@@ -145,3 +147,21 @@ def test_a_tenants_own_write_of_a_version_is_still_read_and_shared(
     outcomes = engine.handle_event(parse_event(written), correlation_id="tenant")
 
     assert outcomes[0].action == "share" and outcomes[0].status == "succeeded", outcomes
+
+
+def test_the_first_read_of_the_world_builds_the_registry_client_in_the_background(
+    settings: Settings, admin: EmulatorAdmin
+) -> None:
+    """A cold process's first share needs the registry's client (a discovery call and the SDK's setup):
+    it is built while the source workspace is read, not after."""
+    engine = build_engine(settings)
+    apply_document(engine.store, parse_policy(fan_out_policy("warm")))
+    admin.reset_request_log()
+
+    engine.world()
+
+    def discovered() -> bool:
+        return any(row["route"].endswith("/discovery") for row in admin.request_counts())
+
+    wait_for(discovered, what="the registry's discovery call")
+    assert sum(admin.api_requests().values()) == 0  # nothing but the client's own setup
