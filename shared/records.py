@@ -199,9 +199,12 @@ class Memo:
 
 class Message(BaseModel):
     """A queue message. `traceparent` is the W3C trace context of the span that queued it (stamped when
-    it is sent, shared.telemetry), so the worker's span joins the trace of the event that caused it."""
+    it is sent, shared.telemetry), so the worker's span joins the trace of the event that caused it.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Fields a newer release adds are ignored, not refused: during a rolling deploy an older worker may
+    receive a newer message, and refusing it would drop the work (required fields are still checked)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class ReconcileMessage(Message):
