@@ -15,7 +15,6 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared.bounded import multiline, single_line
-from shared.signing.keys import normalised_pem
 
 # AzureML's own limits: asset names start alphanumeric, then letters, digits, '-', '_', '.'.
 ASSET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
@@ -41,8 +40,16 @@ Stage = Annotated[str, StringConstraints(pattern=STAGE_PATTERN)]
 # Free text people read (display names, approvers; descriptions may span lines): no control characters,
 # so that no table, log line or terminal ever receives an escape sequence from input.
 OneLineText = Annotated[str, AfterValidator(single_line)]
+
+
+def _public_key_pem(value: str) -> str:
+    from shared.signing.keys import normalised_pem  # cryptography, loaded only when a key is read
+
+    return normalised_pem(value)
+
+
 # A publisher's ECDSA P-256 public key (PEM), stored as this code writes it (its hint is stable).
-PublicKeyPem = Annotated[str, Field(max_length=4096), AfterValidator(normalised_pem)]
+PublicKeyPem = Annotated[str, Field(max_length=4096), AfterValidator(_public_key_pem)]
 MultiLineText = Annotated[str, AfterValidator(multiline)]
 
 _WORKSPACE_TOPIC = re.compile(
