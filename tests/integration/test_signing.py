@@ -322,3 +322,65 @@ push:
     unnamed = call("api_verify", params=asked, caller=tenant("northwind"))
     assert unnamed.status == 400 and "`workspace`" in unnamed.error["message"]
     assert call("api_verify", params=asked).body["valid"]  # the provider names no workspace
+
+
+def test_what_signing_adds_to_a_share_and_verifying_to_a_push_in_requests(
+    signed: Engine[StateStore], ml: Callable[[str], Any], model_folder: Path, admin: EmulatorAdmin
+) -> None:
+    # Counted by the emulator's request log, as tests/integration/test_request_counts.py counts the hot
+    # path (8 AzureML requests per share, 3 per push); the second round is a warm process's.
+    name = f"counted-{uuid.uuid4().hex[:8]}"
+    put_rules(
+        signed,
+        f"""
+share: [{{id: s-{name}, tenant: contoso, assets: {{include: [{name}]}}}}]
+push:
+  - id: p-{name}
+    tenant: northwind
+    targets: {{workspaces: [workspace3]}}
+    assets: {{include: [{name}]}}
+    action: {{verify_signature: true}}
+""",
+    )
+    origin = signed.store.get_workspace("workspace1")
+    assert origin is not None
+    counted = []
+    for _ in range(2):
+        model = register_model(ml, "workspace1", name, model_folder)
+        ref = AssetRef(kind=AssetKind.MODEL, name=name, version=model.version)
+        admin.reset_request_log()
+        signed.propagate(origin, ref, correlation_id=f"c{model.version}")
+        shared = admin.api_requests()
+        admin.reset_request_log()
+        assert [outcome.status for outcome in drain_pushes(signed)] == ["succeeded"]
+        counted.append((shared, admin.api_requests()))
+    shared, pushed = counted[1]
+    hot_path = (  # the unsigned share's and push's own, pinned by test_request_counts (plus pollers)
+        "GET /_ops/{op}",
+        "GET /_ops/{op}/result",
+        "POST /registries/{reg}/import",
+        "GET /registries/{reg}/{kind}/{name}/versions",
+        "PUT /registries/{reg}/{kind}/{name}/versions/{version}",
+        "GET /workspaces/{ws}/{kind}/{name}/versions",
+        "PUT /workspaces/{ws}/{kind}/{name}/versions/{version}",
+    )
+    for counts in (shared, pushed):
+        for route in hot_path:
+            counts.pop(route, None)
+    assert shared == {
+        "GET /workspaces/{ws}/{kind}/{name}/versions/{version}": 2,  # the source: 1 + models.download's own
+        "GET /registries/{reg}/{kind}/{name}/versions/{version}": 1,  # the hot path's read for the tags
+        "GET /workspaces/{ws}/datastores/{name}": 1,  # signing: where the files are
+        "POST /workspaces/{ws}/datastores/{name}/listSecrets": 1,  # signing: the datastore's credential
+        "HEAD /blob/{account}/{container}/{blob:path}": 1,  # signing: is the path a folder
+        "GET /blob/{account}/{container}": 2,  # signing: list the folder
+        "GET /blob/{account}/{container}/{blob:path}": 2,  # signing: one read per file (two files)
+    }, shared
+    assert pushed == {
+        "GET /workspaces/{ws}/{kind}/{name}/versions/{version}": 1,  # the hot path's: is it there
+        "GET /registries/{reg}/{kind}/{name}/versions/{version}": 1,  # verifying: models.download's get
+        "POST /registries/{reg}/datarefs/{name}/versions/{version}": 1,  # verifying: a SAS for the copy
+        "HEAD /{container}/{blob:path}": 1,  # verifying: the registry's storage, as above
+        "GET /{container}": 2,
+        "GET /{container}/{blob:path}": 2,
+    }, pushed
