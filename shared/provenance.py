@@ -79,3 +79,4 @@ TAG_MANIFEST_DIGEST = "regsync.manifest.digest"
 TAG_SIGNED_AT = "regsync.signature.time"
 TAG_SIGNING_KEY = "regsync.signature.key"
 TAG_PUBLISHER = "regsync.signature.publisher"
+TAG_UNSIGNED = "regsync.signature.missing"  # why a shared model is unsigned: its files were not found

@@ -7,11 +7,16 @@ requests), then lists and reads the blobs; a workspace download reads the datast
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from azure.core.exceptions import HttpResponseError
 
 from shared.azureml.gateway import AzureMLGateway
 from shared.azureml.sdk import classified
 from shared.domain import AssetRef, Registry, Workspace
+from shared.errors import NotFoundError
 
 
 class ModelFiles:
@@ -19,17 +24,29 @@ class ModelFiles:
         self._gateway = gateway
 
     def registry_model(self, registry: Registry, ref: AssetRef, into: Path) -> Path:
-        """Download the registry version's files under `into`; returns the model's root (folder or file)."""
+        """Download the registry version's files under `into`; returns the model's root (folder or file).
+        NotFoundError when its files are not there."""
         client = self._gateway.registry_client(registry)
-        with classified(f"downloading {ref} from registry {registry.name}"):
+        with _files_of(f"{ref} in registry {registry.name}"):
             client.models.download(name=ref.name, version=ref.version, download_path=str(into))
         return _root(into / ref.name)
 
     def workspace_model(self, workspace: Workspace, ref: AssetRef, into: Path) -> Path:
         client = self._gateway.workspace_client(workspace)
-        with classified(f"downloading {ref} from {workspace.name}"):
+        with _files_of(f"{ref} in {workspace.name}"):
             client.models.download(name=ref.name, version=ref.version, download_path=str(into))
         return _root(into / ref.name)
+
+
+@contextmanager
+def _files_of(what: str) -> Iterator[None]:
+    with classified(f"downloading {what}"):
+        try:
+            yield
+        except HttpResponseError as error:
+            if error.status_code != 404:
+                raise
+            raise NotFoundError(f"the files of {what} were not found ({error.reason or 404})") from error
 
 
 def _root(downloaded: Path) -> Path:

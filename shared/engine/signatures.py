@@ -8,11 +8,16 @@ true` explicitly (it is refused: there is nothing to verify against).
 
 from __future__ import annotations
 
+import logging
+
 from shared.domain import AssetKind
-from shared.errors import RefusedError
+from shared.errors import NotFoundError, RefusedError
 from shared.ports import Clock, Inventory
+from shared.provenance import TAG_UNSIGNED
 from shared.signing.notary import SIGNATURE_INVALID, Notary
 from shared.steps import Push, Share
+
+log = logging.getLogger("regsync.signing")
 
 
 def signature_tags(notary: Notary | None, inventory: Inventory, step: Share, clock: Clock) -> dict[str, str]:
@@ -34,9 +39,15 @@ def signature_tags(notary: Notary | None, inventory: Inventory, step: Share, clo
                 f"the share rule requires a signature of tenant {tenant}, which has registered no signing key"
             )
         publisher = notary.verify_publisher(step.origin, step.source.ref, {tenant: keys})
-    return notary.sign_share(
-        step.origin, step.source.ref, step.destination, step.tags, now=clock(), publisher=publisher
-    )
+    try:
+        return notary.sign_share(
+            step.origin, step.source.ref, step.destination, step.tags, now=clock(), publisher=publisher
+        )
+    except NotFoundError as error:
+        # Nothing to sign (AzureML always has a model's files; the emulator has none for a job's output):
+        # shared unsigned, saying why; a push that verifies refuses it, as any unsigned copy.
+        log.warning("%s is shared unsigned: %s", step.destination, error)
+        return {TAG_UNSIGNED: str(error)[:250]}
 
 
 def push_refusal(notary: Notary | None, step: Push) -> str | None:

@@ -24,7 +24,7 @@ from typing import Protocol
 from azure.core.exceptions import ResourceExistsError
 
 from shared.domain import AssetRef, Registry, Workspace
-from shared.errors import RefusedError
+from shared.errors import NotFoundError, RefusedError
 from shared.provenance import (
     TAG_JOB,
     TAG_MANIFEST_DIGEST,
@@ -35,6 +35,7 @@ from shared.provenance import (
     TAG_SIGNED_AT,
     TAG_SIGNING_KEY,
     TAG_TENANT,
+    TAG_UNSIGNED,
     TAG_VERSION,
     TAG_WORKSPACE,
 )
@@ -90,7 +91,7 @@ class Notary:
             root = self.files.workspace_model(origin, source, Path(folder))
             manifest = _manifest(root, destination.name)
         if not manifest.files:  # its files were not found: a signature of nothing vouches for nothing
-            raise RefusedError(f"{source} in {origin.name} has no files to sign")
+            raise NotFoundError(f"the files of {source} in {origin.name} were not found")
         claims = {key: provenance[key] for key in SIGNED_PROVENANCE if provenance.get(key)}
         claims[TAG_SIGNED_AT] = now.isoformat(timespec="seconds")
         if publisher:
@@ -149,7 +150,8 @@ class Notary:
         """Verify a registry model version (its provenance `tags`) against the installation's signature."""
         name, stated = tags.get(TAG_SIGNATURE), tags.get(TAG_SIGNATURE_DIGEST)
         if not name or not stated:
-            return Verification(False, f"{SIGNATURE_INVALID}: {ref} is unsigned (no {TAG_SIGNATURE} tag)")
+            why = tags.get(TAG_UNSIGNED) or f"no {TAG_SIGNATURE} tag"
+            return Verification(False, f"{SIGNATURE_INVALID}: {ref} is unsigned ({why})")
         if name != bundle_name(ref):
             return Verification(False, f"{SIGNATURE_INVALID}: {ref}'s tag names another version's bundle")
         bundle = self.store.get(name)

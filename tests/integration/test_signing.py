@@ -184,6 +184,29 @@ def test_provenance_tags_edited_after_the_share_no_longer_verify(
     assert report.verification.origin["tenant"] == "contoso"
 
 
+def test_a_model_whose_files_cannot_be_found_is_shared_unsigned_and_says_why(
+    signed: Engine[StateStore], ml: Callable[[str], Any]
+) -> None:
+    # A job's output in the emulator has no files (no job ran); in Azure a model always has its files.
+    from azure.ai.ml.entities import Model
+
+    name = f"job-output-{uuid.uuid4().hex[:8]}"
+    put_rules(signed, f"share: [{{id: s-{name}, tenant: contoso, assets: {{include: [{name}]}}}}]")
+    path = f"azureml://jobs/job-{uuid.uuid4().hex[:8]}/outputs/artifacts/paths/model/"
+    model = ml("workspace1").models.create_or_update(Model(name=name, path=path, type="custom_model"))
+    origin = signed.store.get_workspace("workspace1")
+    assert origin is not None
+    ref = AssetRef(kind=AssetKind.MODEL, name=name, version=model.version)
+
+    [shared, *_] = signed.propagate(origin, ref, correlation_id="job")
+
+    assert shared.status == "succeeded", shared.reason
+    tags = ml("registry").models.get(name, ref.version).tags
+    assert "regsync.signature" not in tags and "were not found" in tags["regsync.signature.missing"]
+    report = signed.verify(ref, caller=PROVIDER)
+    assert not report.verification.valid and "is unsigned (the files of" in report.verification.reason
+
+
 def test_a_register_push_does_not_verify_unless_its_rule_asks(
     signed: Engine[StateStore], ml: Callable[[str], Any], model_folder: Path, admin: EmulatorAdmin
 ) -> None:
