@@ -48,6 +48,11 @@ ALLOWED: dict[LedgerStatus | None, frozenset[LedgerStatus]] = {
     # whose first response was lost) is done after all.
     S.CONFLICT: frozenset({S.CONFLICT, S.SUCCEEDED}),
 }
+# A recall (shared.planner.recall) ends any row no worker holds; a recalled row stays recalled.
+RECALLABLE = frozenset(set(LedgerStatus) - {S.RUNNING, S.CONFLICT, S.RECALLED})  # a conflict is not our copy
+ALLOWED = {
+    start: targets | {S.RECALLED} if start in RECALLABLE else targets for start, targets in ALLOWED.items()
+} | {S.RECALLED: frozenset({S.RECALLED})}
 # Moves into a queued status that start a new round: the work failed or was refused before.
 _NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED})
 

@@ -12,9 +12,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.domain import Asset, AssetKind, AssetRef, DeploymentState, Pushed, Registry, Tenant, Workspace
+from shared.domain import (
+    Asset,
+    AssetKind,
+    AssetRef,
+    DeploymentState,
+    EndpointView,
+    Pushed,
+    Registry,
+    Tenant,
+    Workspace,
+)
 from shared.policy import Policy, PushAction
-from shared.records import AuditRecord, LedgerEntry, Memo
+from shared.records import AuditRecord, LedgerEntry, Memo, Tombstone
 
 Clock = Callable[[], datetime]
 
@@ -56,6 +66,22 @@ class Catalog(Protocol):
     def promote(self, target: Workspace, action: PushAction, ref: AssetRef) -> str:
         """Give a READY deployment its traffic (online) or make it the default (batch), without waiting,
         and remove RegSync's older deployments beyond `action.keep_deployments`."""
+        ...
+
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        """The endpoint `action` deploys to, its deployments and traffic (a read); None: no endpoint."""
+        ...
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        """Take back a recalled version: archive RegSync's copy (register), or move the endpoint's traffic
+        (online) or default (batch) to the `fallback` deployment; no fallback: remove its deployment.
+        Idempotent, never waits."""
+        ...
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        """Tag a recalled registry version and archive it (registry versions cannot be deleted)."""
         ...
 
 
@@ -103,9 +129,17 @@ class Memos(Protocol):
     def remember(self, scope: str, memo: Memo) -> None: ...
 
 
+class Tombstones(Protocol):
+    """Recalled registry versions. `bury` is insert-if-absent: the first recall's record stands."""
+
+    def bury(self, tombstone: Tombstone) -> Tombstone: ...
+    def tombstone(self, asset_key: str) -> Tombstone | None: ...
+    def tombstones(self) -> list[Tombstone]: ...
+
+
 class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
 
 
-class State(Inventory, Ledger, Owners, AuditLog, Memos, Protocol):
+class State(Inventory, Ledger, Owners, AuditLog, Memos, Tombstones, Protocol):
     """The tables as one port (the storage adapter implements all of them)."""

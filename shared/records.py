@@ -47,6 +47,7 @@ class Action(StrEnum):
     RECONCILE = "reconcile"
     SYNC = "sync"
     PUBLISH = "publish"
+    RECALL = "recall"
 
 
 class Status(StrEnum):
@@ -61,6 +62,7 @@ class Status(StrEnum):
     CONFLICT = "conflict"
     AWAITING_APPROVAL = "awaiting_approval"
     REFUSED = "refused"
+    RECALLED = "recalled"
     DONE = "done"  # nothing to do: already as wanted
     IGNORED = "ignored"  # not ours to act on (a foreign topic, our own copy)
     SKIPPED = "skipped"  # not now (e.g. a share still in flight fans out later)
@@ -242,3 +244,17 @@ class OutboundEvent(Message):
 ASSET_SHARED = "RegSync.AssetShared"
 ASSET_PUSHED = "RegSync.AssetPushed"
 PUSH_FAILED = "RegSync.PushFailed"
+ASSET_RECALLED = "RegSync.AssetRecalled"
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A recalled registry asset version (`KIND:NAME:VERSION`): who recalled it, when and why. While it
+    exists no event, reconcile, pull or queued push delivers that version (shared.planner.recall)."""
+
+    asset_key: str
+    actor: str
+    reason: str
+    at: datetime
+    tenant: str = ""  # the tenant that recalled it ("": the provider)
+    correlation_id: str = ""

@@ -60,6 +60,7 @@ from shared.policy import NameClaim, Policy, PushRule, ShareRule
 from shared.ports import ConcurrentUpdateError
 from shared.records import LedgerEntry, Memo, utc_now
 from shared.settings import Settings
+from shared.tombstones import TombstoneTable
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
 T = TypeVar("T")
@@ -69,7 +70,7 @@ class StateError(Exception):
     """A storage request that cannot be honoured as asked; the message names the thing."""
 
 
-class StateStore(AuditTable):
+class StateStore(AuditTable, TombstoneTable):
     """Typed access to the five tables; the audit log's operations are AuditTable's. Cheap to construct;
     clients are created once per store."""
 

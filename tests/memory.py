@@ -15,14 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from shared.azureml.deployments import deployment_name, shifted_traffic
+from shared.azureml.recall import traffic_without
 from shared.domain import (
     Asset,
     AssetKind,
     AssetRef,
     DeploymentState,
+    EndpointView,
     Provisioning,
     Pushed,
     Registry,
+    ServingDeployment,
     Tenant,
     Workspace,
 )
@@ -30,7 +33,7 @@ from shared.errors import ConflictError
 from shared.policy import Policy, PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
 from shared.provenance import TAG_REGISTRY_ID
-from shared.records import AuditRecord, LedgerEntry, Memo
+from shared.records import AuditRecord, LedgerEntry, Memo, Tombstone
 
 
 class Faults:
@@ -73,6 +76,7 @@ class MemoryState:
     memos: dict[str, dict[str, Memo]] = field(default_factory=dict)
     owners: dict[tuple[AssetKind, str], str] = field(default_factory=dict)
     windows: set[str] = field(default_factory=set)
+    buried: dict[str, Tombstone] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
 
     # --- inventory -----------------------------------------------------------------------------
@@ -160,6 +164,20 @@ class MemoryState:
         self.faults.check("remember")
         self.memos.setdefault(scope, {})[memo.asset_key] = memo
 
+    # --- tombstones ----------------------------------------------------------------------------
+
+    def bury(self, tombstone: Tombstone) -> Tombstone:
+        self.faults.check("bury")
+        return self.buried.setdefault(tombstone.asset_key, tombstone)
+
+    def tombstone(self, asset_key: str) -> Tombstone | None:
+        self.faults.check("tombstone")
+        return self.buried.get(asset_key)
+
+    def tombstones(self) -> list[Tombstone]:
+        self.faults.check("tombstones")
+        return list(self.buried.values())
+
 
 @dataclass
 class MemoryDeployment:
@@ -167,6 +185,7 @@ class MemoryDeployment:
     order: int
     state: str = "Creating"  # Creating -> Succeeded | Failed, after `provisioning_reads` state reads
     reads: int = 0
+    ours: bool = True  # made by RegSync (AzureML: the `regsync.deployed_at` tag)
 
 
 @dataclass
@@ -194,6 +213,7 @@ class MemoryCatalog:
         self.endpoints: dict[tuple[str, str], MemoryEndpoint] = {}  # (workspace, endpoint)
         self.provisioning_reads = 1  # state reads a new deployment stays Creating (AzureML: minutes)
         self.provisioning_failures: dict[str, str] = {}  # deployment name -> Azure's reason: it fails
+        self.archived: set[tuple[str, AssetRef]] = set()  # (workspace or "@registry", version)
         self.faults = Faults()
         self._order = itertools.count()
 
@@ -337,6 +357,58 @@ class MemoryCatalog:
             del endpoint.deployments[other]
             removed.append(other)
         return f"{what}; removed {', '.join(removed)}" if removed else what
+
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        self.faults.check("endpoint_view")
+        endpoint = self.endpoints.get((target.name, action.endpoint or ""))
+        if endpoint is None:
+            return None
+        deployments = tuple(
+            ServingDeployment(
+                name=name,
+                model=found.ref.registry_id("regsync-registry"),
+                deployed_at=f"{found.order:012d}" if found.ours else "",
+                state=found.state,
+            )
+            for name, found in endpoint.deployments.items()
+        )
+        name = action.endpoint or ""
+        if endpoint.mode is PushMode.DEPLOY_ONLINE:
+            return EndpointView(name=name, traffic=dict(endpoint.traffic), deployments=deployments)
+        return EndpointView(name=name, default=endpoint.default, deployments=deployments)
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        self.faults.check("retire")
+        if action.mode is PushMode.REGISTER:
+            copy = self.get_asset(target, ref)
+            if copy is None:
+                return f"no copy of {ref} in the workspace: nothing to archive"
+            if copy.tags.get(TAG_REGISTRY_ID) != ref.registry_id(registry.name):
+                return f"the workspace's {ref} did not come from the registry: left as it is"
+            self.archived.add((target.name, ref))
+            return f"archived {ref.name}:{ref.version}"
+        endpoint = self.endpoints.get((target.name, action.endpoint or ""))
+        if endpoint is None:
+            return f"endpoint {action.endpoint} is gone: nothing serves {ref}"
+        name = deployment_name(ref)
+        if action.mode is PushMode.DEPLOY_ONLINE:
+            endpoint.traffic = traffic_without(endpoint.traffic, name, fallback)
+        elif fallback is not None and endpoint.default == name:
+            endpoint.default = fallback
+        if fallback is not None:
+            return f"{action.endpoint}: traffic moved from {name} to {fallback}"
+        endpoint.deployments.pop(name, None)
+        return f"{action.endpoint}: no previous version; deployment {name} removed"
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        self.faults.check("archive_registry_version")
+        if (ref.kind, ref.name, ref.version) not in self.registry:
+            return f"{ref} is not in the registry"
+        self.retag_registry(ref, tags)
+        self.archived.add(("@registry", ref))
+        return f"{ref} tagged recalled and archived in the registry"
 
 
 def _latest(assets: dict[tuple[AssetKind, str, str], _Stored], kind: AssetKind) -> list[Asset]:

@@ -26,20 +26,35 @@ from typing import Any
 
 from shared import telemetry
 from shared.domain import DeploymentState, LedgerStatus, Provisioning, Pushed
+from shared.engine.apply_recall import RecallWriter
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
 from shared.ledger import ALLOWED, held, transition
 from shared.planner import lost_claim, settle_follow, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
-from shared.steps import Claim, Defer, Follow, Push, Record, Report, Settlement, Share, Step, WriteRow
+from shared.steps import (
+    ArchiveInRegistry,
+    Bury,
+    Claim,
+    Defer,
+    Follow,
+    Push,
+    Record,
+    Report,
+    Retire,
+    Settlement,
+    Share,
+    Step,
+    WriteRow,
+)
 
 log = logging.getLogger("regsync.apply")
 _REBASE_TRIES = 3
 
 
 @dataclass
-class Applier:
+class Applier(RecallWriter):
     state: State
     catalog: Catalog
     pushes: WorkQueue
@@ -75,6 +90,8 @@ class Applier:
             if self.state.claim_owner(owners.kind, owners.name, step.tenant) == step.tenant:
                 self.state.audit(step.audit)
             return step.outcome
+        if isinstance(step, Bury | Retire | ArchiveInRegistry):
+            return self._recall(step)
         return self._push(step)
 
     # --- ledger rows --------------------------------------------------------------------------

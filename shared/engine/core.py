@@ -78,7 +78,10 @@ class EngineCore(Generic[StoreT]):
         if registry is None:
             raise PermanentError("no registry is configured: add one with `regsync registry add`")
         workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
-        world = World(registry=registry, policy=self.store.load_policy(), workspaces=workspaces)
+        recalled = {tombstone.asset_key: tombstone for tombstone in self.store.tombstones()}
+        world = World(
+            registry=registry, policy=self.store.load_policy(), workspaces=workspaces, recalled=recalled
+        )
         self._world = (time.monotonic(), world)
         return world
 

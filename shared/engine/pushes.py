@@ -49,7 +49,8 @@ class Pushes(Reconcile[StoreT]):
         step = plan_push_before_observing(message, row, now=self.clock())
         if step is None:
             try:
-                world = self.world()
+                # A recall made since the world was read must stop this push: one point read.
+                world = self.world().with_tombstone(self.store.tombstone(ref.key))
                 asset = self.gateway.get_registry_asset(world.registry, ref)
                 owners = self.observe_owners(world, ref.kind, ref.name) if asset else None
             except Exception as error:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from shared.domain import Asset, AssetRef, LedgerStatus, Workspace
 from shared.ledger import abandoned, transition
+from shared.planner.recall import withhold_recalled
 from shared.planner.world import MAX_AUTOMATIC_ROUNDS, Retry, S, World, answer, audit_line
 from shared.policy import (
     Gate,
@@ -65,7 +66,8 @@ def decide_fanout(
         if found
         else None
     )
-    return decide_targets(asset, origin, targets, world.registry, world.policy, source=source)
+    decisions = decide_targets(asset, origin, targets, world.registry, world.policy, source=source)
+    return withhold_recalled(asset.ref, world, decisions)
 
 
 def worth_reporting(decision: PushDecision) -> bool:

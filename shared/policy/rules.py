@@ -182,6 +182,9 @@ class PushAction(Frozen):
     # Deployments RegSync made on the endpoint that are kept (the new one included); older ones without
     # traffic (online) or that are not the default (batch) are removed once the new one is ready.
     keep_deployments: int = Field(default=2, ge=1, le=20)
+    # A recall moves the endpoint back to RegSync's previous deployment; when there is none, it removes
+    # the recalled deployment only if this allows it (else the deployment keeps serving, reported).
+    remove_when_recalled: bool = False
 
     @model_validator(mode="after")
     def _deployments_name_an_endpoint(self) -> PushAction:

@@ -20,7 +20,7 @@ from tests.unit.factories import NOW, row
 S = LedgerStatus
 EARLIER = NOW - timedelta(hours=2)
 QUEUED = {S.PENDING, S.AWAITING_APPROVAL}
-FINAL = {S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED}
+FINAL = {S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED, S.RECALLED}
 IN_FLIGHT = {S.PENDING, S.RUNNING, S.RETRYING, S.DEPLOYING}
 PAIRS = list(itertools.product([None, *LedgerStatus], list(LedgerStatus)))
 
@@ -69,7 +69,7 @@ def test_allowed_names_every_status_and_the_missing_row() -> None:
 
 
 def test_a_success_and_a_conflict_are_final_until_a_person_acts() -> None:
-    assert ALLOWED[S.SUCCEEDED] == {S.SUCCEEDED}
+    assert ALLOWED[S.SUCCEEDED] == {S.SUCCEEDED, S.RECALLED}
     # A share recorded as a conflict whose registry version turns out to be our own is done after all.
     assert ALLOWED[S.CONFLICT] == {S.CONFLICT, S.SUCCEEDED}
 
@@ -268,6 +268,6 @@ def test_attempts_count_claims_of_the_round_and_rounds_count_fresh_queueings(
 
 def test_a_deployment_is_started_then_ready_or_failed_never_started_from_nothing() -> None:
     assert S.DEPLOYING in ALLOWED[S.RUNNING]
-    assert ALLOWED[S.DEPLOYING] == {S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED}
+    assert ALLOWED[S.DEPLOYING] == {S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED, S.RECALLED}
     assert all(S.DEPLOYING not in ALLOWED[status] for status in (None, S.PENDING, S.FAILED, S.SUCCEEDED))
     assert not S.DEPLOYING.final

@@ -1,0 +1,79 @@
+"""Fleet control: recall (take a version back from every workspace that received it).
+
+Who calls it: shared.api (POST /api/recall) and shared.cli (`regsync recall`), through the Engine.
+Observe (the registry version, its tombstone, its push rows and, for deployments, their endpoints), plan
+(shared.planner.recall, pure), apply (shared.engine.apply, the only writer). The provider may recall
+anything; a tenant only what it published (the version's provenance tenant). A dry run answers the plan
+and writes nothing.
+"""
+
+from __future__ import annotations
+
+from shared.auth import Caller
+from shared.domain import AssetKind, AssetRef, Workspace
+from shared.engine.core import StoreT
+from shared.engine.requests import PROVIDER, Requests, for_caller
+from shared.errors import NotFoundError
+from shared.planner import World
+from shared.planner.recall import RecallSnapshot, RecallTarget, action_of, plan_recall
+from shared.policy import PushMode, provenance_tenant
+from shared.records import Outcome, Tombstone
+from shared.steps import preview
+
+
+class Fleet(Requests[StoreT]):
+    def recall(
+        self,
+        kind: AssetKind,
+        name: str,
+        version: str | None = None,
+        *,
+        reason: str,
+        correlation_id: str,
+        caller: Caller = PROVIDER,
+        dry_run: bool = False,
+    ) -> list[Outcome]:
+        """Recall a registry version (its latest if none is named) from the whole fleet. Idempotent: a
+        recall run again resumes what is not done yet (a workspace that could not be reached)."""
+        world = self.world()
+        version = version or self.gateway.latest_registry_version(
+            world.registry, AssetRef(kind=kind, name=name, version="latest")
+        )
+        what = f"{kind.value} {name}:{version}" if version else f"{kind.value} named {name}"
+        if version is None:
+            raise NotFoundError(caller.unseen(what))
+        ref = AssetRef(kind=kind, name=name, version=version)
+        asset = self.gateway.get_registry_asset(world.registry, ref)
+        buried = self.store.tombstone(ref.key)
+        publisher = provenance_tenant(asset) if asset else (buried.tenant if buried else None)
+        if (asset is None and buried is None) or not (caller.provider or caller.tenant == publisher):
+            raise NotFoundError(caller.unseen(what))  # a tenant recalls only what it published
+        tombstone = Tombstone(
+            ref.key,
+            caller.name,
+            reason,
+            self.clock(),
+            tenant="" if caller.provider else publisher or "",
+            correlation_id=correlation_id,
+        )
+        snapshot = RecallSnapshot(ref, asset, buried, self.observe_recall_targets(ref, world))
+        steps = plan_recall(snapshot, world, tombstone=tombstone, now=self.clock(), tenant=publisher)
+        if dry_run:
+            planned = [outcome for step in steps if (outcome := preview(step)) is not None]
+            return for_caller(caller, planned, world)
+        return for_caller(caller, self.applier.apply(steps), world)
+
+    def observe_recall_targets(self, ref: AssetRef, world: World) -> tuple[RecallTarget, ...]:
+        """The version's push rows (one partition query) and, where it was deployed, the endpoint."""
+        actions = {rule.id: rule.action for rule in world.policy.push}
+        targets = []
+        for row in self.store.entries_for_asset(ref.key):
+            if row.workspace is None:
+                continue
+            workspace: Workspace | None = world.workspaces.get(row.workspace)
+            action = action_of(row, actions)
+            endpoint = None
+            if workspace is not None and action is not None and action.mode is not PushMode.REGISTER:
+                endpoint = self.gateway.endpoint_view(workspace, action)
+            targets.append(RecallTarget(row, workspace, action, endpoint))
+        return tuple(targets)
