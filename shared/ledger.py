@@ -53,6 +53,9 @@ RECALLABLE = frozenset(set(LedgerStatus) - {S.RUNNING, S.CONFLICT, S.RECALLED}) 
 ALLOWED = {
     start: targets | {S.RECALLED} if start in RECALLABLE else targets for start, targets in ALLOWED.items()
 } | {S.RECALLED: frozenset({S.RECALLED})}
+# Self-heal (shared.planner.drift, rules with `self_heal: true`): a delivered copy or deployment deleted
+# by hand is queued again.
+ALLOWED[S.SUCCEEDED] = ALLOWED[S.SUCCEEDED] | {S.PENDING}
 # Moves into a queued status that start a new round: the work failed or was refused before.
 _NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED})
 

@@ -169,7 +169,19 @@ class ArchiveInRegistry:
     name: str = "archive"
 
 
-RecallStep = Bury | Retire | ArchiveInRegistry
+@dataclass(frozen=True)
+class Repromote:
+    """Self-heal: give RegSync's deployment of `ref` its traffic (batch: the default) back."""
+
+    outcome: Outcome
+    target: Workspace
+    action: PushAction
+    ref: AssetRef
+    audit: AuditRecord
+    name: str = "repromote"
+
+
+RecallStep = Bury | Retire | ArchiveInRegistry | Repromote
 Step = Report | Record | WriteRow | Defer | Share | Push | Follow | Claim | RecallStep
 
 

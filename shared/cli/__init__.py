@@ -2,8 +2,8 @@
 
 Who calls it: operators and scripts (the `regsync` script from pyproject, or `python -m shared.cli`), the
 local stack's demo and the integration tests (in-process through typer's CliRunner). One module per noun
-(tenant, workspace, registry, policy) plus one per operation (explain, plan, sync, pull, approve, status,
-audit); this module builds the root group, reads the global options and turns every expected failure
+(tenant, workspace, registry, policy) plus one per operation (explain, plan, sync, pull, approve, recall,
+status, audit); this module builds the root group, reads the global options and turns every expected failure
 into one line on stderr with exit code 1.
 """
 
@@ -30,6 +30,7 @@ from shared.cli import (
     plan,
     policy,
     pull,
+    recall,
     registry,
     status,
     sync,
@@ -85,7 +86,7 @@ def _fail(ctx: ClickContext, lines: list[str]) -> None:
 app = typer.Typer(
     name="regsync",
     cls=RegSyncGroup,
-    help="RegSync operator CLI: inventory, policy files, `explain`, and plan/sync/pull/approve/status/audit.",
+    help="RegSync operator CLI: inventory, policies, `explain`, plan/sync/pull/approve/recall/status/audit.",
     no_args_is_help=True,
     # --install-completion / --show-completion for bash, zsh, fish and PowerShell (the installed script).
     add_completion=True,
@@ -184,6 +185,7 @@ app.command(name="plan")(plan.plan)
 app.command(name="sync")(sync.sync)
 app.command(name="pull")(pull.pull)
 app.command(name="approve")(approve.approve)
+app.command(name="recall")(recall.recall)
 app.command(name="status")(status.status)
 app.command(name="audit")(audit.audit)
 

@@ -116,6 +116,10 @@ class Backend(Protocol):
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]: ...
 
+    def recall(
+        self, kind: AssetKind, name: str, version: str | None, *, reason: str, dry_run: bool
+    ) -> tuple[str, list[Outcome]]: ...
+
     def status(self, *, tenant: str | None, workspace: str | None) -> StatusView: ...
 
     def audit(
@@ -151,6 +155,15 @@ class EngineBackend:
         return cid, self.cli.engine.pull(
             workspace, kind, name, version, correlation_id=cid, caller=CLI_CALLER
         )
+
+    def recall(
+        self, kind: AssetKind, name: str, version: str | None, *, reason: str, dry_run: bool
+    ) -> tuple[str, list[Outcome]]:
+        cid = new_correlation_id()
+        outcomes = self.cli.engine.recall(
+            kind, name, version, reason=reason, correlation_id=cid, caller=CLI_CALLER, dry_run=dry_run
+        )
+        return cid, outcomes
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         cid = new_correlation_id()
@@ -209,6 +222,13 @@ class HttpBackend:
         request = {"workspace": workspace, "kind": kind.value, "name": name}
         body = self._call("POST", "pull", json={**request, **({"version": version} if version else {})})
         return str(body["correlation_id"]), Outcome.from_dict(body["outcome"])
+
+    def recall(
+        self, kind: AssetKind, name: str, version: str | None, *, reason: str, dry_run: bool
+    ) -> tuple[str, list[Outcome]]:
+        request = {"kind": kind.value, "name": name, "reason": reason, "dry_run": dry_run}
+        body = self._call("POST", "recall", json={**request, **({"version": version} if version else {})})
+        return str(body["correlation_id"]), [Outcome.from_dict(outcome) for outcome in body["outcomes"]]
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         if approver is not None:

@@ -42,6 +42,7 @@ from shared.steps import (
     Push,
     Record,
     Report,
+    Repromote,
     Retire,
     Settlement,
     Share,
@@ -90,7 +91,7 @@ class Applier(RecallWriter):
             if self.state.claim_owner(owners.kind, owners.name, step.tenant) == step.tenant:
                 self.state.audit(step.audit)
             return step.outcome
-        if isinstance(step, Bury | Retire | ArchiveInRegistry):
+        if isinstance(step, Bury | Retire | ArchiveInRegistry | Repromote):
             return self._recall(step)
         return self._push(step)
 

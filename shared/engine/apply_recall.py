@@ -1,4 +1,5 @@
-"""Apply's part of a recall: the tombstone, taking a version back from a workspace, the registry mark.
+"""Apply's part of fleet control: a recall (the tombstone, taking a version back from a workspace, the
+registry mark) and the self-heal of traffic moved by hand.
 
 Who calls it: shared.engine.apply.Applier.run (Applier is a RecallWriter), with the steps
 shared.planner.recall planned. Like the rest of apply, every AzureML failure becomes a verdict here
@@ -14,7 +15,7 @@ from shared import telemetry
 from shared.errors import judge
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import Outcome, Status
-from shared.steps import ArchiveInRegistry, Bury, RecallStep, Retire
+from shared.steps import ArchiveInRegistry, Bury, RecallStep, Repromote, Retire
 
 
 class RecallWriter:
@@ -35,7 +36,21 @@ class RecallWriter:
             return step.outcome
         if isinstance(step, Retire):
             return self._retire(step)
+        if isinstance(step, Repromote):
+            return self._repromote(step)
         return self._archive(step)
+
+    def _repromote(self, step: Repromote) -> Outcome:
+        """Self-heal of traffic moved by hand: RegSync's deployment gets it back (Catalog.promote)."""
+        try:
+            done = self.catalog.promote(step.target, step.action, step.ref)
+        except Exception as error:
+            failure = judge(error)
+            status = Status.RETRYING if failure.retryable else Status.FAILED
+            reason = f"could not move the traffic back: {failure.message}; the next reconcile tries again"
+            return replace(step.outcome, status=status, reason=reason)
+        self.state.audit(replace(step.audit, outcome=Status.SUCCEEDED, reason=f"self-heal: {done}"))
+        return replace(step.outcome, status=Status.SUCCEEDED, reason=f"self-heal: {done}")
 
     def _retire(self, step: Retire) -> Outcome:
         try:

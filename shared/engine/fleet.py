@@ -39,7 +39,7 @@ class Fleet(Requests[StoreT]):
         version = version or self.gateway.latest_registry_version(
             world.registry, AssetRef(kind=kind, name=name, version="latest")
         )
-        what = f"{kind.value} {name}:{version}" if version else f"{kind.value} named {name}"
+        what = f"{kind.value} `{name}:{version}`" if version else f"{kind.value} `{name}`"
         if version is None:
             raise NotFoundError(caller.unseen(what))
         ref = AssetRef(kind=kind, name=name, version=version)

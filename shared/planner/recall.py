@@ -70,6 +70,14 @@ def recalled_model(deployment: ServingDeployment, recalled: Collection[str]) -> 
     return found is not None and f"model:{found['name']}:{found['version']}" in recalled
 
 
+def deployment_of(view: EndpointView, ref: AssetRef) -> str | None:
+    """The endpoint's deployment that serves `ref` (its model id names it), if any."""
+    for deployment in view.deployments:
+        if recalled_model(deployment, {ref.key}):
+            return deployment.name
+    return None
+
+
 def previous_deployment(view: EndpointView, ref: AssetRef, recalled: Collection[str]) -> str | None:
     """RegSync's newest ready deployment on the endpoint that serves neither `ref` nor another recalled
     version: where a recall moves the traffic back to. None: there is none."""

@@ -202,6 +202,9 @@ class PushRule(Rule):
     version_policy: VersionPolicy = VersionPolicy.LATEST
     pinned_version: AssetVersion | None = None
     gate: Gate = Gate.AUTOMATIC
+    # Drift (shared.planner.drift): the reconcile repairs what was changed by hand (a deleted copy or
+    # deployment is pushed again, traffic moved back), like Argo CD's selfHeal; false: only reported.
+    self_heal: bool = False
 
     @model_validator(mode="after")
     def _pinned_needs_version(self) -> PushRule:

@@ -17,6 +17,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from shared.api import ROUTES, ApproveRequest, AuditQuery, PullRequest, StatusQuery, SyncRequest
+from shared.api.fleet import RecallRequest
 from shared.domain import AssetRef
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -26,6 +27,7 @@ BODIES: dict[str, type[BaseModel]] = {
     "api_sync": SyncRequest,
     "api_pull": PullRequest,
     "api_approve": ApproveRequest,
+    "api_recall": RecallRequest,
 }
 QUERIES: dict[str, type[BaseModel]] = {"api_status": StatusQuery, "api_audit": AuditQuery}
 # What is compared of a schema: what decides whether a request is accepted.
