@@ -8,7 +8,7 @@ cannot drift.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -105,6 +105,12 @@ class Ledger(Protocol):
     def update_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
 
 
+class LedgerViews(Protocol):
+    """A workspace's push rows (drift): one query; not a hot path unless a rule opts into self-heal."""
+
+    def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]: ...
+
+
 class Owners(Protocol):
     """Who owns a registry asset name (per kind): the tenant RegSync first published it for.
 
@@ -141,5 +147,5 @@ class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
 
 
-class State(Inventory, Ledger, Owners, AuditLog, Memos, Tombstones, Protocol):
+class State(Inventory, Ledger, LedgerViews, Owners, AuditLog, Memos, Tombstones, Protocol):
     """The tables as one port (the storage adapter implements all of them)."""

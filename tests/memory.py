@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -111,6 +112,11 @@ class MemoryState:
     def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]:
         self.faults.check("entries_for_asset")
         return [entry for (key, _), entry in sorted(self.ledger.items()) if key == asset_key]
+
+    def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]:
+        self.faults.check("list_ledger")
+        rows = [row for row in self.ledger.values() if workspace is None or row.workspace == workspace]
+        return iter(rows)
 
     def create_entry(self, entry: LedgerEntry) -> LedgerEntry:
         self._before_write("create_entry")

@@ -1,4 +1,4 @@
-"""The fleet routes: recall (POST /api/recall).
+"""The fleet routes: recall (POST /api/recall) and drift (GET /api/drift).
 
 Who calls it: the dispatcher (shared.api.routes). Input is validated here; who may recall what, the
 plan and the audit are the engine's (shared.engine.fleet): the provider recalls anything, a tenant only
@@ -7,10 +7,12 @@ what it published (anything else is the same 404 as an unknown version).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, StrictBool
 
 from shared.api.call import ApiResponse, Call, Strict, ok
-from shared.domain import AssetKind, AssetName, AssetVersion, OneLineText
+from shared.domain import AssetKind, AssetName, AssetVersion, OneLineText, TenantId, WorkspaceName
 
 
 class RecallRequest(Strict):
@@ -39,3 +41,19 @@ def recall(call: Call) -> ApiResponse:
         "outcomes": [outcome.as_dict() for outcome in outcomes],
     }
     return ok(body, 200 if request.dry_run else 202)
+
+
+class DriftQuery(Strict):
+    tenant: TenantId | None = None
+    workspace: WorkspaceName | None = None
+    tags: Literal["true", "false"] = "false"  # "true": read each delivered copy to compare RegSync's tags
+
+
+def drift(call: Call) -> ApiResponse:
+    """Per workspace in view (as for status: a tenant caller sees its own), each divergence with what
+    RegSync would do about it."""
+    query = call.query(DriftQuery)
+    lines = call.engine.drift(
+        caller=call.caller, tenant=query.tenant, workspace=query.workspace, tags=query.tags == "true"
+    )
+    return ok({"drift": [line.as_dict() for line in lines]})

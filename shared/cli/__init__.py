@@ -3,8 +3,8 @@
 Who calls it: operators and scripts (the `regsync` script from pyproject, or `python -m shared.cli`), the
 local stack's demo and the integration tests (in-process through typer's CliRunner). One module per noun
 (tenant, workspace, registry, policy) plus one per operation (explain, plan, sync, pull, approve, recall,
-status, audit); this module builds the root group, reads the global options and turns every expected failure
-into one line on stderr with exit code 1.
+drift, status, audit); this module builds the root group, reads the global options and turns every
+expected failure into one line on stderr with exit code 1.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from shared.cli import (
     approve,
     audit,
     deploy,
+    drift,
     explain,
     plan,
     policy,
@@ -186,6 +187,7 @@ app.command(name="sync")(sync.sync)
 app.command(name="pull")(pull.pull)
 app.command(name="approve")(approve.approve)
 app.command(name="recall")(recall.recall)
+app.command(name="drift")(drift.drift)
 app.command(name="status")(status.status)
 app.command(name="audit")(audit.audit)
 

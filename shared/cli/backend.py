@@ -120,6 +120,8 @@ class Backend(Protocol):
         self, kind: AssetKind, name: str, version: str | None, *, reason: str, dry_run: bool
     ) -> tuple[str, list[Outcome]]: ...
 
+    def drift(self, *, tenant: str | None, workspace: str | None, tags: bool) -> list[dict[str, Any]]: ...
+
     def status(self, *, tenant: str | None, workspace: str | None) -> StatusView: ...
 
     def audit(
@@ -164,6 +166,10 @@ class EngineBackend:
             kind, name, version, reason=reason, correlation_id=cid, caller=CLI_CALLER, dry_run=dry_run
         )
         return cid, outcomes
+
+    def drift(self, *, tenant: str | None, workspace: str | None, tags: bool) -> list[dict[str, Any]]:
+        lines = self.cli.engine.drift(caller=CLI_CALLER, tenant=tenant, workspace=workspace, tags=tags)
+        return [dict(line.as_dict()) for line in lines]
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         cid = new_correlation_id()
@@ -229,6 +235,11 @@ class HttpBackend:
         request = {"kind": kind.value, "name": name, "reason": reason, "dry_run": dry_run}
         body = self._call("POST", "recall", json={**request, **({"version": version} if version else {})})
         return str(body["correlation_id"]), [Outcome.from_dict(outcome) for outcome in body["outcomes"]]
+
+    def drift(self, *, tenant: str | None, workspace: str | None, tags: bool) -> list[dict[str, Any]]:
+        named = {key: value for key, value in (("tenant", tenant), ("workspace", workspace)) if value}
+        body = self._call("GET", "drift", params={**named, "tags": "true" if tags else "false"})
+        return [dict(line) for line in body["drift"]]
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         if approver is not None:

@@ -1,4 +1,6 @@
-"""Fleet control: recall (take a version back from every workspace that received it).
+"""Fleet control: recall (take a version back from every workspace that received it) and the drift
+report (where workspaces differ from what RegSync delivered; the self-heal is the reconcile's,
+shared.engine.drift).
 
 Who calls it: shared.api (POST /api/recall) and shared.cli (`regsync recall`), through the Engine.
 Observe (the registry version, its tombstone, its push rows and, for deployments, their endpoints), plan
@@ -15,6 +17,7 @@ from shared.engine.core import StoreT
 from shared.engine.requests import PROVIDER, Requests, for_caller
 from shared.errors import NotFoundError
 from shared.planner import World
+from shared.planner.drift import DriftLine, plan_drift
 from shared.planner.recall import RecallSnapshot, RecallTarget, action_of, plan_recall
 from shared.policy import PushMode, provenance_tenant
 from shared.records import Outcome, Tombstone
@@ -62,6 +65,36 @@ class Fleet(Requests[StoreT]):
             planned = [outcome for step in steps if (outcome := preview(step)) is not None]
             return for_caller(caller, planned, world)
         return for_caller(caller, self.applier.apply(steps), world)
+
+    def drift(
+        self,
+        *,
+        caller: Caller = PROVIDER,
+        tenant: str | None = None,
+        workspace: str | None = None,
+        tags: bool = False,
+    ) -> list[DriftLine]:
+        """Each workspace in scope (checked as for status: a tenant sees its own only) against what
+        RegSync delivered to it. `tags`: also read each delivered copy to compare RegSync's tags."""
+        world = self.world()
+        if workspace is not None:
+            scope = [self.workspace_for(caller, workspace, world)]
+        else:
+            if tenant is not None:
+                self.tenant_for(caller, tenant)
+            only = tenant or caller.tenant  # a tenant caller sees its own tenant only
+            scope = [ws for _, ws in sorted(world.workspaces.items()) if only in (None, ws.tenant)]
+        kinds = {kind for rule in world.policy.push for kind in rule.assets.kinds}
+        latest = {
+            (kind, asset.ref.name): asset.ref.version
+            for kind in sorted(kinds)
+            for asset in self.gateway.registry_latest(world.registry, kind)
+        }
+        lines: list[DriftLine] = []
+        for target in scope:
+            snapshot = self.observe_drift(target, world, registry_latest=latest, tags=tags)
+            lines += plan_drift(snapshot, world)
+        return lines
 
     def observe_recall_targets(self, ref: AssetRef, world: World) -> tuple[RecallTarget, ...]:
         """The version's push rows (one partition query) and, where it was deployed, the endpoint."""

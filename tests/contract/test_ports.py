@@ -73,6 +73,17 @@ def test_an_assets_rows_are_its_own(state: StatePort) -> None:
     assert sorted(row.target for row in port.entries_for_asset(mine)) == ["push|workspace3", "share"]
 
 
+def test_a_workspaces_push_rows_are_listed_across_assets(state: StatePort) -> None:
+    port, first, second = state.port, f"model:{unique('x')}:1", f"model:{unique('y')}:2"
+    port.create_entry(entry(first))
+    port.create_entry(entry(second))
+    port.create_entry(replace(entry(first), target="push|workspace4"))
+    port.create_entry(replace(entry(first), target="share"))
+    mine = {(row.asset_key, row.target) for row in port.list_ledger(workspace="workspace3")}
+    assert {(first, "push|workspace3"), (second, "push|workspace3")} <= mine
+    assert all(target == "push|workspace3" for _, target in mine)
+
+
 # --- audit and memos --------------------------------------------------------------------------------------
 
 

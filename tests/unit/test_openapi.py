@@ -17,7 +17,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from shared.api import ROUTES, ApproveRequest, AuditQuery, PullRequest, StatusQuery, SyncRequest
-from shared.api.fleet import RecallRequest
+from shared.api.fleet import DriftQuery, RecallRequest
 from shared.domain import AssetRef
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -29,7 +29,11 @@ BODIES: dict[str, type[BaseModel]] = {
     "api_approve": ApproveRequest,
     "api_recall": RecallRequest,
 }
-QUERIES: dict[str, type[BaseModel]] = {"api_status": StatusQuery, "api_audit": AuditQuery}
+QUERIES: dict[str, type[BaseModel]] = {
+    "api_status": StatusQuery,
+    "api_audit": AuditQuery,
+    "api_drift": DriftQuery,
+}
 # What is compared of a schema: what decides whether a request is accepted.
 CHECKED = ("type", "pattern", "enum", "const", "minimum", "maximum", "minLength", "maxLength")
 
