@@ -14,7 +14,9 @@ import yaml
 
 from shared.admin import apply_document
 from shared.cli.application import Application, CliError, application, checked, unknown
+from shared.cli.backend import CLI_CALLER
 from shared.domain import AssetKind
+from shared.engine import new_correlation_id
 from shared.policy import AssetSelector, Policy, PushRule, RuleId, ShareRule
 from shared.policy_file import MAX_POLICY_BYTES, PolicyDocument, PolicyFileError, Problem, check_policy
 
@@ -89,12 +91,21 @@ def remove(ctx: typer.Context, rule_id: Annotated[str, typer.Argument(metavar="R
     """Remove one rule by id."""
     cli = application(ctx)
     checked("rule id", RuleId, rule_id)
+    removed = next((rule for rule in cli.store.load_policy().push if rule.id == rule_id), None)
     if not cli.store.delete_rule(rule_id):
         raise unknown("rule", rule_id)
+    # A push rule with `on_remove: recall` takes back what only it delivered (shared.engine.fleet).
+    withdrawn = (
+        cli.engine.withdraw_rule(removed, caller=CLI_CALLER, correlation_id=new_correlation_id())
+        if removed is not None
+        else []
+    )
     if cli.json_output:
-        cli.emit_json({"removed": rule_id})
+        cli.emit_json({"removed": rule_id, "withdrawn": [outcome.as_dict() for outcome in withdrawn]})
     else:
         cli.message(f"rule `{rule_id}` removed")
+        for outcome in withdrawn:
+            cli.emit_line(f"{outcome.subject} @ {outcome.target}: {outcome.label} ({outcome.reason})")
 
 
 @app.command("export")

@@ -16,11 +16,11 @@ from shared.domain import AssetKind, AssetRef, Workspace
 from shared.engine.core import StoreT
 from shared.engine.requests import PROVIDER, Requests, for_caller
 from shared.errors import NotFoundError
-from shared.planner import World
-from shared.planner.drift import DriftLine, plan_drift
-from shared.planner.recall import RecallSnapshot, RecallTarget, action_of, plan_recall
-from shared.policy import PushMode, provenance_tenant
-from shared.records import Outcome, Tombstone
+from shared.planner import World, decide_fanout
+from shared.planner.drift import DriftLine, plan_drift, ref_of
+from shared.planner.recall import RecallSnapshot, RecallTarget, action_of, plan_recall, take_back
+from shared.policy import OnRemove, PushMode, PushRule, provenance_tenant
+from shared.records import Action, Outcome, Status, Tombstone
 from shared.steps import preview
 
 
@@ -95,6 +95,43 @@ class Fleet(Requests[StoreT]):
             snapshot = self.observe_drift(target, world, registry_latest=latest, tags=tags)
             lines += plan_drift(snapshot, world)
         return lines
+
+    def withdraw_rule(self, rule: PushRule, *, caller: Caller, correlation_id: str) -> list[Outcome]:
+        """After `rule` was removed: if it says `on_remove: recall`, take back from each workspace what it
+        delivered there and no rule still allows (a copy archived, an endpoint moved back). No tombstone:
+        the version stays deliverable wherever a rule wants it."""
+        if rule.on_remove is not OnRemove.RECALL:
+            return []
+        world = self.world()  # without the rule
+        outcomes: list[Outcome] = []
+        for row in self.store.list_ledger():  # an operator's action: one scan
+            if row.workspace is None or row.detail.get("rule") != rule.id:
+                continue
+            ref, target = ref_of(row), world.workspaces.get(row.workspace)
+            asset = self.gateway.get_registry_asset(world.registry, ref)
+            if target is not None and asset is not None:
+                owners = self.observe_owners(world, ref.kind, ref.name)
+                still = decide_fanout(asset, world, [target], owners=owners)[0]
+                if still.allowed:
+                    kept = f"rule {still.rule_id} still delivers it: kept"
+                    outcomes.append(Outcome(Action.RECALL, str(ref), target.name, Status.SKIPPED, kept))
+                    continue
+            endpoint = None
+            if target is not None and rule.action.mode is not PushMode.REGISTER:
+                endpoint = self.gateway.endpoint_view(target, rule.action)
+            step = take_back(
+                RecallTarget(row, target, rule.action, endpoint),
+                ref,
+                world,
+                world.recalled,
+                now=self.clock(),
+                correlation_id=correlation_id,
+                actor=caller.name,
+            )
+            outcome = self.applier.run(step)
+            if outcome is not None:
+                outcomes.append(outcome)
+        return for_caller(caller, outcomes, world)
 
     def observe_recall_targets(self, ref: AssetRef, world: World) -> tuple[RecallTarget, ...]:
         """The version's push rows (one partition query) and, where it was deployed, the endpoint."""

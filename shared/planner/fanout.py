@@ -176,8 +176,11 @@ def _fanout_step(
     retried = retry is Retry.ALWAYS or (retry is Retry.AUTOMATIC and row.rounds < MAX_AUTOMATIC_ROUNDS)
     if row.status is S.FAILED and retried:
         return queue(S.PENDING, f"failed after {row.attempts} attempt(s): retried", "requeue")
-    if row.status is S.REFUSED:
-        return queue(S.AWAITING_APPROVAL if gated else S.PENDING, "refused earlier, allowed now", "requeue")
+    if row.status in {S.REFUSED, S.RECALLED}:  # a recalled version is never allowed: taken back by a rule
+        earlier = row.status.value
+        return queue(
+            S.AWAITING_APPROVAL if gated else S.PENDING, f"{earlier} earlier, allowed now", "requeue"
+        )
     return Report(
         answer(action, ref, target, Status.of(row.status), f"already {row.status.value}: {row.message}"),
         "skip",

@@ -118,7 +118,7 @@ def plan_recall(
         steps.append(Report(answer(Action.RECALL, ref, world.registry.name, Status.DONE, said)))
     recalled = {*world.recalled, ref.key}
     for target in sorted(s.targets, key=lambda t: t.row.target):
-        steps.append(_take_back(target, s, world, recalled, now=now, correlation_id=cid, actor=actor))
+        steps.append(take_back(target, ref, world, recalled, now=now, correlation_id=cid, actor=actor))
     if s.asset is not None and TAG_RECALLED not in s.asset.tags:
         outcome = answer(Action.RECALL, ref, world.registry.name, Status.RECALLED, "tagged and archived")
         tags = {TAG_RECALLED: f"{_when(tombstone.at)} by {actor}"}
@@ -127,9 +127,9 @@ def plan_recall(
     return steps
 
 
-def _take_back(
+def take_back(
     t: RecallTarget,
-    s: RecallSnapshot,
+    ref: AssetRef,
     world: World,
     recalled: Collection[str],
     *,
@@ -137,7 +137,8 @@ def _take_back(
     correlation_id: str,
     actor: str,
 ) -> Step:
-    ref, row, where = s.ref, t.row, t.row.workspace or ""
+    """One workspace's part of a recall (or of removing a rule that says `on_remove: recall`)."""
+    row, where = t.row, t.row.workspace or ""
     tenant = t.workspace.tenant if t.workspace else None
 
     def recalled_row(reason: str) -> LedgerEntry:

@@ -59,6 +59,13 @@ class VersionPolicy(StrEnum):
     ALL = "all"
 
 
+class OnRemove(StrEnum):
+    """What happens to what a push rule delivered when the rule is removed."""
+
+    KEEP = "keep"  # copies and deployments stay (the default)
+    RECALL = "recall"  # taken back from each workspace no other rule still delivers them to
+
+
 class Gate(StrEnum):
     AUTOMATIC = "automatic"
     APPROVAL = "approval"
@@ -205,6 +212,7 @@ class PushRule(Rule):
     # Drift (shared.planner.drift): the reconcile repairs what was changed by hand (a deleted copy or
     # deployment is pushed again, traffic moved back), like Argo CD's selfHeal; false: only reported.
     self_heal: bool = False
+    on_remove: OnRemove = OnRemove.KEEP
 
     @model_validator(mode="after")
     def _pinned_needs_version(self) -> PushRule:

@@ -11,9 +11,10 @@ import pytest
 from shared.auth import Caller
 from shared.azureml import deployment_name
 from shared.domain import AssetKind, LedgerStatus
+from shared.engine import PROVIDER
 from shared.errors import NotFoundError, TemporaryError
 from shared.planner.recall import TAG_RECALLED
-from shared.policy import AssetSelector, PushAction, PushMode, PushRule, ShareRule, Targets
+from shared.policy import AssetSelector, OnRemove, PushAction, PushMode, PushRule, ShareRule, Targets
 from shared.records import ASSET_RECALLED, PushMessage, Status, Tombstone, push_target
 from tests.engine.conftest import World, model
 
@@ -200,3 +201,39 @@ def test_a_recall_that_could_not_reach_a_workspace_resumes_when_run_again(world:
 
     assert statuses(again) == [("regsync-registry", "done"), ("workspace3", "recalled")]
     assert len(world.events(ASSET_RECALLED)) == 1  # one recall, one event
+
+
+# --- on_remove: a removed push rule takes back what only it delivered -------------------------------------
+
+
+def test_removing_a_rule_with_on_remove_recall_takes_back_only_what_no_rule_still_delivers(
+    world: World,
+) -> None:
+    leaving = PushRule(
+        id="leaving", targets=Targets(workspaces=("workspace3", "workspace4")), on_remove=OnRemove.RECALL
+    )
+    staying = PushRule(id="staying", targets=Targets(workspaces=("workspace4",)))
+    world.rules(SHARE_ALL, leaving, staying)
+    deliver(world, "1")
+    v1 = model("churn", "1").ref
+    world.rules(SHARE_ALL, staying)  # `leaving` removed
+
+    outcomes = world.engine.withdraw_rule(leaving, caller=PROVIDER, correlation_id="rm")
+
+    assert statuses(outcomes) == [("workspace3", "recalled"), ("workspace4", "skipped")]
+    assert ("workspace3", v1) in world.catalog.archived and ("workspace4", v1) not in world.catalog.archived
+    assert world.state.buried == {}  # not a fleet-wide recall: no tombstone
+
+    world.rules(SHARE_ALL, staying, leaving)  # the rule comes back: the version may be delivered again
+    world.state.memos.clear()
+    world.reconcile()
+    assert world.state.ledger[(v1.key, push_target("workspace3"))].status is LedgerStatus.PENDING
+
+
+def test_removing_a_rule_that_keeps_takes_nothing_back(world: World) -> None:
+    world.rules(SHARE_ALL, TO_WS3)
+    deliver(world, "1")
+    world.rules(SHARE_ALL)
+
+    assert world.engine.withdraw_rule(TO_WS3, caller=PROVIDER, correlation_id="rm") == []
+    assert world.catalog.archived == set()

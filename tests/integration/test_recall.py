@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 TARGETS = ("workspace3", "workspace4")
 
 
-def fleet_rules(engine: Engine, name: str, endpoint: str) -> None:
+def fleet_rules(engine: Engine, name: str, endpoint: str, on_remove: str = "keep") -> None:
     """contoso shares `name`; northwind registers it in workspace3, woodgrove serves it on workspace4."""
     document = parse_policy(
         f"""
@@ -38,6 +38,7 @@ push:
     tenant: northwind
     targets: {{workspaces: [workspace3]}}
     assets: {{kinds: [model], include: [{name}]}}
+    on_remove: {on_remove}
   - id: serve-{name}
     tenant: woodgrove
     targets: {{workspaces: [workspace4]}}
@@ -145,3 +146,22 @@ def test_the_cli_shows_a_recall_first_and_then_carries_it_out(
     assert done.exit_code == 0, done.stderr
     assert f"{bad} @ workspace3: recalled (archived {name}:{bad.version})" in done.stdout
     assert seeded.store.tombstone(bad.key) is not None and archived(ml, "workspace3", bad)
+
+
+def test_removing_a_rule_that_says_on_remove_recall_archives_what_it_delivered(
+    settings: Settings, seeded: Engine, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    name, endpoint = f"rc-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    fleet_rules(seeded, name, endpoint, on_remove="recall")
+    ref = deliver(seeded, ml, model_folder, name)
+
+    removed = CliRunner().invoke(
+        app, ["--json", "policy", "remove", f"register-{name}"], env=cli_env(settings)
+    )
+
+    assert removed.exit_code == 0, removed.stderr
+    withdrawn = json.loads(removed.stdout)["withdrawn"]
+    assert [(o["target"], o["status"]) for o in withdrawn] == [("workspace3", "recalled")]
+    assert archived(ml, "workspace3", ref)
+    assert serving(ml, endpoint) == {deployment_name(ref): 100}  # another rule's deployment: untouched
+    assert seeded.store.tombstone(ref.key) is None

@@ -111,7 +111,7 @@ def test_every_move_is_legal_and_follows_the_rules_or_raises(
     assert (after.asset_key, after.target, after.etag) == (before.asset_key, before.target, 'W/"7"')
     assert after.event_ids == ("evt-a", "evt-b", "evt-c")
     assert after.detail == {"rule": "push-new", "mode": "register", "wave": "1"}
-    new_round = to in QUEUED and start in {S.FAILED, S.REFUSED}
+    new_round = to in QUEUED and start in {S.FAILED, S.REFUSED, S.RECALLED}
     if to is S.RUNNING:
         assert (after.attempts, after.rounds, after.started) == (4, 2, NOW)
     elif new_round:
@@ -252,7 +252,7 @@ def test_attempts_count_claims_of_the_round_and_rounds_count_fresh_queueings(
     current: LedgerEntry | None = None
     attempts, rounds = 0, 1
     for to, event_id in steps:
-        if current is not None and to in QUEUED and current.status in {S.FAILED, S.REFUSED}:
+        if current is not None and to in QUEUED and current.status in {S.FAILED, S.REFUSED, S.RECALLED}:
             attempts, rounds = 0, rounds + 1
         if to is S.RUNNING:
             attempts += 1
