@@ -17,7 +17,7 @@ from shared.cli.application import Application, CliError, application, checked, 
 from shared.cli.backend import CLI_CALLER
 from shared.domain import AssetKind
 from shared.engine import new_correlation_id
-from shared.policy import AssetSelector, Policy, PushRule, RuleId, ShareRule
+from shared.policy import AssetSelector, OnRemove, Policy, PushRule, RuleId, ShareRule
 from shared.policy_file import MAX_POLICY_BYTES, PolicyDocument, PolicyFileError, Problem, check_policy
 
 app = typer.Typer(help="Policy: load, inspect and export share and push rules.", no_args_is_help=True)
@@ -97,7 +97,7 @@ def remove(ctx: typer.Context, rule_id: Annotated[str, typer.Argument(metavar="R
     # A push rule with `on_remove: recall` takes back what only it delivered (shared.engine.fleet).
     withdrawn = (
         cli.engine.withdraw_rule(removed, caller=CLI_CALLER, correlation_id=new_correlation_id())
-        if removed is not None
+        if removed is not None and removed.on_remove is OnRemove.RECALL  # else no engine is needed
         else []
     )
     if cli.json_output:

@@ -391,7 +391,7 @@ def test_rules_list_put_validate_delete_for_provider_and_tenant(call: Call, seed
     assert call("api_rules_put", document, caller=tenant("contoso")).body["stored"] == ["contoso-gets-nlp"]
     assert "contoso-gets-nlp" in {rule.id for rule in seeded.store.load_policy().push}
     removed = call("api_rules_delete", caller=tenant("contoso"), route_params={"rule_id": "contoso-gets-nlp"})
-    assert removed.body == {"removed": "contoso-gets-nlp"}
+    assert removed.body == {"removed": "contoso-gets-nlp", "withdrawn": []}  # on_remove: keep
     assert "contoso-gets-nlp" not in {rule.id for rule in seeded.store.load_policy().push}
     gone = call("api_rules_delete", route_params={"rule_id": "contoso-gets-nlp"})
     assert gone.status == 404 and gone.error["message"] == "rule `contoso-gets-nlp` does not exist"
