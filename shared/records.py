@@ -48,6 +48,7 @@ class Action(StrEnum):
     SYNC = "sync"
     PUBLISH = "publish"
     RECALL = "recall"
+    ROLLOUT = "rollout"
 
 
 class Status(StrEnum):

@@ -20,6 +20,7 @@ from shared.domain import LedgerStatus
 from shared.engine import TenantView
 from shared.entities import iso
 from shared.errors import InvalidInputError
+from shared.planner.rollout import ROLLOUT_TARGET_PREFIX
 from shared.records import LedgerEntry
 
 _ERROR_STATES = {LedgerStatus.FAILED, LedgerStatus.RETRYING, LedgerStatus.CONFLICT, LedgerStatus.REFUSED}
@@ -41,6 +42,8 @@ def status(call: Call) -> ApiResponse:
     shares: list[dict[str, Any]] = []
     # One scan: share rows are keyed by asset, their origin is a field (an operator query, not a hot path).
     for entry in call.store.list_ledger():
+        if entry.target.startswith(ROLLOUT_TARGET_PREFIX):  # a resumed rollout's marker, not a target
+            continue
         row = status_row(entry)
         about, asset = row["workspace"], row["asset"]
         if (

@@ -33,6 +33,7 @@ from shared.cli import (
     pull,
     recall,
     registry,
+    rollout,
     status,
     sync,
     tenant,
@@ -179,6 +180,7 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(registry.app, name="registry")
 app.add_typer(policy.app, name="policy")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(rollout.app, name="rollout")
 app.command(name="explain")(explain.explain)
 # Operations: the engine in-process, on the same storage and AzureML as the Functions app, or (--api)
 # the Function App's HTTP API; shared/cli/backend.py picks.

@@ -25,6 +25,7 @@ from shared.cli.outcomes import Scope, SyncReply
 from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import SyncScope, new_correlation_id
 from shared.entities import iso, parse_iso
+from shared.planner.rollout import ROLLOUT_TARGET_PREFIX
 from shared.records import AuditRecord, LedgerEntry, Outcome
 
 ACTOR = "regsync-cli"
@@ -187,7 +188,11 @@ class EngineBackend:
             raise unknown("tenant", tenant)
         names = {item.name for item in cli.read_list(lambda: cli.store.list_workspaces(tenant=tenant))}
         names = names & {workspace} if workspace else names
-        rows = [StatusRow.of(entry) for entry in cli.read_list(lambda: list(cli.store.list_ledger()))]
+        entries = cli.read_list(lambda: list(cli.store.list_ledger()))
+        # A resumed rollout's marker row is not a target.
+        rows = [
+            StatusRow.of(entry) for entry in entries if not entry.target.startswith(ROLLOUT_TARGET_PREFIX)
+        ]
         return StatusView(in_view(rows, names), names)
 
     def audit(self, *, limit: int, day: datetime | None, tenant: str | None, after: str | None) -> AuditPage:

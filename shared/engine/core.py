@@ -16,6 +16,7 @@ from shared.engine.apply import Applier
 from shared.engine.logs import log
 from shared.errors import PermanentError, judge
 from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric, oldest_version
+from shared.planner.rollout import resumed_rules
 from shared.policy import NameOwners, decide_share, declared_claim, name_owners, provenance_tenant
 from shared.ports import Catalog, Clock, State, WorkQueue
 from shared.provenance import origin_of, registry_copy
@@ -134,7 +135,7 @@ class EngineCore(Generic[StoreT]):
         entries = self.store.entries_for_asset(asset.ref.key)
         in_flight = origin_of(asset.tags) is None and any(entry.target == SHARE_TARGET for entry in entries)
         rows = {entry.workspace: entry for entry in entries if entry.workspace}
-        return FanoutSnapshot(asset, owners, rows, in_flight, latest_version)
+        return FanoutSnapshot(asset, owners, rows, in_flight, latest_version, resumed_rules(entries))
 
     def latest_version(self, registry: Registry, ref: AssetRef) -> str:
         if ref.version.isdigit():

@@ -12,16 +12,19 @@ and writes nothing.
 from __future__ import annotations
 
 from shared.auth import Caller
-from shared.domain import AssetKind, AssetRef, Workspace
+from shared.domain import AssetKind, AssetRef, LedgerStatus, Workspace
 from shared.engine.core import StoreT
 from shared.engine.requests import PROVIDER, Requests, for_caller
 from shared.errors import NotFoundError
+from shared.ledger import transition
 from shared.planner import World, decide_fanout
 from shared.planner.drift import DriftLine, plan_drift, ref_of
 from shared.planner.recall import RecallSnapshot, RecallTarget, action_of, plan_recall, take_back
+from shared.planner.rollout import rollout_target
+from shared.planner.world import audit_line
 from shared.policy import OnRemove, PushMode, PushRule, provenance_tenant
 from shared.records import Action, Outcome, Status, Tombstone
-from shared.steps import preview
+from shared.steps import WriteRow, preview
 
 
 class Fleet(Requests[StoreT]):
@@ -132,6 +135,37 @@ class Fleet(Requests[StoreT]):
             if outcome is not None:
                 outcomes.append(outcome)
         return for_caller(caller, outcomes, world)
+
+    def resume_rollout(
+        self, ref: AssetRef, rule_id: str, *, caller: Caller = PROVIDER, correlation_id: str
+    ) -> list[Outcome]:
+        """Lift a rollout's stop for one version (the provider only): its later waves go on; the failed
+        target stays failed (`regsync sync --workspace` queues it afresh). Then fan the version out."""
+        caller.require_provider("resume a rollout")
+        world = self.world()
+        rule = next((r for r in world.policy.push if r.id == rule_id and r.rollout is not None), None)
+        asset = self.gateway.get_registry_asset(world.registry, ref) if rule is not None else None
+        if rule is None or asset is None:
+            raise NotFoundError(f"no rollout of rule `{rule_id}` for {ref}")
+        reason = f"rollout of rule {rule_id} resumed by {caller.name}"
+        outcome = Outcome(Action.ROLLOUT, str(ref), rule_id, Status.DONE, reason)
+        row = transition(
+            None,
+            LedgerStatus.SUCCEEDED,
+            key=ref.key,
+            target=rollout_target(rule_id),
+            now=self.clock(),
+            message=reason,
+            correlation_id=correlation_id,
+        )
+        before = self.store.get_entry(ref.key, rollout_target(rule_id))
+        outcomes: list[Outcome] = []
+        if before is None:
+            audit = audit_line(outcome, caller.name, correlation_id)
+            outcomes += self.applier.apply([WriteRow(outcome, None, row, "resume", audit=audit)])
+        latest = self.latest_version(world.registry, ref)
+        outcomes += self.fan_out(asset, world=world, correlation_id=correlation_id, latest_version=latest)
+        return outcomes
 
     def observe_recall_targets(self, ref: AssetRef, world: World) -> tuple[RecallTarget, ...]:
         """The version's push rows (one partition query) and, where it was deployed, the endpoint."""

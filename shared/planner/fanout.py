@@ -13,6 +13,7 @@ from datetime import datetime
 from shared.domain import Asset, AssetRef, LedgerStatus, Workspace
 from shared.ledger import abandoned, transition
 from shared.planner.recall import withhold_recalled
+from shared.planner.rollout import hold_waves
 from shared.planner.world import MAX_AUTOMATIC_ROUNDS, Retry, S, World, answer, audit_line
 from shared.policy import (
     Gate,
@@ -43,6 +44,7 @@ class FanoutSnapshot:
     rows: Mapping[str, LedgerEntry] = field(default_factory=dict)  # push rows by target workspace
     share_in_flight: bool = False  # our share of it has not stamped its provenance yet
     latest_version: str = ""
+    resumed: frozenset[str] = frozenset()  # rules whose stopped rollout of it an operator resumed
 
 
 def delivery_refusal(asset: Asset, owners: NameOwners) -> str | None:
@@ -96,8 +98,10 @@ def plan_fanout(
     if refusal:  # one line for the version, not one per target
         outcome = answer(Action.FANOUT, ref, "", Status.REFUSED, refusal)
         return [*steps, Record(outcome, audit_line(outcome, correlation_id=correlation_id))]
+    going, held = hold_waves(list(decisions), s.rows, s.resumed, now=now)  # rules with waves
+    steps += [Report(answer(action, ref, d.target, Status.SKIPPED, why), "hold") for d, why in held]
     silent = 0
-    for decision in decisions:
+    for decision in going:
         if not decision.allowed:
             if worth_reporting(decision):
                 steps.append(Report(answer(action, ref, decision.target, Status.REFUSED, decision.reason)))
@@ -149,7 +153,12 @@ def _fanout_step(
     action: Action,
 ) -> Step:
     ref, target = message.ref, decision.target
-    detail = {"rule": decision.rule_id or "", "mode": decision.action.mode.value if decision.action else ""}
+    detail: dict[str, object] = {
+        "rule": decision.rule_id or "",
+        "mode": decision.action.mode.value if decision.action else "",
+    }
+    if decision.rollout is not None:
+        detail["wave"] = decision.wave  # the rollout's later waves read it
     gated = decision.gate is Gate.APPROVAL
 
     def queue(status: LedgerStatus, reason: str, name: str) -> WriteRow:

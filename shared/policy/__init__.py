@@ -39,10 +39,12 @@ from shared.policy.rules import (
     PushAction,
     PushMode,
     PushRule,
+    Rollout,
     RuleId,
     ShareRule,
     Targets,
     VersionPolicy,
+    Wave,
 )
 
 __all__ = [
@@ -58,11 +60,13 @@ __all__ = [
     "PushDecision",
     "PushMode",
     "PushRule",
+    "Rollout",
     "RuleId",
     "ShareDecision",
     "ShareRule",
     "Targets",
     "VersionPolicy",
+    "Wave",
     "decide_push",
     "decide_share",
     "decide_targets",

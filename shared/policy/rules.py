@@ -200,6 +200,42 @@ class PushAction(Frozen):
         return self
 
 
+class Wave(Frozen):
+    """One wave of a rollout: the workspaces it names, of the stages or tenants it names, or the rest."""
+
+    workspaces: tuple[WorkspaceName, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    tenants: tuple[TenantId, ...] = ()
+    rest: bool = False
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Wave:
+        if not (self.workspaces or self.stages or self.tenants or self.rest):
+            raise ValueError("a wave names workspaces, stages or tenants, or is `rest: true`")
+        return self
+
+    def matches(self, workspace: Workspace) -> bool:
+        return self.rest or Targets(
+            workspaces=self.workspaces, stages=self.stages, tenants=self.tenants
+        ).matches(workspace)
+
+
+class Rollout(Frozen):
+    """Progressive delivery of each new version: wave by wave, the next one only when every target of the
+    earlier ones succeeded (deployments: ready) at least `wait_healthy` ago; a failure stops it."""
+
+    waves: tuple[Wave, ...] = Field(min_length=1, max_length=20)
+    wait_healthy: str = Field(default="0s", pattern=r"^[0-9]{1,6}[smh]$")  # e.g. 10m
+
+    @property
+    def wait_seconds(self) -> int:
+        return int(self.wait_healthy[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.wait_healthy[-1]]
+
+    def wave_of(self, workspace: Workspace) -> int:
+        """The first wave that takes the workspace; a workspace no wave names goes last."""
+        return next((i for i, wave in enumerate(self.waves) if wave.matches(workspace)), len(self.waves))
+
+
 class PushRule(Rule):
     """Consumer side (or the provider's): which registry assets reach which workspaces, and how."""
 
@@ -213,6 +249,7 @@ class PushRule(Rule):
     # deployment is pushed again, traffic moved back), like Argo CD's selfHeal; false: only reported.
     self_heal: bool = False
     on_remove: OnRemove = OnRemove.KEEP
+    rollout: Rollout | None = None  # None: every target at once
 
     @model_validator(mode="after")
     def _pinned_needs_version(self) -> PushRule:
