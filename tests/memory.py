@@ -357,7 +357,7 @@ class MemoryCatalog:
         for other in newest:
             if other in serving:
                 continue
-            if kept < action.keep_deployments:
+            if kept < action.keep_deployments and endpoint.deployments[other].state != "Failed":
                 kept += 1
                 continue
             del endpoint.deployments[other]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from devstack.emulator.launch import EmulatorAdmin
 from shared.azureml import deployment_name
 from shared.cli import app
 from shared.domain import AssetKind, AssetRef, LedgerStatus
@@ -165,3 +166,26 @@ def test_removing_a_rule_that_says_on_remove_recall_archives_what_it_delivered(
     assert archived(ml, "workspace3", ref)
     assert serving(ml, endpoint) == {deployment_name(ref): 100}  # another rule's deployment: untouched
     assert seeded.store.tombstone(ref.key) is None
+
+
+def test_a_recall_goes_back_past_a_failed_deployment_to_the_last_good_one(
+    seeded: Engine, ml: Callable[[str], Any], model_folder: Path, admin: EmulatorAdmin
+) -> None:
+    """1 serves, 2's deployment fails (injected: the emulator's OutOfQuota), 3 serves; recalling 3 moves
+    the traffic back to 1, which keep_deployments kept (a failed deployment is never one of those kept)."""
+    name, endpoint = f"rc-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    fleet_rules(seeded, name, endpoint)
+    good = deliver(seeded, ml, model_folder, name)
+    failing = AssetRef(kind=AssetKind.MODEL, name=name, version=str(int(good.version) + 1))
+    admin.set_provisioning("workspace4", endpoint, deployment_name(failing), failure="quota")
+    register_model(ml, "workspace1", name, model_folder)
+    origin = seeded.store.get_workspace("workspace1")
+    assert origin is not None
+    seeded.propagate(origin, failing, correlation_id="fails")
+    follow_pushes(seeded, lambda: status(seeded, failing, "workspace4") is LedgerStatus.FAILED)
+    bad = deliver(seeded, ml, model_folder, name)
+    assert serving(ml, endpoint) == {deployment_name(bad): 100}
+
+    seeded.recall(AssetKind.MODEL, name, bad.version, reason="bad", correlation_id="r")
+
+    assert serving(ml, endpoint) == {deployment_name(good): 100}
