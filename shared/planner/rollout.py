@@ -1,4 +1,5 @@
-"""Progressive rollout: which targets of a push rule with waves may receive a version now. Pure.
+"""Progressive rollout: which targets of a push rule with waves (or maintenance windows) may receive a
+version now. Pure.
 
 Who calls it: shared.planner.fanout (`plan_fanout`), for every fan-out (an event's, the reconcile's, a
 person's sync). A target in wave k is held until every target of the earlier waves has its push row
@@ -6,7 +7,8 @@ person's sync). A target in wave k is held until every target of the earlier wav
 (or conflicting) earlier target stops the rollout until an operator resumes it (`regsync rollout
 resume`, a `rollout|RULE` row in the version's ledger partition, which the fan-out reads anyway) or
 recalls the version. Held targets get no row: the reconcile judges the version again on each pass (no
-memo is kept while something is held), which is how the next wave starts.
+memo is kept while something is held), which is how the next wave starts. A target with maintenance
+windows (the rule's `maintenance`) is held the same way while none of its windows is open.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def hold_waves(
     going: list[PushDecision] = []
     held: list[tuple[PushDecision, str]] = []
     for decision in decisions:
+        closed = _outside_windows(decision, now)
+        if closed is not None:
+            held.append((decision, closed))
+            continue
         if not decision.allowed or decision.rollout is None:
             going.append(decision)
             continue
@@ -57,6 +63,17 @@ def hold_waves(
         else:
             held.append((decision, f"{label}: {why}"))
     return going, held
+
+
+def _outside_windows(decision: PushDecision, now: datetime) -> str | None:
+    """Why an allowed push into a workspace with maintenance windows waits: none of them is open."""
+    if not decision.allowed or not decision.windows or any(w.open_at(now) for w in decision.windows):
+        return None
+    opens = min(window.next_opening(now) for window in decision.windows)
+    when = opens.isoformat(timespec="minutes")
+    return (
+        f"outside {decision.target}'s maintenance windows (rule {decision.rule_id}); the next opens at {when}"
+    )
 
 
 def _earlier(

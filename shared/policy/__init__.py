@@ -46,12 +46,14 @@ from shared.policy.rules import (
     VersionPolicy,
     Wave,
 )
+from shared.policy.windows import MaintenanceWindow
 
 __all__ = [
     "AssetSelector",
     "Destination",
     "Effect",
     "Gate",
+    "MaintenanceWindow",
     "NameClaim",
     "NameOwners",
     "OnRemove",

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from shared.domain import Asset, AssetRef, Registry, Workspace
 from shared.policy.rules import Effect, Gate, Policy, PushAction, Rollout, Rule, ShareRule, VersionPolicy
+from shared.policy.windows import MaintenanceWindow
 
 R = TypeVar("R", bound=Rule)
 
@@ -39,6 +40,7 @@ class PushDecision:
     pinned_version: str | None = None
     rollout: Rollout | None = None  # the allowing rule's waves (shared.planner.rollout)
     wave: int = 0  # the target's wave in it
+    windows: tuple[MaintenanceWindow, ...] = ()  # the target's maintenance windows: pushes start in them
 
 
 def region_refusal(workspace: Workspace, registry: Registry) -> str | None:
@@ -130,6 +132,7 @@ def decide_push(
         pinned_version=allow.pinned_version,
         rollout=allow.rollout,
         wave=allow.rollout.wave_of(target) if allow.rollout else 0,
+        windows=tuple(window for window in allow.maintenance if window.matches(target)),
     )
 
 

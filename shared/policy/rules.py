@@ -31,6 +31,7 @@ from shared.domain import (
     Workspace,
     WorkspaceName,
 )
+from shared.policy.windows import DURATION_PATTERN, MaintenanceWindow, seconds_of
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")]
@@ -248,11 +249,11 @@ class Rollout(Frozen):
     earlier ones succeeded (deployments: ready) at least `wait_healthy` ago; a failure stops it."""
 
     waves: tuple[Wave, ...] = Field(min_length=1, max_length=20)
-    wait_healthy: str = Field(default="0s", pattern=r"^[0-9]{1,6}[smh]$")  # e.g. 10m
+    wait_healthy: str = Field(default="0s", pattern=DURATION_PATTERN)  # e.g. 10m
 
     @property
     def wait_seconds(self) -> int:
-        return int(self.wait_healthy[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.wait_healthy[-1]]
+        return seconds_of(self.wait_healthy)
 
     def wave_of(self, workspace: Workspace) -> int:
         """The first wave that takes the workspace; a workspace no wave names goes last."""
@@ -273,6 +274,8 @@ class PushRule(Rule):
     self_heal: bool = False
     on_remove: OnRemove = OnRemove.KEEP
     rollout: Rollout | None = None  # None: every target at once
+    # Pushes into the workspaces a window names start only while it is open (shared.planner.rollout).
+    maintenance: tuple[MaintenanceWindow, ...] = Field(default=(), max_length=20)
 
     @model_validator(mode="after")
     def _pinned_needs_version(self) -> PushRule:

@@ -8,7 +8,17 @@ from shared.azureml import deployment_name
 from shared.domain import LedgerStatus
 from shared.engine import SyncScope
 from shared.engine.requests import PROVIDER
-from shared.policy import AssetSelector, PushAction, PushMode, PushRule, Rollout, ShareRule, Targets, Wave
+from shared.policy import (
+    AssetSelector,
+    MaintenanceWindow,
+    PushAction,
+    PushMode,
+    PushRule,
+    Rollout,
+    ShareRule,
+    Targets,
+    Wave,
+)
 from shared.records import push_target
 from tests.engine.conftest import World, model
 
@@ -104,3 +114,31 @@ def test_a_failed_canary_stops_the_rollout_until_an_operator_resumes_it(world: W
         LedgerStatus.SUCCEEDED,
     )
     assert row_status(world, "workspace4") is LedgerStatus.FAILED  # resuming does not retry the canary
+
+
+def test_a_push_into_a_workspace_with_maintenance_windows_waits_until_one_opens(world: World) -> None:
+    nightly = MaintenanceWindow(workspaces=("workspace3",), cron="0 2 * * *", duration="2h")
+    world.rules(
+        SHARE_ALL,
+        PushRule(
+            id="to-ws3-4", targets=Targets(workspaces=("workspace3", "workspace4")), maintenance=(nightly,)
+        ),
+    )
+
+    outcomes = world.engine.handle_event(
+        world.register("workspace1", model("churn", "1")), correlation_id="c"
+    )  # 12:00
+
+    held = {o.target: o for o in outcomes if o.action == "push"}
+    assert held["workspace4"].status.value == "pending"  # no window names it
+    assert held["workspace3"].status.value == "skipped"
+    assert "outside workspace3's maintenance windows" in held["workspace3"].reason
+    assert "the next opens at 2026-12-01T02:00" in held["workspace3"].reason
+    world.drain()
+    assert row_status(world, "workspace3") is None
+
+    world.clock.advance(hours=14, minutes=30)  # 02:30: the window is open
+    world.reconcile()
+    world.drain()
+
+    assert row_status(world, "workspace3") is LedgerStatus.SUCCEEDED
