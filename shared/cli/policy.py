@@ -59,7 +59,14 @@ def load(
     """Validate a policy file, then store its inventory and rules (nothing at all if it is invalid)."""
     cli = application(ctx)
     document, warnings = _parse(cli, file, with_store=True)
+    before = cli.read(cli.store.load_policy, Policy()).push if replace else ()
     removed = apply_document(cli.writable_store(), document, replace_all=replace)
+    # Removed push rules that say `on_remove: recall` take back what only they delivered.
+    recalling = [rule for rule in before if rule.id in removed and rule.on_remove is OnRemove.RECALL]
+    for rule in recalling:
+        for outcome in cli.engine.withdraw_rule(rule, caller=CLI_CALLER, correlation_id=new_correlation_id()):
+            if not cli.json_output:
+                cli.emit_line(f"{outcome.subject} @ {outcome.target}: {outcome.label} ({outcome.reason})")
     if not cli.json_output:
         _warn(cli, file, warnings)
     if cli.json_output:

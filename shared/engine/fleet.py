@@ -167,6 +167,37 @@ class Fleet(Requests[StoreT]):
         outcomes += self.fan_out(asset, world=world, correlation_id=correlation_id, latest_version=latest)
         return outcomes
 
+    def withdraw_workspace(self, name: str, *, caller: Caller, correlation_id: str) -> list[Outcome]:
+        """Before a workspace leaves RegSync: take back what rules that say `on_remove: recall` delivered
+        to it (a copy archived, an endpoint moved back), while it is still managed. No tombstone."""
+        world = self.world()
+        workspace = self.workspace_for(caller, name, world)
+        rules = {rule.id: rule for rule in world.policy.push if rule.on_remove is OnRemove.RECALL}
+        outcomes: list[Outcome] = []
+        for row in self.store.list_ledger(workspace=name):
+            rule = rules.get(str(row.detail.get("rule", "")))
+            if rule is None:
+                continue
+            endpoint = None
+            if rule.action.mode is not PushMode.REGISTER and row.status in {
+                LedgerStatus.SUCCEEDED,
+                LedgerStatus.DEPLOYING,
+            }:
+                endpoint = self.gateway.endpoint_view(workspace, rule.action)
+            target = RecallTarget(row, workspace, rule.action, endpoint)
+            step = take_back(
+                target,
+                ref_of(row),
+                world,
+                world.recalled,
+                now=self.clock(),
+                correlation_id=correlation_id,
+                actor=caller.name,
+            )
+            if (outcome := self.applier.run(step)) is not None:
+                outcomes.append(outcome)
+        return outcomes
+
     def observe_recall_targets(self, ref: AssetRef, world: World) -> tuple[RecallTarget, ...]:
         """The version's push rows (one partition query) and, where it was deployed, the endpoint."""
         actions = {rule.id: rule.action for rule in world.policy.push}

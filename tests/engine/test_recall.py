@@ -237,3 +237,23 @@ def test_removing_a_rule_that_keeps_takes_nothing_back(world: World) -> None:
 
     assert world.engine.withdraw_rule(TO_WS3, caller=PROVIDER, correlation_id="rm") == []
     assert world.catalog.archived == set()
+
+
+def test_a_workspace_leaving_takes_back_what_rules_with_on_remove_recall_delivered(world: World) -> None:
+    recalling = PushRule(
+        id="recalling", targets=Targets(workspaces=("workspace3",)), on_remove=OnRemove.RECALL
+    )
+    keeping = PushRule(
+        id="keeping", targets=Targets(workspaces=("workspace3",)), assets=AssetSelector(include=("other",))
+    )
+    world.rules(SHARE_ALL, recalling, keeping)
+    deliver(world, "1")
+    world.engine.handle_event(world.register("workspace1", model("other", "1")), correlation_id="o")
+    world.drain()
+
+    outcomes = world.engine.withdraw_workspace("workspace3", caller=PROVIDER, correlation_id="leave")
+
+    assert statuses(outcomes) == [("workspace3", "recalled")]
+    assert world.catalog.archived == {
+        ("workspace3", model("churn", "1").ref)
+    }  # `other` stays: its rule keeps

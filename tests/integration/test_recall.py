@@ -189,3 +189,42 @@ def test_a_recall_goes_back_past_a_failed_deployment_to_the_last_good_one(
     seeded.recall(AssetKind.MODEL, name, bad.version, reason="bad", correlation_id="r")
 
     assert serving(ml, endpoint) == {deployment_name(good): 100}
+
+
+def test_rules_removed_by_a_load_with_replace_and_a_workspace_leaving_take_back_what_they_delivered(
+    settings: Settings, seeded: Engine, ml: Callable[[str], Any], model_folder: Path, tmp_path: Path
+) -> None:
+    name, endpoint = f"rc-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    fleet_rules(seeded, name, endpoint, on_remove="recall")
+    ref = deliver(seeded, ml, model_folder, name)
+    env = cli_env(settings)
+    kept = tmp_path / "kept.yaml"  # the register rule is gone from the file
+    kept.write_text(
+        f"""
+share:
+  - {{id: share-{name}, tenant: contoso, workspaces: [workspace1], assets: {{include: [{name}]}}}}
+push:
+  - id: serve-{name}
+    tenant: woodgrove
+    targets: {{workspaces: [workspace4]}}
+    assets: {{kinds: [model], include: [{name}]}}
+    action: {{mode: deploy_online, endpoint: {endpoint}, instance_count: 1}}
+    on_remove: recall
+""",
+        encoding="utf-8",
+    )
+
+    loaded = CliRunner().invoke(app, ["policy", "load", str(kept), "--replace"], env=env)
+
+    assert loaded.exit_code == 0, loaded.stderr
+    assert f"{ref} @ workspace3: recalled" in loaded.stdout
+    assert archived(ml, "workspace3", ref)
+
+    left = CliRunner().invoke(app, ["--json", "workspace", "remove", "workspace4"], env=env)
+
+    assert left.exit_code == 0, left.stderr
+    [withdrawn] = json.loads(left.stdout)["withdrawn"]
+    # workspace4 serves only this version: nothing to go back to, and the rule keeps the deployment
+    assert (withdrawn["target"], withdrawn["status"]) == ("workspace4", "recalled")
+    assert "remove_when_recalled: false" in withdrawn["reason"]
+    assert seeded.store.get_workspace("workspace4") is None
