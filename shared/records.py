@@ -223,6 +223,9 @@ class PushMessage(Message):
     # 0: a push. n > 0: the n-th delayed check of a started deployment (its row is `deploying` and
     # remembers n as `checks`: a stale or duplicate check finds another number and does nothing).
     follow: int = Field(default=0, ge=0)
+    # True: the watch of a claimed push, sent with the lease's delay when the push is claimed. It takes
+    # the push over if its worker stopped renewing the claim (a crash); otherwise it does nothing.
+    watch: bool = False
 
     @property
     def ref(self) -> AssetRef:

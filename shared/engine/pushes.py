@@ -48,6 +48,7 @@ class Pushes(Reconcile[StoreT]):
         row = self.store.get_entry(ref.key, push_target(message.target))
         step = plan_push_before_observing(message, row, now=self.clock())
         if step is None:
+            message = message.model_copy(update={"watch": False})  # a watch taking over is the push now
             try:
                 world = self.world()
                 asset = self.gateway.get_registry_asset(world.registry, ref)
