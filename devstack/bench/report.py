@@ -240,6 +240,7 @@ def print_report(results: dict[str, Any]) -> None:
                 (
                     "workspaces",
                     "assets_per_workspace",
+                    "seed_s",
                     "converge_s",
                     "seconds",
                     "azureml_calls",
