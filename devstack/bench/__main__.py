@@ -20,7 +20,7 @@ from devstack.bench.faults import bench_faults
 from devstack.bench.imports import import_seconds
 from devstack.bench.propagation import bench_fanout
 from devstack.bench.reconcile import bench_reconcile
-from devstack.bench.report import as_json, goals, print_report
+from devstack.bench.report import as_json, as_markdown, goals, print_report
 from devstack.bench.stack import running_stack
 
 SECTIONS = ("fanout", "reconcile", "crash", "faults", "imports", "decide")
@@ -39,6 +39,7 @@ class Options:
     fault_targets: int
     fault_rate: float
     as_json: bool
+    as_markdown: bool
 
 
 def sizes(text: str) -> tuple[int, ...]:
@@ -59,6 +60,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    parser.add_argument("--markdown", action="store_true", help="also print the goals table as Markdown")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Options(
@@ -73,6 +75,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         fault_targets=3 if quick else args.fault_targets,
         fault_rate=args.fault_rate,
         as_json=bool(args.json),
+        as_markdown=bool(args.markdown),
     )
 
 
@@ -113,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(results, separators=(",", ":"), default=str))
     else:
         print_report(results)
+    if options.as_markdown:
+        print(as_markdown(goals(results)))
     return 0
 
 

@@ -187,6 +187,19 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     return found
 
 
+def as_markdown(found: list[Goal]) -> str:
+    """The goals table as docs/benchmarks.md records it."""
+    lines = [
+        "| scenario | naive | RegSync | critical path | ratio | goal | met? |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    lines += [
+        f"| {g.scenario} | {g.naive} | {g.regsync} | {g.critical} | {g.ratio} | {g.goal} | {g.met} |"
+        for g in found
+    ]
+    return "\n".join(lines)
+
+
 def as_json(found: list[Goal]) -> list[dict[str, str]]:
     return [asdict(goal) for goal in found]
 
