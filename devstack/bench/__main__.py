@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 from devstack.bench.crash import bench_crash
 from devstack.bench.decide import bench_decide
+from devstack.bench.deploy import bench_deploy
 from devstack.bench.faults import bench_faults
 from devstack.bench.imports import import_seconds
 from devstack.bench.propagation import bench_fanout
@@ -23,7 +25,7 @@ from devstack.bench.reconcile import bench_reconcile
 from devstack.bench.report import as_json, as_markdown, goals, print_report
 from devstack.bench.stack import running_stack
 
-SECTIONS = ("fanout", "reconcile", "crash", "faults", "imports", "decide")
+SECTIONS = ("fanout", "deploy", "reconcile", "crash", "faults", "imports", "decide")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Options:
     concurrency: int
     reconcile_workspaces: int
     reconcile_assets: tuple[int, ...]
+    deploy_targets: int
     crash_targets: int
     fault_targets: int
     fault_rate: float
@@ -55,6 +58,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--concurrency", type=int, default=50, help="queue workers at once (default 50)")
     parser.add_argument("--reconcile-workspaces", type=int, default=100)
     parser.add_argument("--reconcile-assets", type=sizes, default=(10, 100, 1000), help="e.g. 10,100,1000")
+    parser.add_argument("--deploy-targets", type=int, default=5)
     parser.add_argument("--crash-targets", type=int, default=20)
     parser.add_argument("--fault-targets", type=int, default=20)
     parser.add_argument("--fault-rate", type=float, default=0.2)
@@ -71,6 +75,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         concurrency=args.concurrency,
         reconcile_workspaces=3 if quick else args.reconcile_workspaces,
         reconcile_assets=(2, 5) if quick else args.reconcile_assets,
+        deploy_targets=2 if quick else args.deploy_targets,
         crash_targets=2 if quick else args.crash_targets,
         fault_targets=3 if quick else args.fault_targets,
         fault_rate=args.fault_rate,
@@ -96,11 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     workspace_count = (
         max(options.targets, options.reconcile_workspaces, options.crash_targets, options.fault_targets) + 1
     )
-    with running_stack(workspace_count) as stack:
+    # The SDK prints progress ("Check: endpoint ... exists", dots) on stdout: keep stdout for the report.
+    with contextlib.redirect_stdout(sys.stderr), running_stack(workspace_count) as stack:
         if "fanout" in options.sections:
             results["fanout"] = bench_fanout(
                 stack, options.targets, options.latency_ms, options.repeats, options.concurrency
             )
+        if "deploy" in options.sections:
+            results["deploy"] = bench_deploy(stack, options.deploy_targets, options.concurrency)
         if "faults" in options.sections:
             results["faults"] = bench_faults(
                 stack, options.fault_targets, options.latency_ms, options.fault_rate, options.concurrency

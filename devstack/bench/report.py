@@ -30,6 +30,11 @@ def verdict(ok: bool, miss: str) -> str:
     return "yes" if ok else f"no: {miss}"
 
 
+def over(value: float, limit: float) -> str:
+    """By how much `value` exceeds `limit`, as a percentage of it."""
+    return f"{value / limit - 1:.0%} over"
+
+
 def per(calls: dict[str, Any], count: int) -> float:
     return round(calls["azureml_calls"] / max(1, count), 1)
 
@@ -58,7 +63,7 @@ def fanout_goals(b: dict[str, Any]) -> list[Goal]:
             f"{critical} s",
             f"{slack:.2f}x",
             f"<= {CRITICAL_SLACK}x",
-            verdict(slack <= CRITICAL_SLACK, f"{slack / CRITICAL_SLACK:.1f}x over"),
+            verdict(slack <= CRITICAL_SLACK, over(slack, CRITICAL_SLACK)),
         ),
         Goal(
             f"{at}, cold (fresh engine): vs warm",
@@ -67,7 +72,7 @@ def fanout_goals(b: dict[str, Any]) -> list[Goal]:
             "",
             f"{coldness:.2f}x",
             f"<= {COLD_SLACK}x",
-            verdict(coldness <= COLD_SLACK, f"{coldness / COLD_SLACK:.1f}x over"),
+            verdict(coldness <= COLD_SLACK, over(coldness, COLD_SLACK)),
         ),
         Goal(
             "AzureML requests per share",
@@ -117,7 +122,7 @@ def reconcile_goals(rows: list[dict[str, Any]]) -> list[Goal]:
             "",
             "",
             f"< {RECONCILE_S:.0f} s",
-            verdict(last["seconds"] < RECONCILE_S, f"{last['seconds'] / RECONCILE_S:.1f}x over"),
+            verdict(last["seconds"] < RECONCILE_S, over(last["seconds"], RECONCILE_S)),
         ),
     ]
 
@@ -151,9 +156,21 @@ def fault_goals(d: dict[str, Any]) -> list[Goal]:
             "",
             f"{ratio:.2f}x",
             f"<= {FAULT_SLACK}x, 0 dup, 0 lost",
-            verdict(
-                ok, f"{ratio / FAULT_SLACK:.1f}x over, {faulted['duplicates']} dup, {faulted['lost']} lost"
-            ),
+            verdict(ok, f"{over(ratio, FAULT_SLACK)}, {faulted['duplicates']} dup, {faulted['lost']} lost"),
+        ),
+    ]
+
+
+def deploy_goals(g: dict[str, Any]) -> list[Goal]:
+    return [
+        Goal(
+            f"AzureML requests per deploy push (online, new endpoint), {g['targets']} targets",
+            "",
+            f"{g['per_push']}",
+            "",
+            "",
+            "count and print",
+            f"counted ({g['succeeded']}/{g['targets']} ready)",
         ),
     ]
 
@@ -167,7 +184,7 @@ def import_goals(seconds: float) -> list[Goal]:
             "",
             "",
             f"< {IMPORT_S} s",
-            verdict(seconds < IMPORT_S, f"{seconds / IMPORT_S:.1f}x over"),
+            verdict(seconds < IMPORT_S, over(seconds, IMPORT_S)),
         ),
     ]
 
@@ -182,6 +199,8 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         found += crash_goals(results["crash"])
     if "faults" in results:
         found += fault_goals(results["faults"])
+    if "deploy" in results:
+        found += deploy_goals(results["deploy"])
     if "import_s" in results:
         found += import_goals(results["import_s"])
     return found
@@ -244,6 +263,12 @@ def print_report(results: dict[str, Any]) -> None:
         out.print(routes_table("naive: requests per share, by route", b["naive"]["share"]))
         out.print(
             routes_table("naive: requests per push, by route", b["naive"]["push"], b["naive"]["pushes"])
+        )
+    if "deploy" in results:
+        out.print(
+            routes_table(
+                "RegSync: requests per deploy push, by route", results["deploy"], results["deploy"]["targets"]
+            )
         )
     if "reconcile" in results:
         out.print(
