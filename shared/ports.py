@@ -8,7 +8,7 @@ cannot drift.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,11 +26,18 @@ class ConcurrentUpdateError(Exception):
 class Catalog(Protocol):
     """AzureML assets in workspaces and the registry. Raises shared.errors on failure."""
 
+    def warm(self, registry: Registry) -> None:
+        """Prepare, in the background, what calls to `registry` need (a cold start's first share)."""
+        ...
+
     def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None: ...
     def get_registry_asset(self, registry: Registry, ref: AssetRef) -> Asset | None: ...
     def workspace_latest(self, workspace: Workspace, kind: AssetKind) -> list[Asset]: ...
     def registry_latest(self, registry: Registry, kind: AssetKind) -> list[Asset]: ...
-    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]: ...
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[Asset]:
+        """Every version of `ref`'s name in the registry, with its tags, newest first."""
+        ...
+
     def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None: ...
     def share(
         self,
@@ -39,8 +46,11 @@ class Catalog(Protocol):
         registry: Registry,
         destination: AssetRef,
         tags: dict[str, str],
-    ) -> None: ...
-    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None: ...
+    ) -> Asset:
+        """Copy a workspace asset version into the registry with `tags`: the registry's copy."""
+        ...
+
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> Asset: ...
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
     ) -> Pushed:
@@ -77,6 +87,11 @@ class Ledger(Protocol):
     def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]: ...
     def create_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
     def update_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
+    def write_entries(self, changes: Sequence[tuple[LedgerEntry | None, LedgerEntry]]) -> list[LedgerEntry]:
+        """Rows of ONE asset version at once, all or nothing: each (before, after) creates `after` if
+        `before` is None, else replaces `before` if nobody changed it since. ConcurrentUpdateError (and
+        nothing written) if any of them exists already or changed."""
+        ...
 
 
 class Owners(Protocol):
@@ -105,6 +120,9 @@ class Memos(Protocol):
 
 class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
+    def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
+        """Send every body (side by side where the queue allows); an error once all were tried."""
+        ...
 
 
 class State(Inventory, Ledger, Owners, AuditLog, Memos, Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,7 @@ from shared.domain import (
 from shared.errors import ConflictError
 from shared.policy import Policy, PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
-from shared.provenance import TAG_REGISTRY_ID
+from shared.provenance import TAG_REGISTRY_ID, Origin, origin_of
 from shared.records import AuditRecord, LedgerEntry, Memo
 
 
@@ -125,6 +126,20 @@ class MemoryState:
         self.ledger[(entry.asset_key, entry.target)] = stored
         return stored
 
+    def write_entries(self, changes: Sequence[tuple[LedgerEntry | None, LedgerEntry]]) -> list[LedgerEntry]:
+        for before, _ in changes:  # all or nothing, as one Table transaction
+            self._before_write("create_entry" if before is None else "update_entry")
+        for before, after in changes:
+            current = self.ledger.get((after.asset_key, after.target))
+            if (current.etag if current else None) != (before.etag if before else None):
+                raise ConcurrentUpdateError(
+                    f"ledger row {after.asset_key} -> {after.target} changed meanwhile"
+                )
+        written = [replace(after, etag=uuid.uuid4().hex) for _, after in changes]
+        for entry in written:
+            self.ledger[(entry.asset_key, entry.target)] = entry
+        return written
+
     def _before_write(self, method: str) -> None:
         self.faults.check(method)
 
@@ -214,6 +229,9 @@ class MemoryCatalog:
 
     # --- the Catalog port ----------------------------------------------------------------------
 
+    def warm(self, registry: Registry) -> None:
+        pass  # nothing to prepare in memory
+
     def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None:
         self.faults.check("get_asset")
         stored = self.workspaces.get(workspace.name, {}).get((ref.kind, ref.name, ref.version))
@@ -232,9 +250,10 @@ class MemoryCatalog:
         self.faults.check("registry_latest")
         return _latest(self.registry, kind)
 
-    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]:
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[Asset]:
         self.faults.check("registry_versions")
-        return [version for (kind, name, version) in self.registry if (kind, name) == (ref.kind, ref.name)]
+        found = [s for (kind, name, _), s in self.registry.items() if (kind, name) == (ref.kind, ref.name)]
+        return [stored.asset for stored in sorted(found, key=lambda stored: -stored.order)]
 
     def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None:
         self.faults.check("latest_registry_version")
@@ -248,23 +267,24 @@ class MemoryCatalog:
         registry: Registry,
         destination: AssetRef,
         tags: dict[str, str],
-    ) -> None:
+    ) -> Asset:
         self.faults.check("share")
         source = self.get_asset(origin, ref)
         if source is None:
             raise ConflictError(f"{ref} is not in {origin.name}")
         key = (destination.kind, destination.name, destination.version)
-        if key in self.registry:  # the SDK refuses any share into an existing version, even the same one
-            raise ConflictError(
-                f"A model with this name and version already exists in registry: {destination}"
-            )
+        if key in self.registry:  # a version imported from elsewhere keeps its tags: a conflict
+            if origin_of(self.registry[key].asset.tags) != Origin(origin.name, ref.name, ref.version):
+                raise ConflictError(f"registry {destination} holds an asset imported from elsewhere")
+            return self.stamp_registry_tags(registry, destination, tags)
         copy = Asset(ref=destination, tags=dict(source.tags), job_name=source.job_name)
         self.registry[key] = _Stored(copy, next(self._order))
-        self.stamp_registry_tags(registry, destination, tags)
+        return self.stamp_registry_tags(registry, destination, tags)
 
-    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None:
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> Asset:
         self.faults.check("stamp_registry_tags")
         self.retag_registry(ref, tags)
+        return self.registry[(ref.kind, ref.name, ref.version)].asset
 
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
@@ -361,6 +381,10 @@ class MemoryQueue:
 
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         self.sent.append(SentMessage(dict(body), delay_seconds))
+
+    def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
+        for body in bodies:
+            self.send(body, delay_seconds=delay_seconds)
 
     def take(self) -> SentMessage | None:
         return self.sent.pop(0) if self.sent else None

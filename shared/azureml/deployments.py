@@ -122,6 +122,7 @@ def start_online(
             instance_type=action.instance_type,
             instance_count=action.instance_count,
             tags={**tags, TAG_DEPLOYED_AT: utc_now().isoformat()},
+            **scoring(action),
         )
     )
     what = f"started deploying {ref.name}:{ref.version} to online endpoint {endpoint_name}/{name}"
@@ -156,10 +157,24 @@ def start_batch(
             compute=action.compute,
             resources=ResourceConfiguration(instance_count=action.instance_count),
             tags={**tags, TAG_DEPLOYED_AT: utc_now().isoformat()},
+            **scoring(action),
         )
     )
     what = f"started deploying {ref.name}:{ref.version} to batch endpoint {endpoint_name}/{name}"
     return Pushed(what=what, deploying=True, operation=operation_url(poller))
+
+
+def scoring(action: PushAction) -> dict[str, Any]:
+    """The deployment's scoring code and environment, when the rule names them (a custom model)."""
+    from azure.ai.ml.entities import CodeConfiguration
+
+    found: dict[str, Any] = {}
+    if action.code_configuration is not None:
+        code, script = action.code_configuration.code, action.code_configuration.scoring_script
+        found["code_configuration"] = CodeConfiguration(code=code, scoring_script=script)
+    if action.environment is not None:
+        found["environment"] = action.environment
+    return found
 
 
 def deployment_state(

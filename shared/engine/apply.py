@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import telemetry
-from shared.domain import DeploymentState, LedgerStatus, Provisioning, Pushed
+from shared.domain import Asset, DeploymentState, LedgerStatus, Provisioning, Pushed
 from shared.engine.lease import Lease
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
@@ -37,6 +37,7 @@ from shared.steps import Claim, Defer, Follow, Push, Record, Report, Settlement,
 
 log = logging.getLogger("regsync.apply")
 _REBASE_TRIES = 3
+TRANSACTION_ROWS = 100  # Table Storage's limit per entity group transaction
 
 
 @dataclass
@@ -54,7 +55,51 @@ class Applier:
     watches: WorkQueue | None = None  # where a claimed push's watch goes (None: the push queue)
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
-        return [outcome for step in steps if (outcome := self.run(step)) is not None]
+        """Run the steps in order; a fan-out's row writes of one asset version go together (see
+        `_write_rows`), Reports (no effect) between them do not part them."""
+        answered: list[Outcome | None] = []
+        rows: list[tuple[int, WriteRow]] = []
+        for step in steps:
+            if isinstance(step, WriteRow) and not step.must_win:
+                if rows and rows[0][1].after.asset_key != step.after.asset_key:
+                    self._write_rows(rows, answered)
+                    rows = []
+                rows.append((len(answered), step))
+                answered.append(None)
+                continue
+            if not isinstance(step, Report) and rows:
+                self._write_rows(rows, answered)
+                rows = []
+            answered.append(self.run(step))
+        self._write_rows(rows, answered)
+        return [outcome for outcome in answered if outcome is not None]
+
+    def _write_rows(self, rows: list[tuple[int, WriteRow]], answered: list[Outcome | None]) -> None:
+        """Ledger rows of one asset version in one Table transaction (at most 100), then their messages
+        side by side. If any row changed meanwhile, nothing was written: they go one by one instead,
+        each settled as `_write_row` settles it (so exactly-once holds as for a single row)."""
+        for start in range(0, len(rows), TRANSACTION_ROWS):
+            chunk = rows[start : start + TRANSACTION_ROWS]
+            if len(chunk) == 1:
+                answered[chunk[0][0]] = self._write_row(chunk[0][1])
+                continue
+            try:
+                self.state.write_entries([(step.before, step.after) for _, step in chunk])
+            except ConcurrentUpdateError:
+                for index, step in chunk:
+                    answered[index] = self._write_row(step)
+                continue
+            for delay in sorted({step.delay_seconds for _, step in chunk if step.send is not None}):
+                bodies = [
+                    telemetry.stamp(step.send.model_dump(mode="json"), now=self.clock())
+                    for _, step in chunk
+                    if step.send is not None and step.delay_seconds == delay
+                ]
+                self.pushes.send_all(bodies, delay_seconds=delay)
+            for index, step in chunk:
+                if step.audit is not None:
+                    self.state.audit(step.audit)
+                answered[index] = step.outcome
 
     def run(self, step: Step) -> Outcome | None:
         if isinstance(step, Report):
@@ -70,7 +115,7 @@ class Applier:
         if isinstance(step, Defer):
             return self._defer(step)
         if isinstance(step, Share):
-            return self._share(step)
+            return self.share(step)[0]
         if isinstance(step, Follow):
             return self._follow(step)
         if isinstance(step, Claim):
@@ -196,7 +241,8 @@ class Applier:
 
     # --- AzureML work ----------------------------------------------------------------------------
 
-    def _share(self, step: Share) -> Outcome:
+    def share(self, step: Share) -> tuple[Outcome, Asset | None]:
+        """Carry out a share; its outcome and, if it landed, the registry's copy as AzureML answered."""
         with telemetry.span(
             "regsync.share",
             correlation_id=step.correlation_id,
@@ -207,7 +253,7 @@ class Applier:
             target=step.registry.name,
         ) as span:
             started = time.monotonic()
-            outcome = self._share_in_span(step)
+            outcome, copy = self._share_in_span(step)
             telemetry.set_outcome(span, outcome.status.value)
             if outcome.status is not Status.SKIPPED:
                 telemetry.record_share(
@@ -215,9 +261,9 @@ class Applier:
                     kind=step.destination.kind.value,
                     seconds=time.monotonic() - started,
                 )
-            return outcome
+            return outcome, copy
 
-    def _share_in_span(self, step: Share) -> Outcome:
+    def _share_in_span(self, step: Share) -> tuple[Outcome, Asset | None]:
         logs = logger_for(step.correlation_id, str(step.destination), step.registry.name)
         detail = {"origin": step.origin.name, "source": f"{step.source.ref.name}:{step.source.ref.version}"}
         claimed = self._claim(
@@ -236,9 +282,10 @@ class Applier:
             # answered, not failed: raising would only make Event Grid redeliver a duplicate.
             reason = f"the share of {step.destination} is being worked on elsewhere; that worker fans it out"
             logs.info("share of %s: skipped (%s)", step.destination, reason, extra={"outcome": "skipped"})
-            return replace(step.outcome, status=Status.SKIPPED, reason=reason)
+            return replace(step.outcome, status=Status.SKIPPED, reason=reason), None
         failure: Failure | None = None
         raised: Exception | None = None
+        copy: Asset | None = None
         lease = self._lease(claimed)
         try:
             with lease:
@@ -250,12 +297,12 @@ class Applier:
                     failure = Failure(Kind.REFUSED, refusal)
                 elif step.stamp_only:
                     with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
-                        self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
+                        copy = self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
                 else:
                     with telemetry.span(
                         "azureml.share", workspace=step.origin.name, target=step.registry.name
                     ):
-                        self.catalog.share(
+                        copy = self.catalog.share(
                             step.origin, step.source.ref, step.registry, step.destination, step.tags
                         )
         except Exception as error:  # every failure becomes a verdict here, once
@@ -271,7 +318,7 @@ class Applier:
             outcome.reason,
             extra={"outcome": outcome.status.value},
         )
-        return outcome
+        return outcome, copy if failure is None else None
 
     def _push(self, step: Push) -> Outcome:
         message = step.message

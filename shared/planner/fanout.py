@@ -28,6 +28,7 @@ from shared.records import (
     LedgerEntry,
     PushMessage,
     Status,
+    carried,
     push_target,
 )
 from shared.steps import Claim, Record, Report, Step, WriteRow
@@ -110,6 +111,7 @@ def plan_fanout(
                 target=decision.target,
                 correlation_id=correlation_id,
                 event_id=event_id,
+                tags=carried(s.asset.tags),
             )
             steps.append(_fanout_step(decision, message, s.rows.get(decision.target), retry, now, action))
     queued = [step.outcome.target for step in steps if isinstance(step, WriteRow)]

@@ -36,6 +36,16 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{
 Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-:/]{1,128}$")]
 NamePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+# An AzureML asset reference as a deployment YAML writes it: `azureml:NAME:VERSION` (an asset of the target
+# workspace) or a registry asset id `azureml://registries/REGISTRY/KIND/NAME/versions/VERSION`.
+_NAME, _VERSION = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}", r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}"
+AssetReference = Annotated[
+    str,
+    StringConstraints(
+        pattern=rf"^(azureml:{_NAME}:{_VERSION}|azureml://registries/[A-Za-z0-9][A-Za-z0-9_\-]{{1,32}}"
+        rf"/(codes|environments)/{_NAME}/versions/{_VERSION})$"
+    ),
+]
 ANY_VALUE = "*"
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 NAME_TEMPLATE_FIELDS = frozenset({"name", "tenant", "workspace"})
@@ -170,6 +180,13 @@ class Targets(Frozen):
         )
 
 
+class CodeConfiguration(Frozen):
+    """A deployment's scoring code, as in AzureML's deployment YAML: a code asset and its entry script."""
+
+    code: AssetReference
+    scoring_script: str = Field(default="score.py", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*\.py$")
+
+
 class PushAction(Frozen):
     """What a push does in the target workspace: register the asset, or deploy a model to an endpoint."""
 
@@ -182,11 +199,17 @@ class PushAction(Frozen):
     # Deployments RegSync made on the endpoint that are kept (the new one included); older ones without
     # traffic (online) or that are not the default (batch) are removed once the new one is ready.
     keep_deployments: int = Field(default=2, ge=1, le=20)
+    # A custom (non-MLflow) model needs its scoring code and environment; absent, AzureML's no-code
+    # deployment of an MLflow model applies.
+    code_configuration: CodeConfiguration | None = None
+    environment: AssetReference | None = None
 
     @model_validator(mode="after")
     def _deployments_name_an_endpoint(self) -> PushAction:
         if self.mode is not PushMode.REGISTER and self.endpoint is None:
             raise ValueError(f"action.mode {self.mode.value} needs action.endpoint")
+        if self.mode is PushMode.REGISTER and (self.code_configuration or self.environment):
+            raise ValueError("action.code_configuration and action.environment are for the deploy modes")
         return self
 
 

@@ -13,7 +13,7 @@ from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus, Provisioning
 from shared.errors import ConflictError
 from shared.policy import PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
-from shared.provenance import TAG_REGISTRY_ID, TAG_WORKSPACE
+from shared.provenance import TAG_NAME, TAG_REGISTRY_ID, TAG_VERSION, TAG_WORKSPACE
 from shared.records import AuditRecord, LedgerEntry, Memo, Status
 from tests.contract.conftest import SEED_REGISTRY, CatalogPort, StatePort, unique, workspace
 
@@ -63,6 +63,28 @@ def test_a_row_is_created_once_and_updated_only_from_what_was_read(state: StateP
         NOW,
     )
     assert port.get_entry(key, "push|workspace9") is None
+
+
+def test_an_assets_rows_are_written_together_or_not_at_all(state: StatePort) -> None:
+    port, key = state.port, f"model:{unique('t')}:1"
+    first = port.create_entry(entry(key))
+    rows = [replace(entry(key), target=f"push|ws{index}") for index in range(3)]
+    written = port.write_entries([(None, row) for row in rows])
+    assert [row.target for row in written] == ["push|ws0", "push|ws1", "push|ws2"]
+    assert all(row.etag for row in written)
+    # One row exists already: nothing of the batch is written, not even the new row or the update.
+    with pytest.raises(ConcurrentUpdateError):
+        port.write_entries(
+            [(None, replace(entry(key), target="push|ws9")), (None, rows[0]),
+             (first, replace(first, status=LedgerStatus.RUNNING))]
+        )  # fmt: skip
+    assert port.get_entry(key, "push|ws9") is None
+    assert port.get_entry(key, "push|workspace3").status is LedgerStatus.PENDING
+    # Replacing what was read, in one go; a stale read fails the whole batch.
+    running = port.write_entries([(row, replace(row, status=LedgerStatus.RUNNING)) for row in written])
+    assert {port.get_entry(key, row.target).status for row in running} == {LedgerStatus.RUNNING}
+    with pytest.raises(ConcurrentUpdateError):
+        port.write_entries([(written[0], replace(written[0], status=LedgerStatus.FAILED))])
 
 
 def test_an_assets_rows_are_its_own(state: StatePort) -> None:
@@ -120,6 +142,13 @@ def test_a_message_sent_with_a_delay_is_not_visible_yet(queue: tuple[Any, Any]) 
     assert visible() == [{"n": 1}]
 
 
+def test_messages_sent_together_all_arrive(queue: tuple[Any, Any]) -> None:
+    port, visible = queue
+    port.send_all([{"n": n} for n in range(20)])
+    port.send_all([{"n": 99}], delay_seconds=600)
+    assert sorted(body["n"] for body in visible()) == list(range(20))
+
+
 # --- the AzureML catalog ----------------------------------------------------------------------------------
 
 
@@ -140,14 +169,14 @@ def test_a_share_copies_the_asset_with_its_tags_and_the_stamped_provenance(catal
     name = unique("ctr-share")
     source = model(name, "1", team="a")
     catalog.register("workspace1", source)
-    stamp = {TAG_WORKSPACE: "workspace1"}
+    stamp = {TAG_WORKSPACE: "workspace1", TAG_NAME: name, TAG_VERSION: "1"}
     port = catalog.port
     port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp)
     shared = port.get_registry_asset(SEED_REGISTRY, source.ref)
     assert shared is not None and shared.tags["team"] == "a" and shared.tags[TAG_WORKSPACE] == "workspace1"
-    with pytest.raises(ConflictError):  # the SDK refuses a share into an existing version, even the same
-        port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp)
-    assert port.registry_versions(SEED_REGISTRY, source.ref) == ["1"]
+    # The same share again (a retry after a lost answer) finds its own copy: stamped, nothing duplicated.
+    assert port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp) == shared
+    assert port.registry_versions(SEED_REGISTRY, source.ref) == [shared]
     assert port.latest_registry_version(SEED_REGISTRY, source.ref) == "1"
 
 
