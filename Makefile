@@ -62,8 +62,9 @@ fuzz: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m devstack.demo $(if $(KEEP),--keep)
 
+# make bench BENCH_ARGS="--targets 20 --reconcile-workspaces 20" (python -m devstack.bench --help)
 bench: $(STAMP)
-	$(PY) -m devstack.bench
+	$(PY) -m devstack.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .state

@@ -241,6 +241,9 @@ class PushMessage(Message):
     # The registry version's tags as the fan-out read them, so the push checks the rules again without
     # reading the version again. None (older messages, approvals, tags too big to carry): it reads them.
     tags: dict[str, str] | None = None
+    # True: the watch of a claimed push, sent with the lease's delay when the push is claimed. It takes
+    # the push over if its worker stopped renewing the claim (a crash); otherwise it does nothing.
+    watch: bool = False
 
     @property
     def ref(self) -> AssetRef:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from shared.azureml import deployments, recall
 from shared.azureml.deployments import register, start_batch, start_online
 from shared.azureml.registry import import_version, stamp_version, workspace_asset_id
+from shared.azureml.retry import BriefRetry
 from shared.azureml.sdk import StaticDevCredential, asset_of, classified, operations_for
 from shared.domain import (
     Asset,
@@ -97,7 +98,7 @@ class AzureMLGateway:
             if client is None:
                 from azure.ai.ml import MLClient
 
-                client = MLClient(credential=self._get_credential(), **kwargs)
+                client = MLClient(credential=self._get_credential(), retry_policy=BriefRetry(), **kwargs)
                 with self._lock:
                     self._clients[key] = client
             return client

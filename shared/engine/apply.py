@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import telemetry
 from shared.domain import Asset, DeploymentState, LedgerStatus, Provisioning, Pushed
 from shared.engine.apply_recall import RecallWriter
+from shared.engine.lease import Lease
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
-from shared.ledger import ALLOWED, held, transition
+from shared.ledger import ALLOWED, LEASE_RENEWAL, LEASE_SECONDS, held, lease_left_seconds, transition
 from shared.planner import lost_claim, settle_follow, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
@@ -66,6 +67,8 @@ class Applier(RecallWriter):
     refusal_window: int = 0  # seconds within which an identical `once` audit line is written once
     deployment_poll_seconds: int = 30  # the delay of each follow-up check of a started deployment
     deployment_deadline_seconds: int = 1800  # a deployment not ready by then fails its push
+    lease_renewal_seconds: float = LEASE_RENEWAL.total_seconds()  # how often a claim is renewed
+    watches: WorkQueue | None = None  # where a claimed push's watch goes (None: the push queue)
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
         """Run the steps in order; a fan-out's row writes of one asset version go together (see
@@ -204,6 +207,10 @@ class Applier(RecallWriter):
         except ConcurrentUpdateError:
             return None
 
+    def _lease(self, claimed: LedgerEntry, watch: Callable[[], None] | None = None) -> Lease:
+        """The claim renewed while its AzureML call runs (shared.engine.lease)."""
+        return Lease(self.state, claimed, self.clock, self.lease_renewal_seconds, watch=watch)
+
     def _settle(self, claimed: LedgerEntry, settlement: Settlement) -> Outcome:
         """Write the settlement; if that fails, give the row back (retrying) instead of leaving it
         running until its lease runs out, then let the failure reach the trigger."""
@@ -297,21 +304,28 @@ class Applier(RecallWriter):
         failure: Failure | None = None
         raised: Exception | None = None
         copy: Asset | None = None
+        lease = self._lease(claimed)
         try:
-            holder = self.state.claim_owner(step.destination.kind, step.destination.name, step.origin.tenant)
-            refusal = lost_claim(step, holder)
-            if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
-                failure = Failure(Kind.REFUSED, refusal)
-            elif step.stamp_only:
-                with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
-                    copy = self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
-            else:
-                with telemetry.span("azureml.share", workspace=step.origin.name, target=step.registry.name):
-                    copy = self.catalog.share(
-                        step.origin, step.source.ref, step.registry, step.destination, step.tags
-                    )
+            with lease:
+                holder = self.state.claim_owner(
+                    step.destination.kind, step.destination.name, step.origin.tenant
+                )
+                refusal = lost_claim(step, holder)
+                if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
+                    failure = Failure(Kind.REFUSED, refusal)
+                elif step.stamp_only:
+                    with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
+                        copy = self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
+                else:
+                    with telemetry.span(
+                        "azureml.share", workspace=step.origin.name, target=step.registry.name
+                    ):
+                        copy = self.catalog.share(
+                            step.origin, step.source.ref, step.registry, step.destination, step.tags
+                        )
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
+        claimed = lease.row
         outcome = self._settle(claimed, settle_share(step, claimed, failure, now=self.clock()))
         if raised is not None:
             telemetry.record_azureml_failure("share", raised, retried=outcome.status is Status.RETRYING)
@@ -339,23 +353,36 @@ class Applier(RecallWriter):
         )
         if claimed is None:
             reason = f"push of {message.ref} to {step.target.name} is running elsewhere; tried again later"
+            # Looked at again when the holder's lease runs out (a claim just won elsewhere: a whole one).
+            now = self.clock()
+            later = lease_left_seconds(step.row, now) if held(step.row, now) else LEASE_SECONDS
             return self._defer(
-                Defer(replace(step.outcome, status=Status.SKIPPED, reason=reason), message, 60)
+                Defer(replace(step.outcome, status=Status.SKIPPED, reason=reason), message, later)
             )
         failure: Failure | None = None
         raised: Exception | None = None
         pushed: Pushed | None = None
+        # Watched: if this worker crashes, the watch takes the push over once the lease runs out.
+        watch = telemetry.stamp(
+            message.model_copy(update={"watch": True}).model_dump(mode="json"), now=self.clock()
+        )
+        watches = self.watches or self.pushes
+        lease = self._lease(claimed, watch=lambda: watches.send(watch, delay_seconds=LEASE_SECONDS + 1))
         try:  # a deployment is only started here: no call waits for provisioning
-            with telemetry.span(
-                "azureml.push",
-                workspace=step.target.name,
-                target=step.target.name,
-                asset=f"{message.kind.value}:{message.name}",
-                version=message.version,
+            with (
+                lease,
+                telemetry.span(
+                    "azureml.push",
+                    workspace=step.target.name,
+                    target=step.target.name,
+                    asset=f"{message.kind.value}:{message.name}",
+                    version=message.version,
+                ),
             ):
                 pushed = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
+        claimed = lease.row
         settlement = settle_push(
             step,
             claimed,

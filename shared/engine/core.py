@@ -48,6 +48,7 @@ class EngineCore(Generic[StoreT]):
         deployment_poll_seconds: int = 30,
         deployment_deadline_seconds: int = 1800,
         clock: Clock = utc_now,
+        watches: WorkQueue | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -67,6 +68,7 @@ class EngineCore(Generic[StoreT]):
             refusal_window,
             deployment_poll_seconds,
             deployment_deadline_seconds,
+            watches=watches,
         )
         self._world: tuple[float, World] | None = None
 

@@ -13,7 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain import LedgerStatus
-from shared.ledger import ALLOWED, LEASE, IllegalTransitionError, abandoned, held, transition
+from shared.ledger import (
+    ALLOWED,
+    LEASE,
+    WAIT_LIMIT,
+    IllegalTransitionError,
+    abandoned,
+    held,
+    lease_left_seconds,
+    renewed,
+    transition,
+)
 from shared.records import MAX_EVENT_IDS, LedgerEntry
 from tests.unit.factories import NOW, row
 
@@ -201,24 +211,70 @@ def test_only_running_rows_are_held(status: LedgerStatus) -> None:
     assert held(row(status, updated=NOW), NOW) is False
 
 
-@pytest.mark.parametrize("status", sorted(IN_FLIGHT))
 @pytest.mark.parametrize(
-    ("updated", "expected"),
+    ("status", "limit"),
+    [(S.RUNNING, LEASE), *((status, WAIT_LIMIT) for status in sorted(IN_FLIGHT - {S.RUNNING}))],
+)
+def test_in_flight_rows_are_abandoned_only_past_their_limit(status: LedgerStatus, limit: timedelta) -> None:
+    """A running row past its (short) lease: its worker stopped renewing. A row waiting on a message
+    (queued, retrying, deploying) only once it was not written for WAIT_LIMIT: its message was lost."""
+    assert abandoned(row(status, updated=NOW), NOW) is False
+    assert abandoned(row(status, updated=NOW - limit), NOW) is False
+    assert abandoned(row(status, updated=NOW - limit - timedelta(microseconds=1)), NOW) is True
+
+
+@pytest.mark.parametrize("status", sorted(IN_FLIGHT))
+def test_in_flight_rows_never_updated_are_abandoned(status: LedgerStatus) -> None:
+    assert abandoned(row(status, updated=None), NOW) is True
+
+
+def test_a_waiting_row_outlives_a_running_rows_lease() -> None:
+    """Retry-After delays and deployment checks last longer than a claim's lease: not a lost message."""
+    assert WAIT_LIMIT > 10 * LEASE
+    assert abandoned(row(S.RETRYING, updated=NOW - 2 * LEASE), NOW) is False
+    assert abandoned(row(S.RUNNING, updated=NOW - 2 * LEASE), NOW) is True
+
+
+def test_a_renewal_moves_only_the_time_and_keeps_the_etag() -> None:
+    claimed = row(S.RUNNING, updated=NOW - LEASE)
+    later = NOW + timedelta(seconds=5)
+
+    renewal = renewed(claimed, later)
+
+    assert renewal.updated == later and held(renewal, later + LEASE)
+    assert renewal.etag == claimed.etag
+    assert (renewal.attempts, renewal.rounds, renewal.started) == (
+        claimed.attempts,
+        claimed.rounds,
+        claimed.started,
+    )
+
+
+@pytest.mark.parametrize("status", [s for s in LedgerStatus if s is not S.RUNNING])
+def test_only_a_running_row_can_be_renewed(status: LedgerStatus) -> None:
+    with pytest.raises(IllegalTransitionError):
+        renewed(row(status, updated=NOW), NOW)
+
+
+@pytest.mark.parametrize(
+    ("age", "left"),
     [
-        pytest.param(NOW, False, id="now"),
-        pytest.param(NOW - LEASE, False, id="at-the-lease"),
-        pytest.param(NOW - LEASE - timedelta(microseconds=1), True, id="past-the-lease"),
-        pytest.param(None, True, id="never-updated"),
+        pytest.param(timedelta(0), int(LEASE.total_seconds()), id="just-claimed"),
+        pytest.param(LEASE - timedelta(seconds=10.5), 11, id="rounded-up"),
+        pytest.param(LEASE, 1, id="at-the-lease"),
+        pytest.param(2 * LEASE, 1, id="abandoned"),
     ],
 )
-def test_in_flight_rows_are_abandoned_only_past_their_lease(
-    status: LedgerStatus, updated: datetime | None, expected: bool
-) -> None:
-    assert abandoned(row(status, updated=updated), NOW) is expected
+def test_a_held_row_is_looked_at_again_when_its_lease_runs_out(age: timedelta, left: int) -> None:
+    assert lease_left_seconds(row(S.RUNNING, updated=NOW - age), NOW) == left
+
+
+def test_no_row_is_looked_at_again_at_once() -> None:
+    assert lease_left_seconds(None, NOW) == 1
 
 
 @pytest.mark.parametrize("status", sorted(set(LedgerStatus) - IN_FLIGHT))
-@pytest.mark.parametrize("updated", [NOW - 100 * LEASE, None])
+@pytest.mark.parametrize("updated", [NOW - 100 * WAIT_LIMIT, None])
 def test_settled_or_waiting_rows_are_never_abandoned(status: LedgerStatus, updated: datetime | None) -> None:
     assert abandoned(row(status, updated=updated), NOW) is False
 
