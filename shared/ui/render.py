@@ -31,7 +31,7 @@ SECURITY_HEADERS = {
 # The words a state is shown with: the CLI's symbols (`regsync status`) and the ledger's states.
 STATE_WORDS = {
     LedgerStatus.SUCCEEDED: "succeeded (deployments: ready)",
-    LedgerStatus.PENDING: "queued",
+    LedgerStatus.PENDING: "pending (queued)",
     LedgerStatus.RUNNING: "running",
     LedgerStatus.RETRYING: "retrying",
     LedgerStatus.DEPLOYING: "deploying",
