@@ -141,7 +141,9 @@ def main() -> None:
             "REGSYNC_LOCAL_FUNCTION_KEY": KEY,
             "REGSYNC_RECONCILE_SCHEDULE": "0 0 0 1 1 *",
         }
+        settings_file = str(REPO_ROOT / "local.settings.example.json")  # the queues' names; env wins
         command = [sys.executable, "-m", "devstack.host", "--app", "function_app:app", "--port", str(port)]
+        command += ["--settings", settings_file]
         log_path = Path(tempfile.gettempdir()) / f"dashboard-bench-host-{port}.log"
         print(f"host log: {log_path}")
         with log_path.open("wb") as log:
@@ -162,6 +164,11 @@ def main() -> None:
                     ("provider, page 11", "/api/ui/matrix?after=model:model-00499:1", PROVIDER),
                     ("provider, one workspace", "/api/ui/matrix?workspace=ws042", PROVIDER),
                     ("provider, state failed", "/api/ui/matrix?state=failed", PROVIDER),
+                    (
+                        "provider, state conflict (no cell has it: a whole scan)",
+                        "/api/ui/matrix?state=conflict",
+                        PROVIDER,
+                    ),
                     (
                         "provider, search matching 1 asset (whole scan)",
                         "/api/ui/matrix?search=model-00999",

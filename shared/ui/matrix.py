@@ -37,8 +37,8 @@ Search = Annotated[str, StringConstraints(pattern=rf"^{_NAME_CHARS}{{1,64}}$")]
 
 
 class MatrixQuery(Strict):
-    """The page's filters: tenant, workspace, kind, a state some cell of the asset is in, a part of the
-    asset's name; and the page (`after`, `limit`)."""
+    """The page's filters: tenant, workspace, kind, a state some cell of the asset is in, the start of
+    the asset's name (case-sensitive, as AzureML's names); and the page (`after`, `limit`)."""
 
     tenant: TenantId | None = None
     workspace: WorkspaceName | None = None
@@ -95,10 +95,9 @@ def matrix(call: Call) -> Matrix:
     owners = {name: workspace.tenant for name, workspace in world.workspaces.items()}
     view = redaction(call)
     mine = call.caller.tenant
-    prefix = f"{query.kind.value}:" if query.kind is not None else ""
     rows: list[AssetRow] = []
     next_after = None
-    for row in _asset_rows(call, query, owners, tenant, view, prefix):
+    for row in _asset_rows(call, query, owners, tenant, view):
         if len(rows) == query.limit:
             next_after = rows[-1].key
             break
@@ -121,18 +120,27 @@ def _asset_rows(
     owners: dict[str, str],
     tenant: str | None,
     view: TenantView | None,
-    prefix: str,
 ) -> Iterator[AssetRow]:
     """The assets with at least one row in view that pass the filters, in key order."""
-    search = query.search.lower() if query.search else None
-    ledger = call.store.ledger_after(query.after, prefix=prefix)
-    for key, entries in groupby(ledger, key=lambda entry: entry.asset_key):
-        if search is not None and search not in key.split(":")[1].lower():
-            continue
+    for entries in _ledger(call, query):
         seen = [entry for entry in entries if in_view(entry, owners, tenant, query.workspace)]
         if not seen or (query.state is not None and all(e.status is not query.state for e in seen)):
             continue
-        yield AssetRow(key, _origin(seen), _cells(seen, view))
+        yield AssetRow(seen[0].asset_key, _origin(seen), _cells(seen, view))
+
+
+def _ledger(call: Call, query: MatrixQuery) -> Iterator[list[LedgerEntry]]:
+    """The rows of each asset after `after`, in key order. A kind or a name prefix is a key range (one
+    per kind, in key order), so a search reads only the assets it finds, not the whole ledger."""
+    if query.kind is None and query.search is None:
+        prefixes = [""]
+    else:
+        kinds = [query.kind] if query.kind is not None else sorted(AssetKind, key=lambda kind: kind.value)
+        prefixes = [f"{kind.value}:{query.search or ''}" for kind in kinds]
+    for prefix in prefixes:
+        rows = call.store.ledger_after(query.after, prefix=prefix)
+        for _, entries in groupby(rows, key=lambda entry: entry.asset_key):
+            yield list(entries)
 
 
 def _cells(entries: list[LedgerEntry], view: TenantView | None) -> dict[str, Cell]:

@@ -90,4 +90,4 @@ def signed_in(browser: BrowserContext, running: LocalStack, who: str, query: str
 
 def screenshot(page: Page, name: str) -> None:
     if SCREENSHOTS:
-        page.screenshot(path=str(Path(SCREENSHOTS) / name))
+        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)

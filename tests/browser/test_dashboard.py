@@ -124,9 +124,7 @@ def scene(
 
 
 def cell(page: Page, ref: AssetRef, target: str) -> Any:
-    return page.locator(
-        f'button.cell[data-name="{ref.name}"][data-version="{ref.version}"][data-target="{target}"]'
-    )
+    return page.locator(f'tr[data-asset="{ref.key}"] button.cell[data-target="{target}"]')
 
 
 def column_headers(page: Page) -> list[str]:
@@ -143,7 +141,6 @@ def test_the_provider_sees_every_tenant(browser: BrowserContext, stack: LocalSta
     tenants = page.get_by_label("Tenant").locator("option").all_inner_texts()
     assert set(tenants) >= {"contoso", "northwind", "woodgrove", "litware"}
     expect(cell(page, scene.gated, "workspace2")).to_have_attribute("data-state", "awaiting_approval")
-    screenshot(page, "dashboard-provider.png")
 
 
 def test_a_tenant_sees_only_its_own_workspaces_and_nothing_of_other_tenants(
@@ -184,11 +181,11 @@ def test_a_filter_narrows_the_matrix(browser: BrowserContext, stack: LocalStack,
     expect(page.locator("#assets tbody tr").first).to_be_visible()
     before = page.locator("#assets tbody tr").count()
 
-    page.get_by_label("Name contains").fill("gated")
+    page.get_by_label("Name starts with").fill("bert-g")
     page.get_by_label("State").select_option("awaiting_approval")
     page.get_by_role("button", name="Apply").click()
 
-    expect(page).to_have_url(re.compile(r"search=gated"))
+    expect(page).to_have_url(re.compile(r"search=bert-g"))
     rows = page.locator("#assets tbody th")
     expect(rows).to_have_count(1)
     assert rows.first.inner_text() == f"model {GATED}:{scene.gated.version}"
@@ -198,7 +195,7 @@ def test_a_filter_narrows_the_matrix(browser: BrowserContext, stack: LocalStack,
 def test_a_cell_opens_its_detail_and_a_failed_push_shows_its_reason(
     browser: BrowserContext, stack: LocalStack, store: StateStore, scene: Scene
 ) -> None:
-    page = signed_in(browser, stack, PROVIDER, f"?search={FAILING}")
+    page = signed_in(browser, stack, PROVIDER, "?kind=model")
 
     cell(page, scene.failing, "workspace2").click()
 
@@ -210,6 +207,7 @@ def test_a_cell_opens_its_detail_and_a_failed_push_shows_its_reason(
     expect(detail.locator("#detail-reason")).to_have_text(failed.message)
     expect(detail.locator("#lineage")).to_contain_text("workspace3")  # the origin workspace
     expect(detail.locator("#audit")).to_contain_text("failed")
+    screenshot(page, "dashboard-provider.png")
     page.keyboard.press("Escape")
     expect(detail).to_be_hidden()
 

@@ -162,8 +162,9 @@
     if (!button) return;
     try {
       if (button.classList.contains("cell")) {
-        const d = button.dataset;
-        await loadDetail(new URLSearchParams({ kind: d.kind, name: d.name, version: d.version, target: d.target }));
+        const asset = button.closest("tr").dataset;
+        const cell = { kind: asset.kind, name: asset.name, version: asset.version, target: button.dataset.target };
+        await loadDetail(new URLSearchParams(cell));
         $("detail").focus();
       } else if (button.dataset.action) {
         await act(button);
