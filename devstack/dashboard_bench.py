@@ -83,12 +83,13 @@ def fill(store: StateStore, workspaces: int, assets: int) -> None:
         list(pool.map(asset, range(assets)))
 
 
-def timed(client: httpx.Client, path: str, who: str) -> tuple[float, int, int]:
+def timed(client: httpx.Client, path: str, who: str) -> tuple[float, int, int, int]:
+    """Seconds, bytes on the wire (gzip when the app compresses), bytes of the body, status."""
     headers = {"x-functions-key": KEY, "X-MS-CLIENT-PRINCIPAL": who}
     started = time.perf_counter()
     reply = client.get(path, headers=headers)
     elapsed = time.perf_counter() - started
-    return elapsed, len(reply.content), reply.status_code
+    return elapsed, reply.num_bytes_downloaded, len(reply.content), reply.status_code
 
 
 def in_browser(url: str) -> float:
@@ -165,22 +166,22 @@ def main() -> None:
                     ("provider, one workspace", "/api/ui/matrix?workspace=ws042", PROVIDER),
                     ("provider, state failed", "/api/ui/matrix?state=failed", PROVIDER),
                     (
-                        "provider, state conflict (no cell has it: a whole scan)",
+                        "provider, state conflict (no cell: scan budget)",
                         "/api/ui/matrix?state=conflict",
                         PROVIDER,
                     ),
                     (
-                        "provider, search matching 1 asset (whole scan)",
+                        "provider, name starting with model-00999",
                         "/api/ui/matrix?search=model-00999",
                         PROVIDER,
                     ),
                     ("tenant t3 (10 workspaces), first page", "/api/ui/matrix", TENANT),
                     ("GET /api/status, provider (whole ledger, JSON)", "/api/status", PROVIDER),
                 ]
-                print(f"{'view':52} {'status':>6} {'seconds':>8} {'KiB':>8}")
+                print(f"{'view':52} {'status':>6} {'seconds':>8} {'wire KiB':>9} {'body KiB':>9}")
                 for label, path, who in views:
-                    elapsed, size, status = timed(client, path, who)
-                    print(f"{label:52} {status:>6} {elapsed:>8.2f} {size / 1024:>8.0f}")
+                    elapsed, wire, size, status = timed(client, path, who)
+                    print(f"{label:52} {status:>6} {elapsed:>8.2f} {wire / 1024:>9.0f} {size / 1024:>9.0f}")
             print(f"browser: 'Next page' to the table drawn: {in_browser(url):.2f} s")
         finally:
             host.terminate()

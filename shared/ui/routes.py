@@ -17,17 +17,17 @@ from shared.api.call import ApiResponse, Call
 from shared.errors import NotFoundError
 from shared.ui.detail import detail
 from shared.ui.matrix import matrix
-from shared.ui.render import HERE, SECURITY_HEADERS, html
+from shared.ui.render import HERE, SECURITY_HEADERS, compressed, html
 
 STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 
 
 def page_matrix(call: Call) -> ApiResponse:
-    return html("matrix.html", m=matrix(call))
+    return compressed(html("matrix.html", m=matrix(call)), call.request.headers)
 
 
 def page_cell(call: Call) -> ApiResponse:
-    return html("cell.html", d=detail(call))
+    return compressed(html("cell.html", d=detail(call)), call.request.headers)
 
 
 def page_plan(call: Call) -> ApiResponse:

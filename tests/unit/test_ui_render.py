@@ -3,6 +3,8 @@ every page and fragment carries the Content-Security-Policy; its queries are bou
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from shared.api.call import validated
@@ -11,7 +13,7 @@ from shared.errors import InvalidInputError, NotFoundError
 from shared.records import AuditRecord
 from shared.ui.detail import Detail, Row
 from shared.ui.matrix import AssetRow, Cell, Matrix, MatrixQuery
-from shared.ui.render import html
+from shared.ui.render import compressed, html
 from shared.ui.routes import page, static
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -28,6 +30,7 @@ def a_matrix(message: str, origin: str) -> Matrix:
         columns=["workspace1"],
         rows=[AssetRow("model:m:1", origin, {"workspace1": cell})],
         next_after=None,
+        partial=False,
     )
 
 
@@ -80,3 +83,14 @@ def test_the_matrix_query_is_bounded(query: dict[str, str]) -> None:
 def test_an_unknown_file_is_not_found() -> None:
     with pytest.raises(NotFoundError, match="no such file"):
         static({"name": "../templates/page.html"})
+
+
+def test_a_large_fragment_is_gzipped_for_a_client_that_accepts_it() -> None:
+    reply = html("matrix.html", m=a_matrix("", origin="x" * 10_000))
+
+    zipped = compressed(reply, {"Accept-Encoding": "gzip, deflate, br"})
+    plain = compressed(reply, {})
+
+    assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(zipped.body).decode() == reply.body
+    assert plain is reply
