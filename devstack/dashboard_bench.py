@@ -3,8 +3,8 @@
 
 Fills a fresh Azurite with 10 tenants, WORKSPACES workspaces and ASSETS assets, each shared and pushed to
 every workspace (a ledger of ASSETS x (WORKSPACES + 1) rows, states mixed), serves the app on the local
-Functions host, then times the matrix fragment over HTTP (server time and size) for a few views, and in
-Debian's Chromium the page from "Apply" to the table drawn.
+Functions host, then times the matrix fragment over HTTP (request time, bytes on the wire and of the HTML)
+for a few views, and in Debian's Chromium the page from "Next page" to the table drawn.
 """
 
 from __future__ import annotations

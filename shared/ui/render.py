@@ -52,7 +52,11 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_templates.globals.update(symbols=SYMBOLS, nothing=NOTHING, words=STATE_WORDS, states=list(LedgerStatus))
+# The CLI's symbols, but for two that common fonts (DejaVu, on many Linux desktops) lack: a box would hide
+# the state. The words, and the states they name, are the CLI's.
+PAGE_SYMBOLS = {**SYMBOLS, LedgerStatus.DEPLOYING: "\u25f7", LedgerStatus.AWAITING_APPROVAL: "\u2016"}
+
+_templates.globals.update(symbols=PAGE_SYMBOLS, nothing=NOTHING, words=STATE_WORDS, states=list(LedgerStatus))
 
 
 def html(template: str, *, cache: str = "no-store", **values: Any) -> ApiResponse:
