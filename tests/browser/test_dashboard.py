@@ -212,6 +212,22 @@ def test_a_cell_opens_its_detail_and_a_failed_push_shows_its_reason(
     expect(detail).to_be_hidden()
 
 
+def test_the_keyboard_focus_stays_on_its_cell_when_the_page_refreshes_itself(
+    browser: BrowserContext, stack: LocalStack, scene: Scene
+) -> None:
+    page = signed_in(browser, stack, PROVIDER)
+    target = cell(page, scene.failing, "workspace1")
+    target.focus()
+    refreshed = page.locator("#updated").inner_text()
+
+    expect(page.locator("#updated")).not_to_have_text(refreshed)  # the page's own poll replaced the grid
+
+    expect(cell(page, scene.failing, "workspace1")).to_be_focused()
+    page.keyboard.press("Enter")
+    title = f"model {FAILING}:{scene.failing.version} in workspace1"
+    expect(page.locator("#detail-title")).to_have_text(title)
+
+
 def test_the_plan_of_a_scope_lists_what_would_happen_and_why(
     browser: BrowserContext, stack: LocalStack, scene: Scene
 ) -> None:

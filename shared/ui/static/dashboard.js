@@ -73,7 +73,19 @@
     if (wholly || !$("grid")) {
       $("matrix").replaceChildren(fragment);
     } else {
+      // A refresh keeps where the person is: the focused cell and the matrix's scroll position.
+      const active = document.activeElement;
+      const cell = $("grid").contains(active) && active.classList.contains("cell") ? active : null;
+      const where = cell && [cell.closest("tr").dataset.asset, cell.dataset.target];
+      const scrolled = $("grid").querySelector(".scroll");
+      const [left, top] = scrolled ? [scrolled.scrollLeft, scrolled.scrollTop] : [0, 0];
       $("grid").replaceWith(fragment.getElementById("grid"));
+      const scroll = $("grid").querySelector(".scroll");
+      if (scroll) Object.assign(scroll, { scrollLeft: left, scrollTop: top });
+      if (where) {
+        const selector = `tr[data-asset="${CSS.escape(where[0])}"] button.cell[data-target="${CSS.escape(where[1])}"]`;
+        $("grid").querySelector(selector)?.focus();
+      }
     }
     $("problem").textContent = "";
     $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
@@ -86,11 +98,14 @@
     panel.hidden = false;
   }
 
-  async function refresh() {
+  async function refresh(polled) {
     clearTimeout(timer);
     try {
       await loadMatrix(false);
-      if (openCell && !$("detail").hidden) await loadDetail(openCell);
+      const panel = $("detail");
+      // A poll leaves the panel alone while the keyboard is on one of its controls (it would lose focus).
+      const inside = panel.contains(document.activeElement) && document.activeElement !== panel;
+      if (openCell && !panel.hidden && !(polled && inside)) await loadDetail(openCell);
     } catch (error) {
       complain(error);
     }
@@ -99,7 +114,7 @@
 
   function poll() {
     if (document.hidden) timer = setTimeout(poll, POLL_MS);
-    else refresh();
+    else refresh(true);
   }
 
   async function show(query, wholly) {
@@ -145,7 +160,7 @@
       const reply = JSON.parse(await call("sync", scope));
       const done = reply.scheduled !== undefined ? `${reply.scheduled} reconcile messages queued` : `${reply.outcomes.length} outcomes`;
       say(`Sync of ${reply.scope}: ${done} (correlation ${reply.correlation_id}).`);
-      await refresh();
+      await refresh(false);
     } else if (action === "approve") {
       const d = button.dataset;
       const what = `${d.kind} ${d.name}:${d.version} to ${d.workspace}`;
@@ -153,7 +168,7 @@
       const body = { workspace: d.workspace, kind: d.kind, name: d.name, version: d.version };
       const reply = JSON.parse(await call("approve", body));
       say(`Approved ${what}: ${reply.outcome.status} (${reply.outcome.reason}).`);
-      await refresh();
+      await refresh(false);
     }
   }
 
@@ -201,7 +216,7 @@
     }
   });
 
-  $("refresh").addEventListener("click", refresh);
+  $("refresh").addEventListener("click", () => refresh(false));
   $("sign-out").addEventListener("click", () => {
     sessionStorage.removeItem(KEY);
     sessionStorage.removeItem(PRINCIPAL);
