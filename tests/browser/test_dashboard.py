@@ -254,3 +254,18 @@ def test_approve_moves_a_gated_push_to_pending_then_succeeded(
     expect(page.locator("#detail-state")).to_contain_text("succeeded")
     approved = [r for r in store.recent_audit(limit=200) if r.action == "approve" and GATED in r.subject]
     assert [r.actor for r in approved] == ["ops@provider"]
+
+
+def test_a_tenant_syncs_its_own_scope_now(
+    browser: BrowserContext, stack: LocalStack, store: StateStore, scene: Scene
+) -> None:
+    # Last, and Woodgrove's: a sync re-queues failed pushes into the workspaces it reaches.
+    page = signed_in(browser, stack, tenant("woodgrove"))
+    page.once("dialog", lambda dialog: dialog.accept())
+
+    page.get_by_role("button", name="Sync now").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Sync of tenant:")
+    expect(page.locator("#problem")).to_be_empty()
+    synced = [r for r in store.recent_audit(tenant="woodgrove", limit=200) if r.action == "sync"]
+    assert [r.actor for r in synced] == ["someone@woodgrove"]
