@@ -68,7 +68,7 @@ fuzz: $(STAMP)
 	REGSYNC_FUZZ_CASES=$(FUZZ_CASES) $(PY) -m pytest tests/e2e/test_fuzz.py -s -o timeout=3600 -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(PY) -m devstack.demo
+	$(PY) -m devstack.demo $(if $(KEEP),--keep)
 
 bench: $(STAMP)
 	$(PY) -m devstack.bench

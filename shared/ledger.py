@@ -48,8 +48,18 @@ ALLOWED: dict[LedgerStatus | None, frozenset[LedgerStatus]] = {
     # whose first response was lost) is done after all.
     S.CONFLICT: frozenset({S.CONFLICT, S.SUCCEEDED}),
 }
+# A recall (shared.planner.recall) ends any row no worker holds. A recalled row is queued again only when
+# the rules allow the version there again: after a fleet-wide recall its tombstone never does; after a
+# removed rule's `on_remove: recall`, a rule that delivers it again may.
+RECALLABLE = frozenset(set(LedgerStatus) - {S.RUNNING, S.CONFLICT, S.RECALLED})  # a conflict is not our copy
+ALLOWED = {
+    start: targets | {S.RECALLED} if start in RECALLABLE else targets for start, targets in ALLOWED.items()
+} | {S.RECALLED: frozenset({S.RECALLED, S.PENDING, S.AWAITING_APPROVAL})}
+# Self-heal (shared.planner.drift, rules with `self_heal: true`): a delivered copy or deployment deleted
+# by hand is queued again.
+ALLOWED[S.SUCCEEDED] = ALLOWED[S.SUCCEEDED] | {S.PENDING}
 # Moves into a queued status that start a new round: the work failed or was refused before.
-_NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED})
+_NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED, S.RECALLED})
 
 
 class IllegalTransitionError(ValueError):

@@ -8,13 +8,23 @@ cannot drift.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.domain import Asset, AssetKind, AssetRef, DeploymentState, Pushed, Registry, Tenant, Workspace
+from shared.domain import (
+    Asset,
+    AssetKind,
+    AssetRef,
+    DeploymentState,
+    EndpointView,
+    Pushed,
+    Registry,
+    Tenant,
+    Workspace,
+)
 from shared.policy import Policy, PushAction
-from shared.records import AuditRecord, LedgerEntry, Memo
+from shared.records import AuditRecord, LedgerEntry, Memo, Tombstone
 
 Clock = Callable[[], datetime]
 
@@ -26,11 +36,18 @@ class ConcurrentUpdateError(Exception):
 class Catalog(Protocol):
     """AzureML assets in workspaces and the registry. Raises shared.errors on failure."""
 
+    def warm(self, registry: Registry) -> None:
+        """Prepare, in the background, what calls to `registry` need (a cold start's first share)."""
+        ...
+
     def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None: ...
     def get_registry_asset(self, registry: Registry, ref: AssetRef) -> Asset | None: ...
     def workspace_latest(self, workspace: Workspace, kind: AssetKind) -> list[Asset]: ...
     def registry_latest(self, registry: Registry, kind: AssetKind) -> list[Asset]: ...
-    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]: ...
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[Asset]:
+        """Every version of `ref`'s name in the registry, with its tags, newest first."""
+        ...
+
     def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None: ...
     def share(
         self,
@@ -39,8 +56,11 @@ class Catalog(Protocol):
         registry: Registry,
         destination: AssetRef,
         tags: dict[str, str],
-    ) -> None: ...
-    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None: ...
+    ) -> Asset:
+        """Copy a workspace asset version into the registry with `tags`: the registry's copy."""
+        ...
+
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> Asset: ...
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
     ) -> Pushed:
@@ -56,6 +76,22 @@ class Catalog(Protocol):
     def promote(self, target: Workspace, action: PushAction, ref: AssetRef) -> str:
         """Give a READY deployment its traffic (online) or make it the default (batch), without waiting,
         and remove RegSync's older deployments beyond `action.keep_deployments`."""
+        ...
+
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        """The endpoint `action` deploys to, its deployments and traffic (a read); None: no endpoint."""
+        ...
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        """Take back a recalled version: archive RegSync's copy (register), or move the endpoint's traffic
+        (online) or default (batch) to the `fallback` deployment; no fallback: remove its deployment.
+        Idempotent, never waits."""
+        ...
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        """Tag a recalled registry version and archive it (registry versions cannot be deleted)."""
         ...
 
 
@@ -77,6 +113,17 @@ class Ledger(Protocol):
     def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]: ...
     def create_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
     def update_entry(self, entry: LedgerEntry) -> LedgerEntry: ...
+    def write_entries(self, changes: Sequence[tuple[LedgerEntry | None, LedgerEntry]]) -> list[LedgerEntry]:
+        """Rows of ONE asset version at once, all or nothing: each (before, after) creates `after` if
+        `before` is None, else replaces `before` if nobody changed it since. ConcurrentUpdateError (and
+        nothing written) if any of them exists already or changed."""
+        ...
+
+
+class LedgerViews(Protocol):
+    """A workspace's push rows (drift): one query; not a hot path unless a rule opts into self-heal."""
+
+    def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]: ...
 
 
 class Owners(Protocol):
@@ -103,9 +150,20 @@ class Memos(Protocol):
     def remember(self, scope: str, memo: Memo) -> None: ...
 
 
+class Tombstones(Protocol):
+    """Recalled registry versions. `bury` is insert-if-absent: the first recall's record stands."""
+
+    def bury(self, tombstone: Tombstone) -> Tombstone: ...
+    def tombstone(self, asset_key: str) -> Tombstone | None: ...
+    def tombstones(self) -> list[Tombstone]: ...
+
+
 class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
+    def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
+        """Send every body (side by side where the queue allows); an error once all were tried."""
+        ...
 
 
-class State(Inventory, Ledger, Owners, AuditLog, Memos, Protocol):
+class State(Inventory, Ledger, LedgerViews, Owners, AuditLog, Memos, Tombstones, Protocol):
     """The tables as one port (the storage adapter implements all of them)."""

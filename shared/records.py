@@ -20,11 +20,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain import AssetKind, AssetRef, LedgerStatus
 
-MAX_EVENT_IDS = 20  # a ledger row remembers the latest event ids that touched it, not all of them
+MAX_EVENT_IDS = 20
+# The most tag text a push message carries (a queue message holds 64 KiB, base64-encoded): more is read
+# from the registry by the push instead.
+MAX_CARRIED_TAG_CHARS = 8192  # a ledger row remembers the latest event ids that touched it, not all of them
 SHARE_TARGET = "share"  # the ledger row of an asset's share to the registry
 PUSH_TARGET_PREFIX = "push|"  # the ledger rows of an asset's pushes: `push|{workspace}`
 CONFLICT_TARGET_PREFIX = "conflict|"  # a share that found its destination taken: `conflict|{workspace}`
 REGISTRY_SCOPE = "@registry"  # the memo partition of the registry's push side
+
+
+def carried(tags: Mapping[str, str]) -> dict[str, str] | None:
+    """`tags` as a push message carries them, or None when they are too big to carry."""
+    size = sum(len(key) + len(value) for key, value in tags.items())
+    return dict(tags) if size <= MAX_CARRIED_TAG_CHARS else None
 
 
 def utc_now() -> datetime:
@@ -47,6 +56,8 @@ class Action(StrEnum):
     RECONCILE = "reconcile"
     SYNC = "sync"
     PUBLISH = "publish"
+    RECALL = "recall"
+    ROLLOUT = "rollout"
 
 
 class Status(StrEnum):
@@ -61,6 +72,7 @@ class Status(StrEnum):
     CONFLICT = "conflict"
     AWAITING_APPROVAL = "awaiting_approval"
     REFUSED = "refused"
+    RECALLED = "recalled"
     DONE = "done"  # nothing to do: already as wanted
     IGNORED = "ignored"  # not ours to act on (a foreign topic, our own copy)
     SKIPPED = "skipped"  # not now (e.g. a share still in flight fans out later)
@@ -190,9 +202,12 @@ class Memo:
 
 class Message(BaseModel):
     """A queue message. `traceparent` is the W3C trace context of the span that queued it (stamped when
-    it is sent, shared.telemetry), so the worker's span joins the trace of the event that caused it."""
+    it is sent, shared.telemetry), so the worker's span joins the trace of the event that caused it.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Fields a newer release adds are ignored, not refused: during a rolling deploy an older worker may
+    receive a newer message, and refusing it would drop the work (required fields are still checked)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class ReconcileMessage(Message):
@@ -223,6 +238,9 @@ class PushMessage(Message):
     # 0: a push. n > 0: the n-th delayed check of a started deployment (its row is `deploying` and
     # remembers n as `checks`: a stale or duplicate check finds another number and does nothing).
     follow: int = Field(default=0, ge=0)
+    # The registry version's tags as the fan-out read them, so the push checks the rules again without
+    # reading the version again. None (older messages, approvals, tags too big to carry): it reads them.
+    tags: dict[str, str] | None = None
 
     @property
     def ref(self) -> AssetRef:
@@ -242,3 +260,17 @@ class OutboundEvent(Message):
 ASSET_SHARED = "RegSync.AssetShared"
 ASSET_PUSHED = "RegSync.AssetPushed"
 PUSH_FAILED = "RegSync.PushFailed"
+ASSET_RECALLED = "RegSync.AssetRecalled"
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A recalled registry asset version (`KIND:NAME:VERSION`): who recalled it, when and why. While it
+    exists no event, reconcile, pull or queued push delivers that version (shared.planner.recall)."""
+
+    asset_key: str
+    actor: str
+    reason: str
+    at: datetime
+    tenant: str = ""  # the tenant that recalled it ("": the provider)
+    correlation_id: str = ""

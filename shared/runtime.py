@@ -1,23 +1,31 @@
 """Builds the engine and its adapters from the settings, once per process, on first use.
 
-Who calls it: the function adapters in functions/ and the CLI. Nothing here runs at import time: cold
-start stays cheap and tests can point the environment at Azurite and the emulator before first use.
+Who calls it: the function adapters in functions/ and the CLI. Nothing here runs at import time, and
+nothing heavy is imported before first use (the Storage and AzureML SDKs, the engine): the host
+indexes the functions by importing function_app, so cold start stays cheap; and tests can point the
+environment at Azurite and the emulator before first use.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from shared.azureml import AzureMLGateway
-from shared.engine import Engine
-from shared.notify import Publisher, publisher_from_settings
-from shared.queues import WorkQueue
-from shared.ratelimit import RateLimiter
 from shared.settings import Settings, load_settings
-from shared.storage import StateStore
+
+if TYPE_CHECKING:
+    from shared.engine import Engine
+    from shared.notify import Publisher
+    from shared.ratelimit import RateLimiter
+    from shared.storage import StateStore
 
 
 def build_engine(settings: Settings) -> Engine[StateStore]:
+    from shared.azureml import AzureMLGateway
+    from shared.engine import Engine
+    from shared.queues import WorkQueue
+    from shared.storage import StateStore
+
     store = StateStore.from_settings(settings)
     store.ensure_tables()
     queues = {}
@@ -47,12 +55,16 @@ def engine() -> Engine[StateStore]:
 @lru_cache(maxsize=1)
 def limiter() -> RateLimiter:
     """The HTTP API's token buckets: one set per process (per instance, see shared.ratelimit)."""
+    from shared.ratelimit import RateLimiter
+
     settings = load_settings()
     return RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
 
 
 @lru_cache(maxsize=1)
 def publisher() -> Publisher | None:
+    from shared.notify import publisher_from_settings
+
     return publisher_from_settings(load_settings())
 
 

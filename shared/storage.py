@@ -34,13 +34,13 @@ never stale. Ledger rows are updated with ETag conditions (optimistic concurrenc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.audit_log import AuditTable
 from shared.domain import AssetKind, Registry, Tenant, Workspace, parse_workspace_arm_id, workspace_arm_id
@@ -60,6 +60,7 @@ from shared.policy import NameClaim, Policy, PushRule, ShareRule
 from shared.ports import ConcurrentUpdateError
 from shared.records import LedgerEntry, Memo, utc_now
 from shared.settings import Settings
+from shared.tombstones import TombstoneTable
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
 T = TypeVar("T")
@@ -69,7 +70,7 @@ class StateError(Exception):
     """A storage request that cannot be honoured as asked; the message names the thing."""
 
 
-class StateStore(AuditTable):
+class StateStore(AuditTable, TombstoneTable):
     """Typed access to the five tables; the audit log's operations are AuditTable's. Cheap to construct;
     clients are created once per store."""
 
@@ -295,6 +296,28 @@ class StateStore(AuditTable):
                 f"ledger row {entry.asset_key} -> {entry.target} changed meanwhile"
             ) from error
         return replace(entry, etag=metadata.get("etag"))
+
+    def write_entries(self, changes: Sequence[tuple[LedgerEntry | None, LedgerEntry]]) -> list[LedgerEntry]:
+        """One entity group transaction (one partition, at most 100 rows): all written or none."""
+        if len({after.asset_key for _, after in changes}) > 1 or len(changes) > TRANSACTION_LIMIT:
+            raise StateError("a ledger transaction holds at most 100 rows of one asset version")
+        operations: list[Any] = []
+        for before, after in changes:
+            if before is None:
+                operations.append(("create", ledger_entity(after)))
+            else:
+                condition: dict[str, Any] = {"mode": UpdateMode.REPLACE, "etag": before.etag}
+                condition["match_condition"] = MatchConditions.IfNotModified
+                operations.append(("update", ledger_entity(after), condition))
+        try:
+            written = self.ledger.submit_transaction(operations)
+        except TableTransactionError as error:
+            raise ConcurrentUpdateError(
+                f"ledger rows of {changes[0][1].asset_key}: {error.message}"
+            ) from error
+        return [
+            replace(after, etag=meta.get("etag")) for (_, after), meta in zip(changes, written, strict=True)
+        ]
 
     def ledger_after(self, after: str | None = None, *, prefix: str = "") -> Iterator[LedgerEntry]:
         """The ledger in key order (asset, then target), from the first asset after `after`, only assets

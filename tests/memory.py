@@ -10,27 +10,31 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shared.azureml.deployments import deployment_name, shifted_traffic
+from shared.azureml.recall import traffic_without
 from shared.domain import (
     Asset,
     AssetKind,
     AssetRef,
     DeploymentState,
+    EndpointView,
     Provisioning,
     Pushed,
     Registry,
+    ServingDeployment,
     Tenant,
     Workspace,
 )
 from shared.errors import ConflictError
 from shared.policy import Policy, PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
-from shared.provenance import TAG_REGISTRY_ID
-from shared.records import AuditRecord, LedgerEntry, Memo
+from shared.provenance import TAG_REGISTRY_ID, Origin, origin_of
+from shared.records import AuditRecord, LedgerEntry, Memo, Tombstone
 
 
 class Faults:
@@ -73,6 +77,7 @@ class MemoryState:
     memos: dict[str, dict[str, Memo]] = field(default_factory=dict)
     owners: dict[tuple[AssetKind, str], str] = field(default_factory=dict)
     windows: set[str] = field(default_factory=set)
+    buried: dict[str, Tombstone] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
 
     # --- inventory -----------------------------------------------------------------------------
@@ -108,6 +113,11 @@ class MemoryState:
         self.faults.check("entries_for_asset")
         return [entry for (key, _), entry in sorted(self.ledger.items()) if key == asset_key]
 
+    def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]:
+        self.faults.check("list_ledger")
+        rows = [row for row in self.ledger.values() if workspace is None or row.workspace == workspace]
+        return iter(rows)
+
     def create_entry(self, entry: LedgerEntry) -> LedgerEntry:
         self._before_write("create_entry")
         if (entry.asset_key, entry.target) in self.ledger:
@@ -124,6 +134,20 @@ class MemoryState:
         stored = replace(entry, etag=uuid.uuid4().hex)
         self.ledger[(entry.asset_key, entry.target)] = stored
         return stored
+
+    def write_entries(self, changes: Sequence[tuple[LedgerEntry | None, LedgerEntry]]) -> list[LedgerEntry]:
+        for before, _ in changes:  # all or nothing, as one Table transaction
+            self._before_write("create_entry" if before is None else "update_entry")
+        for before, after in changes:
+            current = self.ledger.get((after.asset_key, after.target))
+            if (current.etag if current else None) != (before.etag if before else None):
+                raise ConcurrentUpdateError(
+                    f"ledger row {after.asset_key} -> {after.target} changed meanwhile"
+                )
+        written = [replace(after, etag=uuid.uuid4().hex) for _, after in changes]
+        for entry in written:
+            self.ledger[(entry.asset_key, entry.target)] = entry
+        return written
 
     def _before_write(self, method: str) -> None:
         self.faults.check(method)
@@ -160,6 +184,20 @@ class MemoryState:
         self.faults.check("remember")
         self.memos.setdefault(scope, {})[memo.asset_key] = memo
 
+    # --- tombstones ----------------------------------------------------------------------------
+
+    def bury(self, tombstone: Tombstone) -> Tombstone:
+        self.faults.check("bury")
+        return self.buried.setdefault(tombstone.asset_key, tombstone)
+
+    def tombstone(self, asset_key: str) -> Tombstone | None:
+        self.faults.check("tombstone")
+        return self.buried.get(asset_key)
+
+    def tombstones(self) -> list[Tombstone]:
+        self.faults.check("tombstones")
+        return list(self.buried.values())
+
 
 @dataclass
 class MemoryDeployment:
@@ -167,6 +205,7 @@ class MemoryDeployment:
     order: int
     state: str = "Creating"  # Creating -> Succeeded | Failed, after `provisioning_reads` state reads
     reads: int = 0
+    ours: bool = True  # made by RegSync (AzureML: the `regsync.deployed_at` tag)
 
 
 @dataclass
@@ -194,6 +233,7 @@ class MemoryCatalog:
         self.endpoints: dict[tuple[str, str], MemoryEndpoint] = {}  # (workspace, endpoint)
         self.provisioning_reads = 1  # state reads a new deployment stays Creating (AzureML: minutes)
         self.provisioning_failures: dict[str, str] = {}  # deployment name -> Azure's reason: it fails
+        self.archived: set[tuple[str, AssetRef]] = set()  # (workspace or "@registry", version)
         self.faults = Faults()
         self._order = itertools.count()
 
@@ -214,6 +254,9 @@ class MemoryCatalog:
 
     # --- the Catalog port ----------------------------------------------------------------------
 
+    def warm(self, registry: Registry) -> None:
+        pass  # nothing to prepare in memory
+
     def get_asset(self, workspace: Workspace, ref: AssetRef) -> Asset | None:
         self.faults.check("get_asset")
         stored = self.workspaces.get(workspace.name, {}).get((ref.kind, ref.name, ref.version))
@@ -232,9 +275,10 @@ class MemoryCatalog:
         self.faults.check("registry_latest")
         return _latest(self.registry, kind)
 
-    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]:
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[Asset]:
         self.faults.check("registry_versions")
-        return [version for (kind, name, version) in self.registry if (kind, name) == (ref.kind, ref.name)]
+        found = [s for (kind, name, _), s in self.registry.items() if (kind, name) == (ref.kind, ref.name)]
+        return [stored.asset for stored in sorted(found, key=lambda stored: -stored.order)]
 
     def latest_registry_version(self, registry: Registry, ref: AssetRef) -> str | None:
         self.faults.check("latest_registry_version")
@@ -248,23 +292,24 @@ class MemoryCatalog:
         registry: Registry,
         destination: AssetRef,
         tags: dict[str, str],
-    ) -> None:
+    ) -> Asset:
         self.faults.check("share")
         source = self.get_asset(origin, ref)
         if source is None:
             raise ConflictError(f"{ref} is not in {origin.name}")
         key = (destination.kind, destination.name, destination.version)
-        if key in self.registry:  # the SDK refuses any share into an existing version, even the same one
-            raise ConflictError(
-                f"A model with this name and version already exists in registry: {destination}"
-            )
+        if key in self.registry:  # a version imported from elsewhere keeps its tags: a conflict
+            if origin_of(self.registry[key].asset.tags) != Origin(origin.name, ref.name, ref.version):
+                raise ConflictError(f"registry {destination} holds an asset imported from elsewhere")
+            return self.stamp_registry_tags(registry, destination, tags)
         copy = Asset(ref=destination, tags=dict(source.tags), job_name=source.job_name)
         self.registry[key] = _Stored(copy, next(self._order))
-        self.stamp_registry_tags(registry, destination, tags)
+        return self.stamp_registry_tags(registry, destination, tags)
 
-    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None:
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> Asset:
         self.faults.check("stamp_registry_tags")
         self.retag_registry(ref, tags)
+        return self.registry[(ref.kind, ref.name, ref.version)].asset
 
     def push(
         self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, tags: dict[str, str]
@@ -331,12 +376,64 @@ class MemoryCatalog:
         for other in newest:
             if other in serving:
                 continue
-            if kept < action.keep_deployments:
+            if kept < action.keep_deployments and endpoint.deployments[other].state != "Failed":
                 kept += 1
                 continue
             del endpoint.deployments[other]
             removed.append(other)
         return f"{what}; removed {', '.join(removed)}" if removed else what
+
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        self.faults.check("endpoint_view")
+        endpoint = self.endpoints.get((target.name, action.endpoint or ""))
+        if endpoint is None:
+            return None
+        deployments = tuple(
+            ServingDeployment(
+                name=name,
+                model=found.ref.registry_id("regsync-registry"),
+                deployed_at=f"{found.order:012d}" if found.ours else "",
+                state=found.state,
+            )
+            for name, found in endpoint.deployments.items()
+        )
+        name = action.endpoint or ""
+        if endpoint.mode is PushMode.DEPLOY_ONLINE:
+            return EndpointView(name=name, traffic=dict(endpoint.traffic), deployments=deployments)
+        return EndpointView(name=name, default=endpoint.default, deployments=deployments)
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        self.faults.check("retire")
+        if action.mode is PushMode.REGISTER:
+            copy = self.get_asset(target, ref)
+            if copy is None:
+                return f"no copy of {ref} in the workspace: nothing to archive"
+            if copy.tags.get(TAG_REGISTRY_ID) != ref.registry_id(registry.name):
+                return f"the workspace's {ref} did not come from the registry: left as it is"
+            self.archived.add((target.name, ref))
+            return f"archived {ref.name}:{ref.version}"
+        endpoint = self.endpoints.get((target.name, action.endpoint or ""))
+        if endpoint is None:
+            return f"endpoint {action.endpoint} is gone: nothing serves {ref}"
+        name = deployment_name(ref)
+        if action.mode is PushMode.DEPLOY_ONLINE:
+            endpoint.traffic = traffic_without(endpoint.traffic, name, fallback)
+        elif fallback is not None and endpoint.default == name:
+            endpoint.default = fallback
+        if fallback is not None:
+            return f"{action.endpoint}: traffic moved from {name} to {fallback}"
+        endpoint.deployments.pop(name, None)
+        return f"{action.endpoint}: no previous version; deployment {name} removed"
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        self.faults.check("archive_registry_version")
+        if (ref.kind, ref.name, ref.version) not in self.registry:
+            return f"{ref} is not in the registry"
+        self.retag_registry(ref, tags)
+        self.archived.add(("@registry", ref))
+        return f"{ref} tagged recalled and archived in the registry"
 
 
 def _latest(assets: dict[tuple[AssetKind, str, str], _Stored], kind: AssetKind) -> list[Asset]:
@@ -361,6 +458,10 @@ class MemoryQueue:
 
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         self.sent.append(SentMessage(dict(body), delay_seconds))
+
+    def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
+        for body in bodies:
+            self.send(body, delay_seconds=delay_seconds)
 
     def take(self) -> SentMessage | None:
         return self.sent.pop(0) if self.sent else None

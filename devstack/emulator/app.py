@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devstack.emulator import admin, blobs, scoring
 from devstack.emulator.emulator import Emulator
-from devstack.emulator.state import ASSET_KINDS, ArmError
+from devstack.emulator.state import ASSET_KINDS, REGISTRY_CONTAINER, ArmError, registry_container
 from devstack.emulator.state import Scope as AssetScope
 from devstack.emulator.world import PROVIDER
 
@@ -329,8 +329,7 @@ async def temp_data_ref(request: Request, emu: Emulator) -> Response:
     reg = scope.registry
     assert reg is not None
     emu.state.check_new_registry_version(scope, p["name"], p["version"])
-    container = f"{reg.name}-{p['name']}-{p['version']}".lower()
-    blob_uri = f"{emu.base_url}/blob/{reg.name}/{container}"
+    blob_uri = f"{emu.base_url}/{registry_container(reg.name, p['name'], p['version'])}"
     return json_response(
         {
             "blobReferenceForConsumption": {
@@ -370,6 +369,12 @@ async def start_pending_upload(request: Request, emu: Emulator) -> Response:
     )
 
 
+def container_url(emu: Emulator, blob_uri: str) -> str:
+    """The container of a registry blob URI (`{base}/{container}/{path}`): datarefs give a container SAS."""
+    path = blob_uri.removeprefix(emu.base_url + "/")
+    return f"{emu.base_url}/{path.split('/', 1)[0]}"
+
+
 async def data_ref(request: Request, emu: Emulator) -> Response:
     body = await body_of(request)
     blob_uri = str(body.get("blobUri") or "")
@@ -380,7 +385,7 @@ async def data_ref(request: Request, emu: Emulator) -> Response:
                 "storageAccountArmId": None,
                 "credential": {
                     "credentialType": "SAS",
-                    "sasUri": blob_uri.rsplit("/", 1)[0] + "?sig=emulator",
+                    "sasUri": container_url(emu, blob_uri) + "?sv=2021-08-06&sr=c&sp=rl&sig=emulator",
                     "wasbsUri": None,
                 },
             }
@@ -544,6 +549,7 @@ def sdk_routes() -> list[Route]:
         + routes_for(open_routes, auth=False)
         + routes_for(blobs.ROUTES, auth=False)
         + routes_for(authed)
+        + routes_for(blobs.REGISTRY_ROUTES, auth=False)
         + routes_for(
             [("/{path:path}", no_route, ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"])], auth=False
         )
@@ -557,7 +563,11 @@ class CanonicalPaths:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(("/blob/", "/_admin/", "/inference/")):
+        if (
+            scope["type"] == "http"
+            and not scope["path"].startswith(("/blob/", "/_admin/", "/inference/"))
+            and not REGISTRY_CONTAINER.match(scope["path"].split("/")[1])
+        ):
             path = scope["path"]
             for pattern, repl in CANONICAL:
                 path = pattern.sub(repl, path)

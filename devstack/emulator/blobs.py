@@ -1,7 +1,8 @@
 """The little Blob Storage the SDK needs for uploads: workspace datastores and registry temp data refs.
 
-Mounted by app.py under `/blob/{account}/{container}/...` (no auth: the SDK signs with an account key or
-a SAS, which are not checked). Supports what azure-storage-blob does on an asset upload: HEAD/GET (with
+Mounted by app.py under `/blob/{account}/{container}/...` for workspace storage, and path-style at the root
+(`/{container}/...`, REGISTRY_ROUTES) for the registries' storage (no auth: the SDK signs with an account
+key or a SAS, which are not checked). Supports what azure-storage-blob does on an asset upload: HEAD/GET (with
 Range), PUT of a whole blob, Put Block / Put Block List, Set Metadata and List Blobs (with prefix and
 delimiter). Contents live in memory in `State.blobs`.
 """
@@ -18,6 +19,8 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import Response
 
+from devstack.emulator.state import REGISTRY_CONTAINER, REGISTRY_STORAGE, ArmError
+
 if TYPE_CHECKING:
     from devstack.emulator.emulator import Emulator
 
@@ -28,7 +31,7 @@ staged: dict[str, dict[str, bytes]] = {}
 
 def blob_key(request: Request) -> str:
     p = request.path_params
-    return f"{p['account']}/{p['container']}/{p.get('blob', '')}"
+    return f"{p.get('account', REGISTRY_STORAGE)}/{p['container']}/{p.get('blob', '')}"
 
 
 def common_headers() -> dict[str, str]:
@@ -141,7 +144,7 @@ async def container_op(request: Request, emu: Emulator) -> Response:
         return Response(status_code=201, headers=common_headers())
     if request.query_params.get("comp") != "list":
         return Response(status_code=200, headers=common_headers())
-    prefix = f"{request.path_params['account']}/{request.path_params['container']}/"
+    prefix = f"{request.path_params.get('account', REGISTRY_STORAGE)}/{request.path_params['container']}/"
     names = sorted(k[len(prefix) :] for k in emu.state.blobs if k.startswith(prefix))
     xml = listing_xml(request, emu, prefix, names)
     return Response(xml, 200, headers=common_headers(), media_type="application/xml")
@@ -180,4 +183,25 @@ ROUTES: list[tuple[str, Handler, list[str]]] = [
     ("/blob/{account}/{container}/{blob:path}", blob_read, ["GET", "HEAD"]),
     ("/blob/{account}/{container}/{blob:path}", blob_write, ["PUT"]),
     ("/blob/{account}/{container}/{blob:path}", blob_delete, ["DELETE"]),
+]
+
+
+def registry_storage(handler: Handler) -> Handler:
+    """A root-level route serves only registry containers; any other path is the emulator's 404."""
+
+    async def serve(request: Request, emu: Emulator) -> Response:
+        if not REGISTRY_CONTAINER.match(str(request.path_params["container"])):
+            raise ArmError(
+                404, "NoSuchRoute", f"The emulator has no route for {request.method} {request.url.path}"
+            )
+        return await handler(request, emu)
+
+    return serve
+
+
+REGISTRY_ROUTES: list[tuple[str, Handler, list[str]]] = [
+    ("/{container}", registry_storage(container_op), ["GET", "HEAD", "PUT"]),
+    ("/{container}/{blob:path}", registry_storage(blob_read), ["GET", "HEAD"]),
+    ("/{container}/{blob:path}", registry_storage(blob_write), ["PUT"]),
+    ("/{container}/{blob:path}", registry_storage(blob_delete), ["DELETE"]),
 ]

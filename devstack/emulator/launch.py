@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import IO, Any
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# What the SDK asks once per client, not per operation: cloud metadata and the registry's discovery.
+SDK_BOOTSTRAP_ROUTES = ("/metadata", "/registrymanagement")
 START_TIMEOUT_S = 30.0
 
 
@@ -199,6 +202,17 @@ class EmulatorAdmin:
     def request_counts(self) -> list[dict[str, Any]]:
         """[{method, route, count, faulted}] per route pattern since the last reset."""
         return list(self._json("GET", "/requests")["value"])
+
+    def api_requests(self) -> Counter[str]:
+        """AzureML API requests since the last reset as `METHOD route` -> count, the route shortened to
+        what follows the resource provider (`GET /registries/{reg}/{kind}/{name}/versions`), apart from
+        the SDK's bootstrap: what one share or one push costs, route by route."""
+        counts: Counter[str] = Counter()
+        for row in self.request_counts():
+            if not row["route"].startswith(SDK_BOOTSTRAP_ROUTES):
+                route = row["route"].rsplit("Microsoft.MachineLearningServices", 1)[-1]
+                counts[f"{row['method']} {route}"] += row["count"]
+        return counts
 
     def reset_request_log(self) -> None:
         self._json("DELETE", "/requests")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,11 @@ REGISTRY_ASSET = re.compile(r"^azureml://registries/([^/]+)/(\w+)/([^/]+)/versio
 LOCATION_ASSET = re.compile(
     r"^azureml://locations/([^/]+)/workspaces/([^/]+)/(\w+)/([^/]+)/versions/([^/]+)$"
 )
+# Registry storage is served path-style at the root, one container per asset version named like Azure's
+# (`{registry}-{guid}`, recordings: model/...test_create_get_download_model_registry.json), so that the
+# SDK's STORAGE_URI_REGEX (azure/ai/ml/_artifacts/_constants.py) reads the container from the first segment.
+REGISTRY_STORAGE = "registry-storage"
+REGISTRY_CONTAINER = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
 DATASTORE_URI = re.compile(
     r"^azureml://subscriptions/([^/]+)/resource[gG]roups/([^/]+)/workspaces/([^/]+)/datastores/[^/]+/paths/(.+)$"
 )
@@ -75,6 +81,12 @@ class ArmError(Exception):
 def refused(status: int, code: str, specific: str, message: str) -> ArmError:
     """AzureML's data-plane refusal: a `UserError` whose specific code sits in `details`."""
     return ArmError(status, code, message, [{"code": specific, "message": message, "details": []}])
+
+
+def registry_container(registry: str, name: str, version: str) -> str:
+    """The registry storage container of one asset version: `{registry}-{guid}`, stable per version."""
+    guid = uuid.uuid5(uuid.NAMESPACE_URL, f"{registry}/{name}/{version}".lower())
+    return f"{registry.lower()}-{guid}"
 
 
 def now_iso() -> str:
@@ -472,10 +484,10 @@ class State:
                 # storage account when it shares), under the source's folder name.
                 source_prefix = self.blob_prefix(str(copied[f]))
                 folder = (source_prefix or "").rstrip("/").rsplit("/", 1)[-1] or dest_version
-                dest_prefix = f"{registry.name}/assets/{kind}/{dest_name}/{dest_version}/{folder}"
-                copied[f] = f"{self.base_url}/blob/{dest_prefix}"
+                container = registry_container(registry.name, dest_name, dest_version)
+                copied[f] = f"{self.base_url}/{container}/{folder}"
                 if source_prefix is not None:
-                    copies.append((source_prefix, dest_prefix))
+                    copies.append((source_prefix, f"{REGISTRY_STORAGE}/{container}/{folder}"))
         status, rendered = self.put_version(registry_scope, kind, dest_name, dest_version, copied)
         if status == 201:  # a share of an existing version copies nothing again
             for source_prefix, dest_prefix in copies:
@@ -494,6 +506,10 @@ class State:
         marker = self.base_url + "/blob/"
         if uri.startswith(marker):
             return uri[len(marker) :].split("?", 1)[0]
+        if uri.startswith(self.base_url + "/"):
+            path = uri[len(self.base_url) + 1 :].split("?", 1)[0]
+            if REGISTRY_CONTAINER.match(path.split("/", 1)[0]):
+                return f"{REGISTRY_STORAGE}/{path}"
         return None
 
     def copy_blobs(self, source_prefix: str, dest_prefix: str) -> None:

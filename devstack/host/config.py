@@ -32,6 +32,7 @@ class HostConfig:
     max_dequeue_count: int = 5
     visibility_timeout: float = 0.0
     batch_size: int = 16
+    new_batch_threshold: int = 8  # Azure's default: batchSize / 2
     max_polling_interval: float = 2.0
 
     @classmethod
@@ -44,6 +45,7 @@ class HostConfig:
             max_dequeue_count=int(queues.get("maxDequeueCount", 5)),
             visibility_timeout=parse_timespan(queues.get("visibilityTimeout", "00:00:00")),
             batch_size=int(queues.get("batchSize", 16)),
+            new_batch_threshold=int(queues.get("newBatchThreshold", int(queues.get("batchSize", 16)) // 2)),
             max_polling_interval=parse_timespan(queues.get("maxPollingInterval", "00:00:02")),
         )
 

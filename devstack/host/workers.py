@@ -103,7 +103,14 @@ class QueueWorker:
         stop: threading.Event,
     ) -> None:
         self.spec, self.client, self.poison, self.config, self.stop = spec, client, poison, config, stop
-        self.pool = ThreadPoolExecutor(max_workers=config.batch_size, thread_name_prefix=f"queue-{spec.name}")
+        # As the Functions host: a batch of `batchSize`, and the next one fetched as soon as no more than
+        # `newBatchThreshold` messages still run, so one slow message never holds up the rest.
+        self.pool = ThreadPoolExecutor(
+            max_workers=config.batch_size + config.new_batch_threshold,
+            thread_name_prefix=f"queue-{spec.name}",
+        )
+        self._running = 0
+        self._settled = threading.Condition()
 
     def prepare(self) -> None:
         """Create the queue before the host reports started, so senders never race the worker."""
@@ -126,14 +133,27 @@ class QueueWorker:
         self.pool.shutdown(wait=True)
 
     def poll_once(self) -> int:
+        with self._settled:
+            while self._running > self.config.new_batch_threshold and not self.stop.is_set():
+                self._settled.wait(timeout=self.config.max_polling_interval)
         messages = list(
             self.client.receive_messages(
                 max_messages=self.config.batch_size, visibility_timeout=IN_FLIGHT_VISIBILITY_SECONDS
             )
         )
-        for future in [self.pool.submit(self.handle, message) for message in messages]:
-            future.result()
+        with self._settled:
+            self._running += len(messages)
+        for message in messages:
+            self.pool.submit(self._run, message)
         return len(messages)
+
+    def _run(self, message: StorageQueueMessage) -> None:
+        try:
+            self.handle(message)
+        finally:
+            with self._settled:
+                self._running -= 1
+                self._settled.notify_all()
 
     def handle(self, message: StorageQueueMessage) -> None:
         detail = f"message {message.id}, dequeue count {message.dequeue_count}"

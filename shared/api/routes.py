@@ -19,6 +19,7 @@ from shared.api.call import (
     PayloadTooLargeError,
     RateLimitedError,
 )
+from shared.api.fleet import drift, recall
 from shared.api.rules import delete_rule, list_rules, put_rules, validate_rules
 from shared.api.views import audit, status
 from shared.auth import parse_principal
@@ -44,7 +45,9 @@ ROUTES: tuple[Route, ...] = (
     Route("api_plan", "GET", "plan", plan, limited=True),
     Route("api_pull", "POST", "pull", pull, limited=True),
     Route("api_approve", "POST", "approve", approve),
+    Route("api_recall", "POST", "recall", recall, limited=True),
     Route("api_status", "GET", "status", status),
+    Route("api_drift", "GET", "drift", drift),
     Route("api_audit", "GET", "audit", audit),
     Route("api_rules_list", "GET", "rules", list_rules),
     Route("api_rules_put", "PUT", "rules", put_rules),

@@ -22,6 +22,7 @@ from shared.domain import LedgerStatus
 from shared.engine import TenantView
 from shared.entities import iso
 from shared.errors import InvalidInputError
+from shared.planner.rollout import ROLLOUT_TARGET_PREFIX
 from shared.records import LedgerEntry
 
 _ERROR_STATES = {LedgerStatus.FAILED, LedgerStatus.RETRYING, LedgerStatus.CONFLICT, LedgerStatus.REFUSED}
@@ -79,7 +80,10 @@ def row_workspace(entry: LedgerEntry) -> str:
 
 
 def in_view(entry: LedgerEntry, owners: Mapping[str, str], tenant: str | None, workspace: str | None) -> bool:
-    """Whether a row is about a workspace of `tenant` (any, if None) and is `workspace` (any, if None)."""
+    """Whether a row is a target's (not a marker) about a workspace of `tenant` (any, if None) and
+    `workspace` (any, if None)."""
+    if entry.target.startswith(ROLLOUT_TARGET_PREFIX):  # a resumed rollout's marker, not a target
+        return False
     about = row_workspace(entry)
     return (tenant is None or owners.get(about) == tenant) and workspace in (None, about)
 

@@ -122,6 +122,7 @@ def start_online(
             instance_type=action.instance_type,
             instance_count=action.instance_count,
             tags={**tags, TAG_DEPLOYED_AT: utc_now().isoformat()},
+            **scoring(action),
         )
     )
     what = f"started deploying {ref.name}:{ref.version} to online endpoint {endpoint_name}/{name}"
@@ -156,10 +157,24 @@ def start_batch(
             compute=action.compute,
             resources=ResourceConfiguration(instance_count=action.instance_count),
             tags={**tags, TAG_DEPLOYED_AT: utc_now().isoformat()},
+            **scoring(action),
         )
     )
     what = f"started deploying {ref.name}:{ref.version} to batch endpoint {endpoint_name}/{name}"
     return Pushed(what=what, deploying=True, operation=operation_url(poller))
+
+
+def scoring(action: PushAction) -> dict[str, Any]:
+    """The deployment's scoring code and environment, when the rule names them (a custom model)."""
+    from azure.ai.ml.entities import CodeConfiguration
+
+    found: dict[str, Any] = {}
+    if action.code_configuration is not None:
+        code, script = action.code_configuration.code, action.code_configuration.scoring_script
+        found["code_configuration"] = CodeConfiguration(code=code, scoring_script=script)
+    if action.environment is not None:
+        found["environment"] = action.environment
+    return found
 
 
 def deployment_state(
@@ -221,7 +236,8 @@ def promote(client: MLClient, action: PushAction, ref: AssetRef) -> str:
 
 def _prune(deployments: Any, endpoint_name: str, serving: set[str], keep: int) -> list[str]:
     """Delete (without waiting) RegSync's deployments on the endpoint beyond the newest `keep`, except
-    those that serve. Deployments RegSync did not make (no `regsync.deployed_at` tag) are never touched."""
+    those that serve. Deployments RegSync did not make (no `regsync.deployed_at` tag) are never touched.
+    A failed deployment is never one of those kept: the ones kept are what a recall can go back to."""
     ours = [d for d in deployments.list(endpoint_name=endpoint_name) if TAG_DEPLOYED_AT in (d.tags or {})]
     ours.sort(key=lambda d: str(d.tags[TAG_DEPLOYED_AT]), reverse=True)
     kept = sum(1 for d in ours if d.name in serving)
@@ -229,7 +245,7 @@ def _prune(deployments: Any, endpoint_name: str, serving: set[str], keep: int) -
     for deployment in ours:
         if deployment.name in serving:
             continue
-        if kept < keep:
+        if kept < keep and deployment.provisioning_state not in _FAILED:
             kept += 1
             continue
         if deployment.provisioning_state in {"Creating", "Updating", "Deleting"}:

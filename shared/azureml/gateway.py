@@ -12,17 +12,25 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from pydantic import ValidationError
 
-from shared.azureml import deployments
+from shared.azureml import deployments, recall
 from shared.azureml.deployments import register, start_batch, start_online
+from shared.azureml.registry import import_version, stamp_version, workspace_asset_id
 from shared.azureml.sdk import StaticDevCredential, asset_of, classified, operations_for
-from shared.domain import Asset, AssetKind, AssetRef, DeploymentState, Pushed, Registry, Workspace
+from shared.domain import (
+    Asset,
+    AssetKind,
+    AssetRef,
+    DeploymentState,
+    EndpointView,
+    Pushed,
+    Registry,
+    Workspace,
+)
 from shared.policy import PushAction, PushMode
 from shared.settings import Settings
 
@@ -43,20 +51,22 @@ class AzureMLGateway:
         self._settings = settings
         self._credential = credential
         self._clients: dict[str, MLClient] = {}
-        self._share_locks: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._building: dict[str, threading.Lock] = {}  # one per client key: builds never queue behind others
+        self._places: dict[str, tuple[str, str]] = {}  # workspace arm id -> (location, workspace GUID)
+        self._lock = threading.Lock()  # guards the three dicts only, never held while a client is built
 
     # --- clients -------------------------------------------------------------------------------
 
     def _get_credential(self) -> Any:
-        if self._credential is None:
-            if self._settings.azureml_emulator:
-                self._credential = StaticDevCredential()
-            else:
-                from azure.identity import DefaultAzureCredential
+        with self._lock:
+            if self._credential is None:
+                if self._settings.azureml_emulator:
+                    self._credential = StaticDevCredential()
+                else:
+                    from azure.identity import DefaultAzureCredential
 
-                self._credential = DefaultAzureCredential()
-        return self._credential
+                    self._credential = DefaultAzureCredential()
+            return self._credential
 
     def workspace_client(self, workspace: Workspace) -> MLClient:
         return self._client(
@@ -65,23 +75,6 @@ class AzureMLGateway:
             resource_group_name=workspace.resource_group,
             workspace_name=workspace.name,
         )
-
-    @contextmanager
-    def sharing_client(self, workspace: Workspace) -> Iterator[MLClient]:
-        """A workspace client used for shares only, one share at a time. The SDK's `share` points the
-        client's operations at the registry while it runs, so a client shared with concurrent reads or
-        pushes could send them to the registry instead of the workspace."""
-        key = f"share|{workspace.arm_id.lower()}"
-        with self._lock:
-            lock = self._share_locks.setdefault(key, threading.Lock())
-        client = self._client(
-            key,
-            subscription_id=workspace.subscription_id,
-            resource_group_name=workspace.resource_group,
-            workspace_name=workspace.name,
-        )
-        with lock:
-            yield client
 
     def registry_client(self, registry: Registry) -> MLClient:
         return self._client(
@@ -92,14 +85,46 @@ class AzureMLGateway:
         )
 
     def _client(self, key: str, **kwargs: str) -> MLClient:
+        """The cached client for `key`, built once. Building one (a registry's does a discovery call)
+        holds only that key's lock, so 50 workspaces' first pushes build their clients side by side."""
+        client = self._clients.get(key)
+        if client is not None:
+            return client
         with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
             client = self._clients.get(key)
             if client is None:
                 from azure.ai.ml import MLClient
 
                 client = MLClient(credential=self._get_credential(), **kwargs)
-                self._clients[key] = client
+                with self._lock:
+                    self._clients[key] = client
             return client
+
+    def warm(self, registry: Registry) -> None:
+        """Build the registry's client in the background (its discovery call and the SDK's setup take
+        most of a cold start's first share), while the caller reads the source workspace."""
+        if f"reg|{registry.name}" not in self._clients:
+            threading.Thread(target=self._warm, args=(registry,), name="regsync-warm", daemon=True).start()
+
+    def _warm(self, registry: Registry) -> None:
+        try:
+            self.registry_client(registry)
+        except Exception as error:  # the caller's own call builds it again and reports the failure
+            log.debug("warming the client of registry %s failed: %s", registry.name, error)
+
+    def _place(self, workspace: Workspace) -> tuple[str, str]:
+        """The workspace's location and GUID, which name its assets for a registry import; read once (a
+        workspace's GUID never changes)."""
+        key = workspace.arm_id.lower()
+        place = self._places.get(key)
+        if place is None:
+            found = self.workspace_client(workspace).workspaces.get(workspace.name)
+            place = (str(found.location), str(found._workspace_id))
+            with self._lock:
+                self._places[key] = place
+        return place
 
     # --- observe -------------------------------------------------------------------------------
 
@@ -142,11 +167,20 @@ class AzureMLGateway:
                 raise
         return str(entity.version)
 
-    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[str]:
-        """Every version of `ref`'s name in the registry: one paged list call."""
+    def registry_versions(self, registry: Registry, ref: AssetRef) -> list[Asset]:
+        """Every version of `ref`'s name in the registry with its tags, as AzureML lists them (newest
+        first): one paged list call."""
         client = self.registry_client(registry)
         with classified(f"listing the versions of {ref.kind.value} {ref.name} in registry {registry.name}"):
-            return [str(entity.version) for entity in operations_for(client, ref.kind).list(name=ref.name)]
+            entities = list(operations_for(client, ref.kind).list(name=ref.name))
+        versions = []
+        for entity in entities:
+            try:
+                version = AssetRef(kind=ref.kind, name=ref.name, version=str(entity.version))
+            except ValidationError:  # not a version RegSync could have shared; it hides no other
+                continue
+            versions.append(asset_of(version, entity))
+        return versions
 
     def _latest(self, client: MLClient, kind: AssetKind, where: str) -> list[Asset]:
         with classified(f"listing {kind.value}s in {where}"):
@@ -181,60 +215,56 @@ class AzureMLGateway:
         registry: Registry,
         destination: AssetRef,
         tags: dict[str, str],
-    ) -> None:
-        """Copy a workspace asset version into the registry, with provenance `tags`.
+    ) -> Asset:
+        """Copy a workspace asset version into the registry with provenance `tags`; the registry's copy.
 
         Models, environments and data are imported (the registry keeps their lineage), then tagged;
-        components have no share: they are created in the registry, tagged from the start.
+        components have no import: they are created in the registry, tagged from the start.
         """
         doing = f"sharing {ref} from {origin.name} to registry {registry.name} as {destination.name}"
-        with classified(doing), self.sharing_client(origin) as client:
+        with classified(doing):
             if ref.kind is AssetKind.COMPONENT:
-                self._share_component(client, ref, registry, destination, tags)
-                return
-            operations_for(client, ref.kind).share(
-                name=ref.name,
-                version=ref.version,
-                registry_name=registry.name,
-                share_with_name=destination.name,
-                share_with_version=destination.version,
-            )
-        self.stamp_registry_tags(registry, destination, tags)
+                return self._share_component(origin, ref, registry, destination, tags)
+            source = self._import(origin, ref, registry, destination)
+            operations = operations_for(self.registry_client(registry), destination.kind)
+            return stamp_version(operations, destination, tags, imported_from=source)
+
+    def _import(self, origin: Workspace, ref: AssetRef, registry: Registry, destination: AssetRef) -> str:
+        """Import `ref` from `origin` as `destination`; the source's asset id."""
+        location, guid = self._place(origin)
+        source = workspace_asset_id(location, guid, ref)
+        import_version(operations_for(self.registry_client(registry), destination.kind), source, destination)
+        return source
 
     def _share_component(
-        self, client: MLClient, ref: AssetRef, registry: Registry, destination: AssetRef, tags: dict[str, str]
-    ) -> None:
-        component = client.components.get(name=ref.name, version=ref.version)
+        self,
+        origin: Workspace,
+        ref: AssetRef,
+        registry: Registry,
+        destination: AssetRef,
+        tags: dict[str, str],
+    ) -> Asset:
+        component = self.workspace_client(origin).components.get(name=ref.name, version=ref.version)
         environment = _WORKSPACE_ENVIRONMENT.search(str(component.environment or ""))
         if environment is not None:
             # A registry component may only use registry environments: share its environment first.
             env = AssetRef(
                 kind=AssetKind.ENVIRONMENT, name=environment["name"], version=environment["version"]
             )
-            if (
-                self._get(self.registry_client(registry), env, f"reading {env} in registry {registry.name}")
-                is None
-            ):
-                client.environments.share(
-                    name=env.name,
-                    version=env.version,
-                    registry_name=registry.name,
-                    share_with_name=env.name,
-                    share_with_version=env.version,
-                )
+            if self.get_registry_asset(registry, env) is None:
+                self._import(origin, env, registry, env)
             component.environment = env.registry_id(registry.name)
         component.name, component.version = destination.name, destination.version
         component.tags = {**(component.tags or {}), **tags}
-        self.registry_client(registry).components.create_or_update(component)
+        created = self.registry_client(registry).components.create_or_update(component)
+        return asset_of(destination, created)
 
-    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> None:
-        """Add provenance tags to a registry version. Tags and description are the only mutable fields."""
+    def stamp_registry_tags(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> Asset:
+        """Add provenance tags to a registry version (tags and description are its only mutable
+        fields); the registry's copy as AzureML answered."""
         client = self.registry_client(registry)
         with classified(f"stamping provenance on {ref} in registry {registry.name}"):
-            operations = operations_for(client, ref.kind)
-            entity = operations.get(name=ref.name, version=ref.version)
-            entity.tags = {**(entity.tags or {}), **tags}
-            operations.create_or_update(entity)
+            return stamp_version(operations_for(client, ref.kind), ref, tags)
 
     # --- push ----------------------------------------------------------------------------------
 
@@ -264,6 +294,25 @@ class AzureMLGateway:
         client = self.workspace_client(target)
         with classified(f"moving {target.name}/{action.endpoint} to the deployment of {ref}"):
             return deployments.promote(client, action, ref)
+
+    # --- recall (shared.azureml.recall) ---------------------------------------------------------
+
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        client = self.workspace_client(target)
+        with classified(f"reading endpoint {target.name}/{action.endpoint}"):
+            return recall.endpoint_view(client, action)
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        client = self.workspace_client(target)
+        with classified(f"taking {ref} back from {target.name} ({action.mode.value})"):
+            return recall.retire(client, registry, ref, action, fallback)
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        client = self.registry_client(registry)
+        with classified(f"archiving {ref} in registry {registry.name}"):
+            return recall.archive_registry_version(client, ref, tags)
 
     def _failure_reason(self, operation: str, what: str) -> str:
         """Azure's reason for a failed provisioning: the `error` of its long-running operation's status

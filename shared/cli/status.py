@@ -1,6 +1,6 @@
 """`regsync status`: the ledger as a matrix of registry assets x workspaces, readable at a glance.
 
-Who calls it: operators, and the demo (devstack/demo.py), which prints its final state with this same
+Who calls it: operators, and the demo (devstack/demo/), which prints its final state with this same
 command. Rows are registry asset versions, columns the registry (the share) and the workspaces (the
 pushes); each cell is one symbol (see LEGEND). A second table lists what failed, with its last error.
 `--json` prints one row per ledger entry instead. One ledger scan: an operator query, not a hot path.
@@ -29,11 +29,12 @@ SYMBOLS = {
     LedgerStatus.CONFLICT: "!",
     LedgerStatus.AWAITING_APPROVAL: "⏸",
     LedgerStatus.REFUSED: "⊘",
+    LedgerStatus.RECALLED: "⤺",
 }
 NOTHING = "·"
 LEGEND = (
     "✓ succeeded (a deployment: ready)   ⧗ deploying   … pending/running   ↻ retrying   ✗ failed   "
-    "! conflict   ⏸ awaiting approval   ⊘ refused   · nothing"
+    "! conflict   ⏸ awaiting approval   ⊘ refused   ⤺ recalled   · nothing"
 )
 TROUBLE = {LedgerStatus.FAILED, LedgerStatus.RETRYING, LedgerStatus.CONFLICT, LedgerStatus.REFUSED}
 # Listed under the matrix with their reason and when they last changed: trouble, and deployments that

@@ -25,21 +25,38 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import telemetry
-from shared.domain import DeploymentState, LedgerStatus, Provisioning, Pushed
+from shared.domain import Asset, DeploymentState, LedgerStatus, Provisioning, Pushed
+from shared.engine.apply_recall import RecallWriter
 from shared.engine.logs import logger_for
 from shared.errors import Failure, Kind, TemporaryError, judge
 from shared.ledger import ALLOWED, held, transition
 from shared.planner import lost_claim, settle_follow, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
-from shared.steps import Claim, Defer, Follow, Push, Record, Report, Settlement, Share, Step, WriteRow
+from shared.steps import (
+    ArchiveInRegistry,
+    Bury,
+    Claim,
+    Defer,
+    Follow,
+    Push,
+    Record,
+    Report,
+    Repromote,
+    Retire,
+    Settlement,
+    Share,
+    Step,
+    WriteRow,
+)
 
 log = logging.getLogger("regsync.apply")
 _REBASE_TRIES = 3
+TRANSACTION_ROWS = 100  # Table Storage's limit per entity group transaction
 
 
 @dataclass
-class Applier:
+class Applier(RecallWriter):
     state: State
     catalog: Catalog
     pushes: WorkQueue
@@ -51,7 +68,51 @@ class Applier:
     deployment_deadline_seconds: int = 1800  # a deployment not ready by then fails its push
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
-        return [outcome for step in steps if (outcome := self.run(step)) is not None]
+        """Run the steps in order; a fan-out's row writes of one asset version go together (see
+        `_write_rows`), Reports (no effect) between them do not part them."""
+        answered: list[Outcome | None] = []
+        rows: list[tuple[int, WriteRow]] = []
+        for step in steps:
+            if isinstance(step, WriteRow) and not step.must_win:
+                if rows and rows[0][1].after.asset_key != step.after.asset_key:
+                    self._write_rows(rows, answered)
+                    rows = []
+                rows.append((len(answered), step))
+                answered.append(None)
+                continue
+            if not isinstance(step, Report) and rows:
+                self._write_rows(rows, answered)
+                rows = []
+            answered.append(self.run(step))
+        self._write_rows(rows, answered)
+        return [outcome for outcome in answered if outcome is not None]
+
+    def _write_rows(self, rows: list[tuple[int, WriteRow]], answered: list[Outcome | None]) -> None:
+        """Ledger rows of one asset version in one Table transaction (at most 100), then their messages
+        side by side. If any row changed meanwhile, nothing was written: they go one by one instead,
+        each settled as `_write_row` settles it (so exactly-once holds as for a single row)."""
+        for start in range(0, len(rows), TRANSACTION_ROWS):
+            chunk = rows[start : start + TRANSACTION_ROWS]
+            if len(chunk) == 1:
+                answered[chunk[0][0]] = self._write_row(chunk[0][1])
+                continue
+            try:
+                self.state.write_entries([(step.before, step.after) for _, step in chunk])
+            except ConcurrentUpdateError:
+                for index, step in chunk:
+                    answered[index] = self._write_row(step)
+                continue
+            for delay in sorted({step.delay_seconds for _, step in chunk if step.send is not None}):
+                bodies = [
+                    telemetry.stamp(step.send.model_dump(mode="json"), now=self.clock())
+                    for _, step in chunk
+                    if step.send is not None and step.delay_seconds == delay
+                ]
+                self.pushes.send_all(bodies, delay_seconds=delay)
+            for index, step in chunk:
+                if step.audit is not None:
+                    self.state.audit(step.audit)
+                answered[index] = step.outcome
 
     def run(self, step: Step) -> Outcome | None:
         if isinstance(step, Report):
@@ -67,7 +128,7 @@ class Applier:
         if isinstance(step, Defer):
             return self._defer(step)
         if isinstance(step, Share):
-            return self._share(step)
+            return self.share(step)[0]
         if isinstance(step, Follow):
             return self._follow(step)
         if isinstance(step, Claim):
@@ -75,6 +136,8 @@ class Applier:
             if self.state.claim_owner(owners.kind, owners.name, step.tenant) == step.tenant:
                 self.state.audit(step.audit)
             return step.outcome
+        if isinstance(step, Bury | Retire | ArchiveInRegistry | Repromote):
+            return self._recall(step)
         return self._push(step)
 
     # --- ledger rows --------------------------------------------------------------------------
@@ -189,7 +252,8 @@ class Applier:
 
     # --- AzureML work ----------------------------------------------------------------------------
 
-    def _share(self, step: Share) -> Outcome:
+    def share(self, step: Share) -> tuple[Outcome, Asset | None]:
+        """Carry out a share; its outcome and, if it landed, the registry's copy as AzureML answered."""
         with telemetry.span(
             "regsync.share",
             correlation_id=step.correlation_id,
@@ -200,7 +264,7 @@ class Applier:
             target=step.registry.name,
         ) as span:
             started = time.monotonic()
-            outcome = self._share_in_span(step)
+            outcome, copy = self._share_in_span(step)
             telemetry.set_outcome(span, outcome.status.value)
             if outcome.status is not Status.SKIPPED:
                 telemetry.record_share(
@@ -208,9 +272,9 @@ class Applier:
                     kind=step.destination.kind.value,
                     seconds=time.monotonic() - started,
                 )
-            return outcome
+            return outcome, copy
 
-    def _share_in_span(self, step: Share) -> Outcome:
+    def _share_in_span(self, step: Share) -> tuple[Outcome, Asset | None]:
         logs = logger_for(step.correlation_id, str(step.destination), step.registry.name)
         detail = {"origin": step.origin.name, "source": f"{step.source.ref.name}:{step.source.ref.version}"}
         claimed = self._claim(
@@ -229,9 +293,10 @@ class Applier:
             # answered, not failed: raising would only make Event Grid redeliver a duplicate.
             reason = f"the share of {step.destination} is being worked on elsewhere; that worker fans it out"
             logs.info("share of %s: skipped (%s)", step.destination, reason, extra={"outcome": "skipped"})
-            return replace(step.outcome, status=Status.SKIPPED, reason=reason)
+            return replace(step.outcome, status=Status.SKIPPED, reason=reason), None
         failure: Failure | None = None
         raised: Exception | None = None
+        copy: Asset | None = None
         try:
             holder = self.state.claim_owner(step.destination.kind, step.destination.name, step.origin.tenant)
             refusal = lost_claim(step, holder)
@@ -239,10 +304,10 @@ class Applier:
                 failure = Failure(Kind.REFUSED, refusal)
             elif step.stamp_only:
                 with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
-                    self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
+                    copy = self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
             else:
                 with telemetry.span("azureml.share", workspace=step.origin.name, target=step.registry.name):
-                    self.catalog.share(
+                    copy = self.catalog.share(
                         step.origin, step.source.ref, step.registry, step.destination, step.tags
                     )
         except Exception as error:  # every failure becomes a verdict here, once
@@ -257,7 +322,7 @@ class Applier:
             outcome.reason,
             extra={"outcome": outcome.status.value},
         )
-        return outcome
+        return outcome, copy if failure is None else None
 
     def _push(self, step: Push) -> Outcome:
         message = step.message

@@ -16,6 +16,7 @@ from shared.engine.apply import Applier
 from shared.engine.logs import log
 from shared.errors import PermanentError, judge
 from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric, oldest_version
+from shared.planner.rollout import resumed_rules
 from shared.policy import NameOwners, decide_share, declared_claim, name_owners, provenance_tenant
 from shared.ports import Catalog, Clock, State, WorkQueue
 from shared.provenance import origin_of, registry_copy
@@ -77,8 +78,13 @@ class EngineCore(Generic[StoreT]):
         registry = self.store.get_registry()
         if registry is None:
             raise PermanentError("no registry is configured: add one with `regsync registry add`")
+        if self._world is None:  # the process's first operation: its registry client builds meanwhile
+            self.gateway.warm(registry)
         workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
-        world = World(registry=registry, policy=self.store.load_policy(), workspaces=workspaces)
+        recalled = {tombstone.asset_key: tombstone for tombstone in self.store.tombstones()}
+        world = World(
+            registry=registry, policy=self.store.load_policy(), workspaces=workspaces, recalled=recalled
+        )
         self._world = (time.monotonic(), world)
         return world
 
@@ -96,6 +102,9 @@ class EngineCore(Generic[StoreT]):
         destination = decide_share(source, origin, world.registry, world.policy).destination
         if destination is None:
             return ShareSnapshot(origin, ref, source, memo), None
+        # One list of the destination name's versions answers what sits at the destination, which
+        # version is the latest (the fan-out's version policies) and who published the name first.
+        listed = self.gateway.registry_versions(world.registry, destination)
         snapshot = ShareSnapshot(
             origin,
             ref,
@@ -103,39 +112,42 @@ class EngineCore(Generic[StoreT]):
             memo,
             share_row=self.store.get_entry(destination.key, SHARE_TARGET),
             conflict_row=self.store.get_entry(destination.key, f"{CONFLICT_TARGET_PREFIX}{origin.name}"),
-            in_registry=self.gateway.get_registry_asset(world.registry, destination),
-            owners=self.observe_owners(world, destination.kind, destination.name),
+            in_registry=next((found for found in listed if found.ref == destination), None),
+            owners=self.observe_owners(world, destination.kind, destination.name, listed=listed),
+            registry_versions=tuple(found.ref.version for found in listed),
         )
         return snapshot, destination
 
-    def observe_owners(self, world: World, kind: AssetKind, name: str) -> NameOwners:
+    def observe_owners(
+        self, world: World, kind: AssetKind, name: str, *, listed: list[Asset] | None = None
+    ) -> NameOwners:
         """Who owns a registry name: the provider's claim (no read), else the recorded owner (a point
-        read), else, once per name until it is recorded, the provenance tenant of its oldest version."""
+        read), else, once per name until it is recorded, the provenance tenant of its oldest version
+        (from `listed`, the name's versions if the caller has them, else one list call)."""
         if declared_claim(world.policy.ownership, kind, name) is not None:
             return name_owners(world.policy, kind, name, recorded=None)
         recorded = self.store.owner_of(kind, name)
         first = None
         if recorded is None:
-            versions = self.gateway.registry_versions(
-                world.registry, AssetRef(kind=kind, name=name, version="1")
-            )
-            oldest = oldest_version(versions)
-            if oldest is not None:
-                found = self.gateway.get_registry_asset(
-                    world.registry, AssetRef(kind=kind, name=name, version=oldest)
+            if listed is None:
+                listed = self.gateway.registry_versions(
+                    world.registry, AssetRef(kind=kind, name=name, version="1")
                 )
-                first = provenance_tenant(found) if found else None
+            by_version = {found.ref.version: found for found in listed}
+            oldest = oldest_version(by_version)
+            first = provenance_tenant(by_version[oldest]) if oldest is not None else None
         return name_owners(world.policy, kind, name, recorded=recorded, first_publisher=first)
 
     def observe_fanout(self, asset: Asset, latest_version: str, owners: NameOwners) -> FanoutSnapshot:
         entries = self.store.entries_for_asset(asset.ref.key)
         in_flight = origin_of(asset.tags) is None and any(entry.target == SHARE_TARGET for entry in entries)
         rows = {entry.workspace: entry for entry in entries if entry.workspace}
-        return FanoutSnapshot(asset, owners, rows, in_flight, latest_version)
+        return FanoutSnapshot(asset, owners, rows, in_flight, latest_version, resumed_rules(entries))
 
     def latest_version(self, registry: Registry, ref: AssetRef) -> str:
         if ref.version.isdigit():
-            return newest_numeric(ref.version, self.gateway.registry_versions(registry, ref))
+            listed = self.gateway.registry_versions(registry, ref)
+            return newest_numeric(ref.version, (found.ref.version for found in listed))
         return self.gateway.latest_registry_version(registry, ref) or ref.version
 
     # --- one asset's trouble stays with that asset ---------------------------------------------

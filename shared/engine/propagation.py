@@ -18,10 +18,19 @@ from shared import telemetry
 from shared.domain import Asset, AssetRef, Workspace
 from shared.engine.core import EngineCore, StoreT
 from shared.engine.logs import logger_for
-from shared.events import AssetEvent, IgnoredEvent
-from shared.planner import Retry, World, decide_fanout, plan_fanout, plan_share, recorded
+from shared.events import RESOURCE_WRITE_SUCCESS, AssetEvent, IgnoredEvent
+from shared.planner import (
+    Retry,
+    World,
+    decide_fanout,
+    newest_numeric,
+    plan_fanout,
+    plan_own_copy,
+    plan_share,
+    recorded,
+)
 from shared.policy import NameOwners, PushDecision, ShareDecision, decide_share
-from shared.records import Action, Outcome, Status
+from shared.records import Action, Outcome, Status, push_target
 from shared.steps import Share, Step, WriteRow, preview
 
 _FANS_OUT = frozenset({Status.SUCCEEDED, Status.DONE})
@@ -36,6 +45,8 @@ class PropagationPlan:
     share_decision: ShareDecision | None = None  # None when there was nothing to judge
     decisions: list[PushDecision] = field(default_factory=list)
     pushes: list[Step] = field(default_factory=list)
+    in_registry: Asset | None = None  # what the registry held at the destination when observed
+    registry_versions: tuple[str, ...] = ()  # the destination name's versions then, newest first
 
     def previews(self) -> list[Outcome]:
         return [outcome for step in (self.share, *self.pushes) if (outcome := preview(step)) is not None]
@@ -50,6 +61,15 @@ class Propagation(EngineCore[StoreT]):
         if origin is None:
             reason = f"topic `{event.workspace_arm_id}` is not a workspace RegSync manages"
             return [self._ignore(event.event_id, str(event.ref), reason, correlation_id)]
+        # Our own pushes echo back as events: told apart from the event and the ledger, not AzureML.
+        row = (
+            self.store.get_entry(event.ref.key, push_target(origin.name))
+            if event.event_type == RESOURCE_WRITE_SUCCESS
+            else None
+        )
+        own = plan_own_copy(event.ref, origin, event.tags, row)
+        if own is not None:
+            return [outcome] if (outcome := self.applier.run(own)) else []
         return self.propagate(origin, event.ref, event_id=event.event_id, correlation_id=correlation_id)
 
     def _ignore(self, event_id: str, subject: str, reason: str, correlation_id: str) -> Outcome:
@@ -79,7 +99,13 @@ class Propagation(EngineCore[StoreT]):
             decide_share(snapshot.source, origin, world.registry, world.policy) if snapshot.source else None
         )
         if destination is None or not _lands(share):
-            return PropagationPlan(share, destination, judged)
+            return PropagationPlan(
+                share,
+                destination,
+                judged,
+                in_registry=snapshot.in_registry,
+                registry_versions=snapshot.registry_versions,
+            )
         stamped = share.tags if isinstance(share, Share) else {}
         source_tags = snapshot.source.tags if snapshot.source else {}
         would_hold = snapshot.in_registry or Asset(ref=destination, tags={**source_tags, **stamped})
@@ -94,8 +120,20 @@ class Propagation(EngineCore[StoreT]):
             correlation_id=correlation_id,
             event_id=event_id,
             retry=retry,
+            latest_version=_latest_after(
+                destination, snapshot.registry_versions, created=snapshot.in_registry is None
+            ),
+            latest_known=True,
         )
-        return PropagationPlan(share, destination, judged, decisions, pushes)
+        return PropagationPlan(
+            share,
+            destination,
+            judged,
+            decisions,
+            pushes,
+            snapshot.in_registry,
+            snapshot.registry_versions,
+        )
 
     def propagate(
         self,
@@ -147,17 +185,31 @@ class Propagation(EngineCore[StoreT]):
         )
         if dry_run:
             return plan.previews()
-        outcome = self.applier.run(plan.share)
-        if outcome is None:
-            return []
+        copy = None
+        if isinstance(plan.share, Share):
+            outcome, copy = self.applier.share(plan.share)
+        else:
+            answered = self.applier.run(plan.share)
+            if answered is None:
+                return []
+            outcome = answered
         if plan.destination is None or outcome.action is not Action.SHARE or outcome.status not in _FANS_OUT:
             return [outcome]
-        # The second wave reads the registry's copy as it now is (tags stamped by the share).
-        shared = self.gateway.get_registry_asset(world.registry, plan.destination)
+        # The second wave fans out the registry's copy as the share's tag update answered it (or as it
+        # was observed, if it was there already): no read again. Its latest version is known too.
+        shared = copy or plan.in_registry
         if shared is None:
             return [outcome]
         pushes = self.fan_out(
-            shared, world=world, correlation_id=correlation_id, event_id=event_id, retry=retry
+            shared,
+            world=world,
+            correlation_id=correlation_id,
+            event_id=event_id,
+            retry=retry,
+            latest_version=_latest_after(
+                shared.ref, plan.registry_versions, created=plan.in_registry is None
+            ),
+            latest_known=True,
         )
         return [outcome, *pushes]
 
@@ -172,7 +224,11 @@ class Propagation(EngineCore[StoreT]):
         event_id: str = "",
         retry: Retry = Retry.NEVER,
         latest_version: str | None = None,
+        latest_known: bool = False,
     ) -> list[Step]:
+        """The fan-out's steps. `latest_known`: `latest_version` was just observed, so it is used as it
+        is; else it is a guess, confirmed by a read before any row is written."""
+
         def plan(latest: str) -> list[Step]:
             snapshot = self.observe_fanout(asset, latest, owners)
             return plan_fanout(
@@ -185,7 +241,7 @@ class Propagation(EngineCore[StoreT]):
             )
 
         steps = plan(latest_version or asset.ref.version)
-        if any(isinstance(step, WriteRow) for step in steps):
+        if not (latest_known and latest_version) and any(isinstance(step, WriteRow) for step in steps):
             # Before acting, confirm which version is the latest (steady state never pays this read).
             steps = plan(self.latest_version(world.registry, asset.ref))
         return steps
@@ -199,6 +255,7 @@ class Propagation(EngineCore[StoreT]):
         event_id: str = "",
         retry: Retry = Retry.NEVER,
         latest_version: str | None = None,
+        latest_known: bool = False,
         targets: Iterable[Workspace] | None = None,
         dry_run: bool = False,
     ) -> list[Outcome]:
@@ -218,6 +275,7 @@ class Propagation(EngineCore[StoreT]):
                 event_id=event_id,
                 retry=retry,
                 latest_version=latest_version,
+                latest_known=latest_known,
                 targets=targets,
                 dry_run=dry_run,
             )
@@ -233,6 +291,7 @@ class Propagation(EngineCore[StoreT]):
         event_id: str,
         retry: Retry,
         latest_version: str | None,
+        latest_known: bool,
         targets: Iterable[Workspace] | None,
         dry_run: bool,
     ) -> list[Outcome]:
@@ -248,10 +307,20 @@ class Propagation(EngineCore[StoreT]):
             event_id=event_id,
             retry=retry,
             latest_version=latest_version,
+            latest_known=latest_known,
         )
         if dry_run:
             return [outcome for step in steps if (outcome := preview(step)) is not None]
         return self.applier.apply(steps)
+
+
+def _latest_after(ref: AssetRef, listed: tuple[str, ...], *, created: bool) -> str:
+    """The registry's latest version of `ref`'s name once the share is done, from the versions listed
+    before it (newest first): AzureML's integers compare as numbers (`newest_numeric`), other versions
+    by creation, and a version the share just created is the newest."""
+    if ref.version.isdigit():
+        return newest_numeric(ref.version, listed)
+    return ref.version if created or not listed else listed[0]
 
 
 def _lands(step: Step) -> bool:

@@ -1,8 +1,9 @@
 """One queued push, carried out: the queue worker's use case.
 
 Who calls it: functions/pushes.py, once per message. Observe the row first (a duplicate or a message
-for a row held elsewhere needs no AzureML read), then the registry asset and the rules again, plan,
-apply. A temporary failure is re-sent by apply with the delay AzureML asked for (Retry-After) and the
+for a row held elsewhere needs no AzureML read), then the rules again against the registry version's
+tags as the fan-out read them (carried in the message; read from the registry only if it carries none),
+plan, apply. A temporary failure is re-sent by apply with the delay AzureML asked for (Retry-After) and the
 next attempt number; the function then completes normally, so the queue's own dequeue count only
 guards against crashes.
 
@@ -13,6 +14,7 @@ message), `regsync.pushes` by outcome, and the propagation latency once the push
 from __future__ import annotations
 
 from shared import telemetry
+from shared.domain import Asset
 from shared.engine.core import StoreT
 from shared.engine.reconcile import Reconcile
 from shared.errors import judge
@@ -49,8 +51,13 @@ class Pushes(Reconcile[StoreT]):
         step = plan_push_before_observing(message, row, now=self.clock())
         if step is None:
             try:
-                world = self.world()
-                asset = self.gateway.get_registry_asset(world.registry, ref)
+                # A recall made since the world was read must stop this push: one point read.
+                world = self.world().with_tombstone(self.store.tombstone(ref.key))
+                asset = (
+                    Asset(ref=ref, tags=message.tags)
+                    if message.tags is not None
+                    else self.gateway.get_registry_asset(world.registry, ref)
+                )
                 owners = self.observe_owners(world, ref.kind, ref.name) if asset else None
             except Exception as error:
                 failure = judge(error)

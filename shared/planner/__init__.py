@@ -24,7 +24,7 @@ from shared.planner.push import (
     settle_follow,
     settle_push,
 )
-from shared.planner.share import ShareSnapshot, lost_claim, plan_share, settle_share
+from shared.planner.share import ShareSnapshot, lost_claim, plan_own_copy, plan_share, settle_share
 from shared.planner.world import (
     MAX_AUTOMATIC_ROUNDS,
     Retry,
@@ -48,6 +48,7 @@ __all__ = [
     "oldest_version",
     "plan_approve",
     "plan_fanout",
+    "plan_own_copy",
     "plan_push",
     "plan_push_before_observing",
     "plan_share",

@@ -5,6 +5,7 @@ Who calls it: shared.engine.propagation (plan) and shared.engine.apply (settle, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -42,6 +43,7 @@ class ShareSnapshot:
     conflict_row: LedgerEntry | None = None  # the destination's conflict row for this origin
     in_registry: Asset | None = None  # what the registry holds at the destination
     owners: NameOwners | None = None  # who owns the destination name (observed with the destination)
+    registry_versions: tuple[str, ...] = ()  # the destination name's versions in the registry, newest first
 
 
 def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id: str, event_id: str) -> Step:
@@ -155,6 +157,18 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
     )
     audit = audit_line(conflict, correlation_id=correlation_id, tenant=origin.tenant)
     return WriteRow(conflict, None, row, "conflict", audit=audit)
+
+
+def plan_own_copy(
+    ref: AssetRef, origin: Workspace, event_tags: Mapping[str, str], push_row: LedgerEntry | None
+) -> Step | None:
+    """An event about RegSync's own copy, told from what the event carries, without reading the asset:
+    ModelRegistered's model tags name the registry source; a ResourceWriteSuccess (no tags) names an
+    asset version whose push row into that workspace RegSync holds or finished. None: read and plan."""
+    reason = registry_copy(Asset(ref=ref, tags=dict(event_tags)))
+    if reason is None and push_row is not None and push_row.status in {S.RUNNING, S.SUCCEEDED}:
+        reason = f"{ref} in {origin.name} was written by RegSync's push; copies are never shared back"
+    return Report(answer(Action.SHARE, ref, origin.name, Status.IGNORED, reason)) if reason else None
 
 
 def _share_refusal(

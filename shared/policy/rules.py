@@ -31,11 +31,22 @@ from shared.domain import (
     Workspace,
     WorkspaceName,
 )
+from shared.policy.windows import DURATION_PATTERN, MaintenanceWindow, seconds_of
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-:/]{1,128}$")]
 NamePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+# An AzureML asset reference as a deployment YAML writes it: `azureml:NAME:VERSION` (an asset of the target
+# workspace) or a registry asset id `azureml://registries/REGISTRY/KIND/NAME/versions/VERSION`.
+_NAME, _VERSION = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}", r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}"
+AssetReference = Annotated[
+    str,
+    StringConstraints(
+        pattern=rf"^(azureml:{_NAME}:{_VERSION}|azureml://registries/[A-Za-z0-9][A-Za-z0-9_\-]{{1,32}}"
+        rf"/(codes|environments)/{_NAME}/versions/{_VERSION})$"
+    ),
+]
 ANY_VALUE = "*"
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 NAME_TEMPLATE_FIELDS = frozenset({"name", "tenant", "workspace"})
@@ -57,6 +68,13 @@ class VersionPolicy(StrEnum):
     LATEST = "latest"
     PINNED = "pinned"
     ALL = "all"
+
+
+class OnRemove(StrEnum):
+    """What happens to what a push rule delivered when the rule is removed."""
+
+    KEEP = "keep"  # copies and deployments stay (the default)
+    RECALL = "recall"  # taken back from each workspace no other rule still delivers them to
 
 
 class Gate(StrEnum):
@@ -170,6 +188,13 @@ class Targets(Frozen):
         )
 
 
+class CodeConfiguration(Frozen):
+    """A deployment's scoring code, as in AzureML's deployment YAML: a code asset and its entry script."""
+
+    code: AssetReference
+    scoring_script: str = Field(default="score.py", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*\.py$")
+
+
 class PushAction(Frozen):
     """What a push does in the target workspace: register the asset, or deploy a model to an endpoint."""
 
@@ -182,12 +207,57 @@ class PushAction(Frozen):
     # Deployments RegSync made on the endpoint that are kept (the new one included); older ones without
     # traffic (online) or that are not the default (batch) are removed once the new one is ready.
     keep_deployments: int = Field(default=2, ge=1, le=20)
+    # A custom (non-MLflow) model needs its scoring code and environment; absent, AzureML's no-code
+    # deployment of an MLflow model applies.
+    code_configuration: CodeConfiguration | None = None
+    environment: AssetReference | None = None
+    # A recall moves the endpoint back to RegSync's previous deployment; when there is none, it removes
+    # the recalled deployment only if this allows it (else the deployment keeps serving, reported).
+    remove_when_recalled: bool = False
 
     @model_validator(mode="after")
     def _deployments_name_an_endpoint(self) -> PushAction:
         if self.mode is not PushMode.REGISTER and self.endpoint is None:
             raise ValueError(f"action.mode {self.mode.value} needs action.endpoint")
+        if self.mode is PushMode.REGISTER and (self.code_configuration or self.environment):
+            raise ValueError("action.code_configuration and action.environment are for the deploy modes")
         return self
+
+
+class Wave(Frozen):
+    """One wave of a rollout: the workspaces it names, of the stages or tenants it names, or the rest."""
+
+    workspaces: tuple[WorkspaceName, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    tenants: tuple[TenantId, ...] = ()
+    rest: bool = False
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Wave:
+        if not (self.workspaces or self.stages or self.tenants or self.rest):
+            raise ValueError("a wave names workspaces, stages or tenants, or is `rest: true`")
+        return self
+
+    def matches(self, workspace: Workspace) -> bool:
+        return self.rest or Targets(
+            workspaces=self.workspaces, stages=self.stages, tenants=self.tenants
+        ).matches(workspace)
+
+
+class Rollout(Frozen):
+    """Progressive delivery of each new version: wave by wave, the next one only when every target of the
+    earlier ones succeeded (deployments: ready) at least `wait_healthy` ago; a failure stops it."""
+
+    waves: tuple[Wave, ...] = Field(min_length=1, max_length=20)
+    wait_healthy: str = Field(default="0s", pattern=DURATION_PATTERN)  # e.g. 10m
+
+    @property
+    def wait_seconds(self) -> int:
+        return seconds_of(self.wait_healthy)
+
+    def wave_of(self, workspace: Workspace) -> int:
+        """The first wave that takes the workspace; a workspace no wave names goes last."""
+        return next((i for i, wave in enumerate(self.waves) if wave.matches(workspace)), len(self.waves))
 
 
 class PushRule(Rule):
@@ -199,6 +269,13 @@ class PushRule(Rule):
     version_policy: VersionPolicy = VersionPolicy.LATEST
     pinned_version: AssetVersion | None = None
     gate: Gate = Gate.AUTOMATIC
+    # Drift (shared.planner.drift): the reconcile repairs what was changed by hand (a deleted copy or
+    # deployment is pushed again, traffic moved back), like Argo CD's selfHeal; false: only reported.
+    self_heal: bool = False
+    on_remove: OnRemove = OnRemove.KEEP
+    rollout: Rollout | None = None  # None: every target at once
+    # Pushes into the workspaces a window names start only while it is open (shared.planner.rollout).
+    maintenance: tuple[MaintenanceWindow, ...] = Field(default=(), max_length=20)
 
     @model_validator(mode="after")
     def _pinned_needs_version(self) -> PushRule:

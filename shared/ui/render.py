@@ -32,17 +32,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-# The words a state is shown with: the CLI's symbols (`regsync status`) and the ledger's states.
-STATE_WORDS = {
+# The words a state is shown with: the ledger's states (those of `regsync status`), two explained.
+STATE_WORDS = {state: state.value.replace("_", " ") for state in LedgerStatus} | {
     LedgerStatus.SUCCEEDED: "succeeded (deployments: ready)",
     LedgerStatus.PENDING: "pending (queued)",
-    LedgerStatus.RUNNING: "running",
-    LedgerStatus.RETRYING: "retrying",
-    LedgerStatus.DEPLOYING: "deploying",
-    LedgerStatus.FAILED: "failed",
-    LedgerStatus.CONFLICT: "conflict",
-    LedgerStatus.AWAITING_APPROVAL: "awaiting approval",
-    LedgerStatus.REFUSED: "refused",
 }
 
 _templates = Environment(

@@ -13,8 +13,8 @@ from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus, Provisioning
 from shared.errors import ConflictError
 from shared.policy import PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
-from shared.provenance import TAG_REGISTRY_ID, TAG_WORKSPACE
-from shared.records import AuditRecord, LedgerEntry, Memo, Status
+from shared.provenance import TAG_NAME, TAG_REGISTRY_ID, TAG_VERSION, TAG_WORKSPACE
+from shared.records import AuditRecord, LedgerEntry, Memo, Status, Tombstone
 from tests.contract.conftest import SEED_REGISTRY, CatalogPort, StatePort, unique, workspace
 
 pytestmark = pytest.mark.integration
@@ -65,12 +65,45 @@ def test_a_row_is_created_once_and_updated_only_from_what_was_read(state: StateP
     assert port.get_entry(key, "push|workspace9") is None
 
 
+def test_an_assets_rows_are_written_together_or_not_at_all(state: StatePort) -> None:
+    port, key = state.port, f"model:{unique('t')}:1"
+    first = port.create_entry(entry(key))
+    rows = [replace(entry(key), target=f"push|ws{index}") for index in range(3)]
+    written = port.write_entries([(None, row) for row in rows])
+    assert [row.target for row in written] == ["push|ws0", "push|ws1", "push|ws2"]
+    assert all(row.etag for row in written)
+    # One row exists already: nothing of the batch is written, not even the new row or the update.
+    with pytest.raises(ConcurrentUpdateError):
+        port.write_entries(
+            [(None, replace(entry(key), target="push|ws9")), (None, rows[0]),
+             (first, replace(first, status=LedgerStatus.RUNNING))]
+        )  # fmt: skip
+    assert port.get_entry(key, "push|ws9") is None
+    assert port.get_entry(key, "push|workspace3").status is LedgerStatus.PENDING
+    # Replacing what was read, in one go; a stale read fails the whole batch.
+    running = port.write_entries([(row, replace(row, status=LedgerStatus.RUNNING)) for row in written])
+    assert {port.get_entry(key, row.target).status for row in running} == {LedgerStatus.RUNNING}
+    with pytest.raises(ConcurrentUpdateError):
+        port.write_entries([(written[0], replace(written[0], status=LedgerStatus.FAILED))])
+
+
 def test_an_assets_rows_are_its_own(state: StatePort) -> None:
     port, mine, other = state.port, f"model:{unique('a')}:1", f"model:{unique('b')}:1"
     port.create_entry(entry(mine))
     port.create_entry(replace(entry(mine), target="share"))
     port.create_entry(entry(other))
     assert sorted(row.target for row in port.entries_for_asset(mine)) == ["push|workspace3", "share"]
+
+
+def test_a_workspaces_push_rows_are_listed_across_assets(state: StatePort) -> None:
+    port, first, second = state.port, f"model:{unique('x')}:1", f"model:{unique('y')}:2"
+    port.create_entry(entry(first))
+    port.create_entry(entry(second))
+    port.create_entry(replace(entry(first), target="push|workspace4"))
+    port.create_entry(replace(entry(first), target="share"))
+    mine = {(row.asset_key, row.target) for row in port.list_ledger(workspace="workspace3")}
+    assert {(first, "push|workspace3"), (second, "push|workspace3")} <= mine
+    assert all(target == "push|workspace3" for _, target in mine)
 
 
 # --- audit and memos --------------------------------------------------------------------------------------
@@ -110,6 +143,16 @@ def test_the_first_claim_of_a_name_wins(state: StatePort) -> None:
     assert port.owner_of(AssetKind.ENVIRONMENT, name) is None  # per kind
 
 
+def test_the_first_recall_of_a_version_stands(state: StatePort) -> None:
+    port, key = state.port, f"model:{unique('recalled')}:2"
+    assert port.tombstone(key) is None
+    first = Tombstone(key, "ops", "bad scores", NOW, tenant="contoso", correlation_id="c1")
+    assert port.bury(first) == first
+    assert port.bury(Tombstone(key, "someone", "again", NOW, correlation_id="c2")) == first
+    assert port.tombstone(key) == first
+    assert first in port.tombstones() and port.tombstone(f"model:{unique('other')}:1") is None
+
+
 # --- work queues ------------------------------------------------------------------------------------------
 
 
@@ -118,6 +161,13 @@ def test_a_message_sent_with_a_delay_is_not_visible_yet(queue: tuple[Any, Any]) 
     port.send({"n": 1})
     port.send({"n": 2}, delay_seconds=600)
     assert visible() == [{"n": 1}]
+
+
+def test_messages_sent_together_all_arrive(queue: tuple[Any, Any]) -> None:
+    port, visible = queue
+    port.send_all([{"n": n} for n in range(20)])
+    port.send_all([{"n": 99}], delay_seconds=600)
+    assert sorted(body["n"] for body in visible()) == list(range(20))
 
 
 # --- the AzureML catalog ----------------------------------------------------------------------------------
@@ -140,14 +190,14 @@ def test_a_share_copies_the_asset_with_its_tags_and_the_stamped_provenance(catal
     name = unique("ctr-share")
     source = model(name, "1", team="a")
     catalog.register("workspace1", source)
-    stamp = {TAG_WORKSPACE: "workspace1"}
+    stamp = {TAG_WORKSPACE: "workspace1", TAG_NAME: name, TAG_VERSION: "1"}
     port = catalog.port
     port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp)
     shared = port.get_registry_asset(SEED_REGISTRY, source.ref)
     assert shared is not None and shared.tags["team"] == "a" and shared.tags[TAG_WORKSPACE] == "workspace1"
-    with pytest.raises(ConflictError):  # the SDK refuses a share into an existing version, even the same
-        port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp)
-    assert port.registry_versions(SEED_REGISTRY, source.ref) == ["1"]
+    # The same share again (a retry after a lost answer) finds its own copy: stamped, nothing duplicated.
+    assert port.share(workspace("workspace1"), source.ref, SEED_REGISTRY, source.ref, stamp) == shared
+    assert port.registry_versions(SEED_REGISTRY, source.ref) == [shared]
     assert port.latest_registry_version(SEED_REGISTRY, source.ref) == "1"
 
 
@@ -193,3 +243,67 @@ def test_a_deployment_is_started_checked_until_ready_then_promoted(catalog: Cata
         state = port.deployment_state(ws4, action, ref, started.operation)
     assert Provisioning.IN_PROGRESS in seen or Provisioning.ABSENT in seen  # it was not ready at once
     assert "100% of the traffic" in port.promote(ws4, action, ref)
+
+
+def ready(port: Any, ws: Any, action: PushAction, ref: AssetRef) -> str:
+    """Deploy `ref` and promote it once ready, polling with a deadline (provisioning takes its time)."""
+    started = port.push(ws, SEED_REGISTRY, ref, action, {})
+    deadline = time.monotonic() + 60
+    while (
+        state := port.deployment_state(ws, action, ref, started.operation)
+    ).state is not Provisioning.SUCCEEDED:
+        assert time.monotonic() < deadline and state.state is not Provisioning.FAILED, state.reason
+        if state.state is Provisioning.ABSENT:
+            port.push(ws, SEED_REGISTRY, ref, action, {})
+        time.sleep(0.05)  # the poll interval, not a synchronisation
+    return str(port.promote(ws, action, ref))
+
+
+def test_a_recall_archives_regsyncs_copy_only_and_marks_the_registry_version(catalog: CatalogPort) -> None:
+    name = unique("ctr-recall")
+    catalog.put_in_registry(model(name, "1"))
+    port, ws3, ref = catalog.port, workspace("workspace3"), model(name).ref
+    port.push(ws3, SEED_REGISTRY, ref, PushAction(), {})
+    catalog.register("workspace4", model(name, "1", local="yes"))  # not RegSync's copy
+
+    assert port.retire(ws3, SEED_REGISTRY, ref, PushAction(), None) == f"archived {name}:1"
+    assert "did not come from the registry" in port.retire(
+        workspace("workspace4"), SEED_REGISTRY, ref, PushAction(), None
+    )
+    assert "nothing to archive" in port.retire(
+        workspace("workspace2"), SEED_REGISTRY, ref, PushAction(), None
+    )
+    assert catalog.archived("workspace3", ref) and not catalog.archived("workspace4", ref)
+
+    port.archive_registry_version(SEED_REGISTRY, ref, {"regsync.recalled": "now by ops"})
+    assert catalog.archived("registry", ref)
+    assert port.get_registry_asset(SEED_REGISTRY, ref).tags["regsync.recalled"] == "now by ops"
+
+
+def test_a_recall_moves_an_endpoints_traffic_back_to_the_previous_deployment(catalog: CatalogPort) -> None:
+    port, name = catalog.port, unique("ctr-back")
+    ws4, action = workspace("workspace4"), PushAction(mode=PushMode.DEPLOY_ONLINE, endpoint=unique("ep"))
+    first, second = model(name, "1").ref, model(name, "2").ref
+    catalog.put_in_registry(model(name, "1"))
+    catalog.put_in_registry(model(name, "2"))
+    ready(port, ws4, action, first)
+    ready(port, ws4, action, second)
+    view = port.endpoint_view(ws4, action)
+    by_model = {d.model: d for d in view.deployments}
+    old, new = (
+        by_model[first.registry_id(SEED_REGISTRY.name)],
+        by_model[second.registry_id(SEED_REGISTRY.name)],
+    )
+    assert old.deployed_at and new.deployed_at > old.deployed_at and new.state == "Succeeded"
+    assert {d: share for d, share in view.traffic.items() if share} == {new.name: 100}
+
+    assert f"traffic moved from {new.name} to {old.name}" in port.retire(
+        ws4, SEED_REGISTRY, second, action, old.name
+    )
+
+    after = port.endpoint_view(ws4, action)
+    assert {d: share for d, share in after.traffic.items() if share} == {old.name: 100}
+    assert (
+        port.endpoint_view(workspace("workspace4"), action.model_copy(update={"endpoint": unique("none")}))
+        is None
+    )

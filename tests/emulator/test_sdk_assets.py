@@ -276,3 +276,35 @@ def test_injected_429_is_retried_by_the_sdk(
     )
     assert route["faulted"] == 1
     assert route["count"] == 2  # the refused request and the SDK's retry after Retry-After
+
+
+def test_share_copies_the_files_into_the_registry(
+    ml: MLFactory, admin: EmulatorAdmin, model_dir: Path, tmp_path: Path, unique: str
+) -> None:
+    # Azure copies a shared asset's files into the registry's own storage: the registry copy stays whole
+    # when the workspace's files change (learn.microsoft.com, "Share models, components, and environments
+    # across workspaces with registries": "the model is copied to the registry").
+    (model_dir / "id.txt").write_text(unique, encoding="utf-8")
+    ml("workspace1").models.create_or_update(Model(name=unique, version="1", path=str(model_dir)))
+    shared = share_model(ml, "workspace1", unique)
+    assert str(shared.path).endswith("/model")  # the registry's own container, then the source's folder
+    ml("registry").models.download(name=unique, version="1", download_path=str(tmp_path / "out"))
+    files = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert files["id.txt"] == unique.encode()
+    assert files["model.pkl"] == b"weights"
+
+
+def test_registry_upload_then_download_round_trips(
+    ml: MLFactory, model_dir: Path, tmp_path: Path, unique: str
+) -> None:
+    # The recorded flow (recordings: model/e2etests/test_model.pyTestModeltest_create_get_download_model_
+    # registry.json): tempdatarefs gives a container SAS `{account}/{registry}-{guid}`, the files go under
+    # the model folder, and download reads them back through datarefs' container SAS.
+    (model_dir / "id.txt").write_text(unique, encoding="utf-8")
+    created = ml("registry").models.create_or_update(Model(name=unique, version="1", path=str(model_dir)))
+    container = str(created.path).split("/")[3]
+    assert container.startswith(f"{REGISTRY}-") and len(container) == len(REGISTRY) + 37
+    ml("registry").models.download(name=unique, version="1", download_path=str(tmp_path / "out"))
+    files = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert files["id.txt"] == unique.encode()
+    assert files["MLmodel"] == b"flavors: {}\n"

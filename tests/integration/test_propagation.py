@@ -77,7 +77,7 @@ def test_a_model_trained_by_a_job_keeps_its_job_link_through_share_and_push(
 TENANTS = {"workspace4": "woodgrove", "workspace2": "contoso"}
 
 
-def deploy_rules(seeded: Engine, name: str, mode: str, target: str, endpoint: str) -> None:
+def deploy_rules(seeded: Engine, name: str, mode: str, target: str, endpoint: str, scoring: str = "") -> None:
     tenant = TENANTS[target]
     extra = parse_policy(
         f"""
@@ -88,7 +88,7 @@ push:
     tenant: {tenant}
     targets: {{workspaces: [{target}]}}
     assets: {{kinds: [model], include: [{name}]}}
-    action: {{mode: {mode}, endpoint: {endpoint}, instance_count: 1}}
+    action: {{mode: {mode}, endpoint: {endpoint}, instance_count: 1{scoring}}}
 """,
         known_tenants=["contoso", tenant],
         known_workspaces=seeded.store.list_workspaces(),
@@ -145,6 +145,55 @@ def test_a_push_rule_deploys_the_registry_model_and_it_takes_traffic_once_ready(
         PushMessage(kind=AssetKind.MODEL, name=name, version=ref.version, target=target, correlation_id="a")
     )
     assert again.status == "succeeded"  # a duplicate message changes nothing
+
+
+SCORE = """
+import json, os
+
+def init():
+    global weights
+    with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "weights.json")) as f:
+        weights = json.load(f)
+
+def run(raw_data):
+    rows = json.loads(raw_data)["data"]
+    return [sum(w * x for w, x in zip(weights["w"], row)) + weights["b"] for row in rows]
+"""
+
+
+def test_a_deploy_rule_with_scoring_code_serves_the_models_predictions(
+    seeded: Engine, ml: Callable[[str], Any], tmp_path: Path
+) -> None:
+    # Azure: a custom model's online deployment needs code_configuration (code + scoring_script) and an
+    # environment (learn.microsoft.com/azure/machine-learning/how-to-deploy-online-endpoints, "Define the
+    # deployment"); the SDK resolves `azureml:NAME:VERSION` code in the target workspace
+    # (azure/ai/ml/_utils/_endpoint_utils.py, upload_dependencies).
+    from azure.ai.ml.entities import Environment
+    from azure.ai.ml.entities._assets import Code  # the SDK has no public API for named code assets
+
+    name, endpoint = f"dep-{uuid.uuid4().hex[:8]}", f"ep-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.json").write_text('{"w": [2, 3], "b": 1}', encoding="utf-8")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "score.py").write_text(SCORE, encoding="utf-8")
+    consumer = ml("workspace4")
+    consumer._code.create_or_update(Code(name=f"{name}-score", version="1", path=str(tmp_path / "code")))
+    consumer.environments.create_or_update(Environment(name=f"{name}-env", version="1", image="python:3.11"))
+    scoring = (
+        f", code_configuration: {{code: 'azureml:{name}-score:1', scoring_script: score.py}}"
+        f", environment: 'azureml:{name}-env:1'"
+    )
+    deploy_rules(seeded, name, "deploy_online", "workspace4", endpoint, scoring)
+
+    ref = share_and_push(seeded, ml, tmp_path / "model", name)
+    follow_pushes(seeded, settled(seeded, ref, "workspace4"))
+
+    assert row_status(seeded, ref, "workspace4") is LedgerStatus.SUCCEEDED
+    deployment = consumer.online_deployments.get(deployment_name(ref), endpoint_name=endpoint)
+    assert deployment.code_configuration.scoring_script == "score.py"
+    request = tmp_path / "request.json"
+    request.write_text('{"data": [[1, 1], [0, 2]]}', encoding="utf-8")
+    assert consumer.online_endpoints.invoke(endpoint_name=endpoint, request_file=str(request)) == "[6, 7]"
 
 
 def test_a_deployment_push_returns_before_provisioning_ends(

@@ -20,7 +20,7 @@ from tests.unit.factories import NOW, row
 S = LedgerStatus
 EARLIER = NOW - timedelta(hours=2)
 QUEUED = {S.PENDING, S.AWAITING_APPROVAL}
-FINAL = {S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED}
+FINAL = {S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED, S.RECALLED}
 IN_FLIGHT = {S.PENDING, S.RUNNING, S.RETRYING, S.DEPLOYING}
 PAIRS = list(itertools.product([None, *LedgerStatus], list(LedgerStatus)))
 
@@ -69,7 +69,7 @@ def test_allowed_names_every_status_and_the_missing_row() -> None:
 
 
 def test_a_success_and_a_conflict_are_final_until_a_person_acts() -> None:
-    assert ALLOWED[S.SUCCEEDED] == {S.SUCCEEDED}
+    assert ALLOWED[S.SUCCEEDED] == {S.SUCCEEDED, S.RECALLED, S.PENDING}  # a repair queues it again
     # A share recorded as a conflict whose registry version turns out to be our own is done after all.
     assert ALLOWED[S.CONFLICT] == {S.CONFLICT, S.SUCCEEDED}
 
@@ -111,7 +111,7 @@ def test_every_move_is_legal_and_follows_the_rules_or_raises(
     assert (after.asset_key, after.target, after.etag) == (before.asset_key, before.target, 'W/"7"')
     assert after.event_ids == ("evt-a", "evt-b", "evt-c")
     assert after.detail == {"rule": "push-new", "mode": "register", "wave": "1"}
-    new_round = to in QUEUED and start in {S.FAILED, S.REFUSED}
+    new_round = to in QUEUED and start in {S.FAILED, S.REFUSED, S.RECALLED}
     if to is S.RUNNING:
         assert (after.attempts, after.rounds, after.started) == (4, 2, NOW)
     elif new_round:
@@ -252,7 +252,7 @@ def test_attempts_count_claims_of_the_round_and_rounds_count_fresh_queueings(
     current: LedgerEntry | None = None
     attempts, rounds = 0, 1
     for to, event_id in steps:
-        if current is not None and to in QUEUED and current.status in {S.FAILED, S.REFUSED}:
+        if current is not None and to in QUEUED and current.status in {S.FAILED, S.REFUSED, S.RECALLED}:
             attempts, rounds = 0, rounds + 1
         if to is S.RUNNING:
             attempts += 1
@@ -268,6 +268,6 @@ def test_attempts_count_claims_of_the_round_and_rounds_count_fresh_queueings(
 
 def test_a_deployment_is_started_then_ready_or_failed_never_started_from_nothing() -> None:
     assert S.DEPLOYING in ALLOWED[S.RUNNING]
-    assert ALLOWED[S.DEPLOYING] == {S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED}
+    assert ALLOWED[S.DEPLOYING] == {S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED, S.RECALLED}
     assert all(S.DEPLOYING not in ALLOWED[status] for status in (None, S.PENDING, S.FAILED, S.SUCCEEDED))
     assert not S.DEPLOYING.final

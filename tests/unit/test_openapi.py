@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from shared import ui
 from shared.api import ROUTES, ApproveRequest, AuditQuery, PullRequest, StatusQuery, SyncRequest
+from shared.api.fleet import DriftQuery, RecallRequest
 from shared.domain import AssetRef
 from shared.ui.detail import CellQuery
 from shared.ui.matrix import MatrixQuery
@@ -29,10 +30,12 @@ BODIES: dict[str, type[BaseModel]] = {
     "api_sync": SyncRequest,
     "api_pull": PullRequest,
     "api_approve": ApproveRequest,
+    "api_recall": RecallRequest,
 }
 QUERIES: dict[str, type[BaseModel]] = {
     "api_status": StatusQuery,
     "api_audit": AuditQuery,
+    "api_drift": DriftQuery,
     "ui_matrix": MatrixQuery,
     "ui_cell": CellQuery,
 }

@@ -984,7 +984,7 @@ def test_a_push_never_claims_a_settled_waiting_or_held_row_and_can_claim_the_res
     fresh = existing.updated is not None and NOW - existing.updated <= LEASE
     if existing.status is S.RUNNING and fresh:
         assert isinstance(step, Defer)
-    elif existing.status in {S.SUCCEEDED, S.AWAITING_APPROVAL, S.CONFLICT, S.FAILED} or (
+    elif existing.status in {S.SUCCEEDED, S.AWAITING_APPROVAL, S.CONFLICT, S.FAILED, S.RECALLED} or (
         existing.status is S.DEPLOYING and fresh
     ):
         assert isinstance(step, Report)

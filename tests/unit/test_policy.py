@@ -644,6 +644,57 @@ def test_malformed_endpoint_is_refused(endpoint: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "code",
+    [
+        "azureml:score:1",
+        "azureml://registries/regsync-registry/codes/score/versions/2",
+    ],
+)
+def test_a_deployment_names_its_scoring_code_and_environment(code: str) -> None:
+    action = PushAction(
+        mode=PushMode.DEPLOY_ONLINE,
+        endpoint="scoring",
+        code_configuration={"code": code, "scoring_script": "src/score.py"},  # type: ignore[arg-type]
+        environment="azureml:nlp-env:1",
+    )
+
+    assert action.code_configuration is not None and action.code_configuration.code == code
+    assert action.code_configuration.scoring_script == "src/score.py"
+
+
+SCRIPT = "code_configuration.scoring_script"
+
+
+@pytest.mark.parametrize(
+    ("config", "environment", "field"),
+    [
+        ({"code": "./src"}, None, "code_configuration.code"),  # a local path means nothing to a function
+        ({"code": "azureml:score"}, None, "code_configuration.code"),  # no version
+        ({"code": "azureml:score:1", "scoring_script": "../score.py"}, None, SCRIPT),
+        ({"code": "azureml:score:1", "scoring_script": "score.sh"}, None, SCRIPT),
+        (None, "mcr.microsoft.com/azureml/minimal:latest", "environment"),
+    ],
+)
+def test_malformed_scoring_code_or_environment_is_refused(
+    config: dict[str, str] | None, environment: str | None, field: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        PushAction(
+            mode=PushMode.DEPLOY_ONLINE,
+            endpoint="scoring",
+            code_configuration=config,  # type: ignore[arg-type]
+            environment=environment,
+        )
+
+    assert failing_fields(raised.value) == {field}
+
+
+def test_a_register_push_takes_no_scoring_code() -> None:
+    with pytest.raises(ValidationError, match="are for the deploy modes"):
+        PushAction(environment="azureml:nlp-env:1")
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("instance_count", 0),

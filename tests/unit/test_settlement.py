@@ -306,3 +306,10 @@ def test_every_round_the_reconcile_queues_gets_the_whole_budget_and_fails_once(
             break
         row, message = step.after, step.send  # what apply writes and sends for the requeue
     assert failed_rounds == MAX_AUTOMATIC_ROUNDS
+
+
+def test_queue_messages_from_a_newer_release_keep_their_work() -> None:
+    # A rolling deploy: an older worker reads a message carrying a field it does not know yet.
+    raw = '{"kind": "model", "name": "m", "version": "1", "target": "ws", "correlation_id": "c", "wave": 2}'
+    message = PushMessage.model_validate_json(raw)
+    assert (message.name, message.version, message.target) == ("m", "1", "ws")
