@@ -319,6 +319,18 @@ class StateStore(AuditTable, TombstoneTable):
             replace(after, etag=meta.get("etag")) for (_, after), meta in zip(changes, written, strict=True)
         ]
 
+    def ledger_after(self, after: str | None = None, *, prefix: str = "") -> Iterator[LedgerEntry]:
+        """The ledger in key order (asset, then target), from the first asset after `after`, only assets
+        whose key starts with `prefix` (e.g. `model:`): the status page's pages, read as far as needed."""
+        query, parameters = "PartitionKey ge @low", {"low": prefix}
+        if prefix:  # every key with the prefix sorts before the prefix with its last character bumped
+            query += " and PartitionKey lt @high"
+            parameters["high"] = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        if after is not None:
+            query += " and PartitionKey gt @after"
+            parameters["after"] = after
+        return (ledger_entry(entity) for entity in self.ledger.query_entities(query, parameters=parameters))
+
     def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]:
         if workspace is None:
             entities = self.ledger.list_entities()

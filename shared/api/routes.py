@@ -7,7 +7,7 @@ Who calls it: functions/http_api.py (one HTTP trigger per entry of ROUTES) throu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,10 +64,14 @@ def dispatch(
     max_body_bytes: int,
     correlation_id: str,
     limiter: RateLimiter | None = None,
+    routes: Iterable[Route] | None = None,
 ) -> ApiResponse:
-    """Identify the caller, bound its rate and the body, run the route. Raises the errors the adapter
-    maps."""
-    route = _BY_KEY.get((request.method.upper(), request.route))
+    """Identify the caller, bound its rate and the body, run the route (one of `routes`, default ROUTES;
+    the status page passes its own). Raises the errors the adapter maps."""
+    table: dict[tuple[str, str], Route] = (
+        _BY_KEY if routes is None else {(route.method, route.path): route for route in routes}
+    )
+    route = table.get((request.method.upper(), request.route))
     if route is None:
         raise NotFoundError(f"there is no route {request.method.upper()} /api/{request.route}")
     caller = parse_principal(request.headers)
