@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: install check lint infra-check test unit fuzz demo bench clean
 
 # Python packages into .venv, RegSync itself as an editable package (.venv/bin/regsync) and Azurite into
@@ -44,8 +46,14 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 infra-check: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --directory infra --framework bicep --skip-download --compact --quiet
 
+# Debian's Chromium for the status page's browser tests (tests/browser/, Playwright drives it; Playwright's
+# own browser download is never used). Installed only when missing; needs root, as in CI.
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 # pytest's exit code 5 (no test collected) is reported, not treated as a failure.
-test: check infra-check
+test: check infra-check $(CHROMIUM)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
 
@@ -62,8 +70,9 @@ fuzz: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m devstack.demo $(if $(KEEP),--keep)
 
+# make bench BENCH_ARGS="--targets 20 --reconcile-workspaces 20" (python -m devstack.bench --help)
 bench: $(STAMP)
-	$(PY) -m devstack.bench
+	$(PY) -m devstack.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .state

@@ -1,4 +1,5 @@
-"""HTTP triggers for the API under /api/: one function per entry of shared.api.ROUTES, auth level FUNCTION.
+"""HTTP triggers for the API under /api/: one function per entry of shared.api.ROUTES and of the status
+page's shared.ui.ROUTES, auth level FUNCTION; the page and its files (shared.ui.PUBLIC), ANONYMOUS.
 
 Each function turns its func.HttpRequest into an ApiRequest, calls shared.api.dispatch and turns the
 ApiResponse into a func.HttpResponse. Errors are mapped to HTTP here, once (`error_reply`): no principal
@@ -17,7 +18,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared import api, runtime, telemetry
+from shared import api, runtime, telemetry, ui
 from shared.auth import ForbiddenError, UnauthenticatedError
 from shared.engine import new_correlation_id
 from shared.errors import Kind, judge
@@ -48,16 +49,32 @@ def serve(route: api.Route, req: func.HttpRequest) -> func.HttpResponse:
                 max_body_bytes=load_settings().max_body_bytes,
                 correlation_id=correlation_id,
                 limiter=runtime.limiter(),
+                routes=(route,),
             )
         except Exception as error:  # the one place where every failure becomes a reply
             reply = error_reply(error, correlation_id)
         span.set_attribute("http.response.status_code", reply.status)
     log.info("[%s] %s /api/%s -> %d", correlation_id, route.method, route.path, reply.status)
+    return _response(reply, correlation_id)
+
+
+def serve_public(route: ui.PublicRoute, req: func.HttpRequest) -> func.HttpResponse:
+    """The status page and its files: no caller, no data (the fragments it loads are `serve`d)."""
+    correlation_id = new_correlation_id()
+    try:
+        reply = route.handler(dict(req.route_params))
+    except Exception as error:
+        reply = error_reply(error, correlation_id)
+    return _response(reply, correlation_id)
+
+
+def _response(reply: api.ApiResponse, correlation_id: str) -> func.HttpResponse:
+    body = json.dumps(reply.body) if reply.media_type == api.JSON else reply.body
     return func.HttpResponse(
-        body=json.dumps(reply.body),
+        body=body,
         status_code=reply.status,
         headers={**reply.headers, CORRELATION_HEADER: correlation_id},
-        mimetype="application/json",
+        mimetype=reply.media_type,
     )
 
 
@@ -113,6 +130,19 @@ def _register(route: api.Route) -> None:
     blueprint.function_name(name=route.function_name)(triggered(handler))
 
 
-# The routes are declared once, as a list, in shared.api; each becomes one named function here.
-for _route in api.ROUTES:
+def _register_public(route: ui.PublicRoute) -> None:
+    def handler(req: func.HttpRequest) -> func.HttpResponse:
+        return serve_public(route, req)
+
+    handler.__name__ = route.function_name
+    # No function key: the page and its files hold no data, and a browser cannot send a header when it
+    # opens a URL; App Service Authentication still guards them (docs/dashboard.md).
+    triggered = blueprint.route(route=route.path, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    blueprint.function_name(name=route.function_name)(triggered(handler))
+
+
+# The routes are declared once, as lists, in shared.api and shared.ui; each becomes one named function here.
+for _route in (*api.ROUTES, *ui.ROUTES):
     _register(_route)
+for _public in ui.PUBLIC:
+    _register_public(_public)

@@ -72,6 +72,15 @@ class AuditTable:
         rows = rows[:limit]
         return AuditPage([audit_record(row) for row in rows], rows[-1]["RowKey"] if more else None)
 
+    def audit_about(
+        self, subject: str, *, day: datetime, tenant: str | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
+        """A day's records about one subject (an asset), newest first: the provider's or one tenant's."""
+        query = "PartitionKey eq @pk and subject eq @subject"
+        parameters = {"pk": audit_partition(day, tenant), "subject": subject}
+        entities = self.audit_log.query_entities(query, parameters=parameters, results_per_page=limit)
+        return [audit_record(row) for row in itertools.islice(entities, limit)]
+
     def recent_audit(
         self, *, day: datetime | None = None, limit: int = 100, tenant: str | None = None
     ) -> list[AuditRecord]:

@@ -82,6 +82,7 @@ class LedgerStatus(StrEnum):
     CONFLICT = "conflict"
     AWAITING_APPROVAL = "awaiting_approval"
     REFUSED = "refused"  # the rules no longer allow it (checked again just before acting)
+    RECALLED = "recalled"  # taken back by a recall (shared.planner.recall): final, never delivered again
 
     @property
     def final(self) -> bool:
@@ -90,6 +91,7 @@ class LedgerStatus(StrEnum):
             LedgerStatus.FAILED,
             LedgerStatus.CONFLICT,
             LedgerStatus.REFUSED,
+            LedgerStatus.RECALLED,
         }
 
 
@@ -116,6 +118,24 @@ class Pushed(Frozen):
     what: str
     deploying: bool = False
     operation: str = ""
+
+
+class ServingDeployment(Frozen):
+    """One deployment on an endpoint, as RegSync reads it for a recall or a drift report."""
+
+    name: str
+    model: str = ""  # the model it serves, as its id names it (`azureml://registries/...`)
+    deployed_at: str = ""  # RegSync's `regsync.deployed_at` tag; "" when RegSync did not make it
+    state: str = ""  # AzureML's provisioningState
+
+
+class EndpointView(Frozen):
+    """An endpoint's deployments and where its traffic goes (online) or its default (batch)."""
+
+    name: str
+    traffic: dict[str, int] = Field(default_factory=dict)
+    default: str | None = None
+    deployments: tuple[ServingDeployment, ...] = ()
 
 
 class Tenant(Frozen):

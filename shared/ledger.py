@@ -10,12 +10,15 @@ nowhere else; `ALLOWED` lists every legal move and the tests walk all of them (k
 - Final statuses set `finished`; any other clears it.
 - A push that deploys moves running -> deploying -> succeeded (ready) | failed; a follow-up message
   checks it, writing the row each time (conditional on its ETag, so one follow-up chain survives).
-- A running row is held by its worker while its lease runs; an older one was abandoned and may be
-  taken over (`held`).
+- A running row is held by its worker while its short lease runs: the worker renews it (`renewed`,
+  shared.engine.lease) while its AzureML call runs, so a crashed worker's row is taken over within a
+  `LEASE` of its last renewal, never while a live worker still holds it (`held`). A queued, retrying or
+  deploying row not written for `WAIT_LIMIT` lost its message (`abandoned`): it is sent again.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,9 +26,15 @@ from typing import Any
 from shared.domain import LedgerStatus
 from shared.records import LedgerEntry
 
-# Longer than host.json's functionTimeout (10 min): a push still running is never taken over, and a
-# crashed worker's row is taken over by the next event, message or reconcile after it.
-LEASE = timedelta(minutes=15)
+# A claim lasts LEASE past its last renewal; its worker renews it every LEASE_RENEWAL while its AzureML
+# call runs (a third of the lease: two renewals may fail before anyone takes the row over). So a
+# crashed worker's row is taken over about a minute after the crash, by the redelivered message.
+LEASE = timedelta(seconds=60)
+LEASE_RENEWAL = LEASE / 3
+LEASE_SECONDS = int(LEASE.total_seconds())
+# A queued, retrying or deploying row waits on a queue message (Retry-After delays, follow-up checks
+# every REGSYNC_DEPLOYMENT_POLL_SECONDS): only one not written for this long lost its message.
+WAIT_LIMIT = timedelta(minutes=15)
 
 S = LedgerStatus
 _QUEUED = frozenset({S.PENDING, S.AWAITING_APPROVAL})
@@ -48,8 +57,18 @@ ALLOWED: dict[LedgerStatus | None, frozenset[LedgerStatus]] = {
     # whose first response was lost) is done after all.
     S.CONFLICT: frozenset({S.CONFLICT, S.SUCCEEDED}),
 }
+# A recall (shared.planner.recall) ends any row no worker holds. A recalled row is queued again only when
+# the rules allow the version there again: after a fleet-wide recall its tombstone never does; after a
+# removed rule's `on_remove: recall`, a rule that delivers it again may.
+RECALLABLE = frozenset(set(LedgerStatus) - {S.RUNNING, S.CONFLICT, S.RECALLED})  # a conflict is not our copy
+ALLOWED = {
+    start: targets | {S.RECALLED} if start in RECALLABLE else targets for start, targets in ALLOWED.items()
+} | {S.RECALLED: frozenset({S.RECALLED, S.PENDING, S.AWAITING_APPROVAL})}
+# Self-heal (shared.planner.drift, rules with `self_heal: true`): a delivered copy or deployment deleted
+# by hand is queued again.
+ALLOWED[S.SUCCEEDED] = ALLOWED[S.SUCCEEDED] | {S.PENDING}
 # Moves into a queued status that start a new round: the work failed or was refused before.
-_NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED})
+_NEW_ROUND_FROM = frozenset({S.FAILED, S.REFUSED, S.RECALLED})
 
 
 class IllegalTransitionError(ValueError):
@@ -64,9 +83,29 @@ def held(row: LedgerEntry | None, now: datetime) -> bool:
 
 
 def abandoned(row: LedgerEntry, now: datetime) -> bool:
-    """Queued or running for longer than the lease: a crash or a lost message; send it again."""
-    in_flight = row.status in {S.PENDING, S.RUNNING, S.RETRYING, S.DEPLOYING}
-    return in_flight and (row.updated is None or now - row.updated > LEASE)
+    """Running past its lease (its worker crashed), or queued, retrying or deploying for longer than
+    `WAIT_LIMIT` (its message was lost): send it again."""
+    if row.status is S.RUNNING:
+        return not held(row, now)
+    in_flight = row.status in {S.PENDING, S.RETRYING, S.DEPLOYING}
+    return in_flight and (row.updated is None or now - row.updated > WAIT_LIMIT)
+
+
+def lease_left_seconds(row: LedgerEntry | None, now: datetime) -> int:
+    """Whole seconds until a held row's lease runs out (at least 1): when to look at it again."""
+    if row is None or not held(row, now) or row.updated is None:
+        return 1
+    return max(1, math.ceil((row.updated + LEASE - now).total_seconds()))
+
+
+def renewed(row: LedgerEntry, now: datetime) -> LedgerEntry:
+    """The claimed row with its lease renewed: only its time moves (no new attempt, same ETag, so the
+    write is conditional on the row still being this worker's)."""
+    if row.status is not S.RUNNING:
+        raise IllegalTransitionError(
+            f"ledger row {row.asset_key} -> {row.target}: only a running row has a lease"
+        )
+    return replace(row, updated=now)
 
 
 def transition(

@@ -8,13 +8,23 @@ cannot drift.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.domain import Asset, AssetKind, AssetRef, DeploymentState, Pushed, Registry, Tenant, Workspace
+from shared.domain import (
+    Asset,
+    AssetKind,
+    AssetRef,
+    DeploymentState,
+    EndpointView,
+    Pushed,
+    Registry,
+    Tenant,
+    Workspace,
+)
 from shared.policy import Policy, PushAction
-from shared.records import AuditRecord, LedgerEntry, Memo
+from shared.records import AuditRecord, LedgerEntry, Memo, Tombstone
 
 Clock = Callable[[], datetime]
 
@@ -68,6 +78,22 @@ class Catalog(Protocol):
         and remove RegSync's older deployments beyond `action.keep_deployments`."""
         ...
 
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        """The endpoint `action` deploys to, its deployments and traffic (a read); None: no endpoint."""
+        ...
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        """Take back a recalled version: archive RegSync's copy (register), or move the endpoint's traffic
+        (online) or default (batch) to the `fallback` deployment; no fallback: remove its deployment.
+        Idempotent, never waits."""
+        ...
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        """Tag a recalled registry version and archive it (registry versions cannot be deleted)."""
+        ...
+
 
 class Inventory(Protocol):
     """Tenants, workspaces, the registry and the rules."""
@@ -94,6 +120,12 @@ class Ledger(Protocol):
         ...
 
 
+class LedgerViews(Protocol):
+    """A workspace's push rows (drift): one query; not a hot path unless a rule opts into self-heal."""
+
+    def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]: ...
+
+
 class Owners(Protocol):
     """Who owns a registry asset name (per kind): the tenant RegSync first published it for.
 
@@ -118,6 +150,14 @@ class Memos(Protocol):
     def remember(self, scope: str, memo: Memo) -> None: ...
 
 
+class Tombstones(Protocol):
+    """Recalled registry versions. `bury` is insert-if-absent: the first recall's record stands."""
+
+    def bury(self, tombstone: Tombstone) -> Tombstone: ...
+    def tombstone(self, asset_key: str) -> Tombstone | None: ...
+    def tombstones(self) -> list[Tombstone]: ...
+
+
 class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
     def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
@@ -125,5 +165,5 @@ class WorkQueue(Protocol):
         ...
 
 
-class State(Inventory, Ledger, Owners, AuditLog, Memos, Protocol):
+class State(Inventory, Ledger, LedgerViews, Owners, AuditLog, Memos, Tombstones, Protocol):
     """The tables as one port (the storage adapter implements all of them)."""

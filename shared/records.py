@@ -56,6 +56,8 @@ class Action(StrEnum):
     RECONCILE = "reconcile"
     SYNC = "sync"
     PUBLISH = "publish"
+    RECALL = "recall"
+    ROLLOUT = "rollout"
 
 
 class Status(StrEnum):
@@ -70,6 +72,7 @@ class Status(StrEnum):
     CONFLICT = "conflict"
     AWAITING_APPROVAL = "awaiting_approval"
     REFUSED = "refused"
+    RECALLED = "recalled"
     DONE = "done"  # nothing to do: already as wanted
     IGNORED = "ignored"  # not ours to act on (a foreign topic, our own copy)
     SKIPPED = "skipped"  # not now (e.g. a share still in flight fans out later)
@@ -238,6 +241,9 @@ class PushMessage(Message):
     # The registry version's tags as the fan-out read them, so the push checks the rules again without
     # reading the version again. None (older messages, approvals, tags too big to carry): it reads them.
     tags: dict[str, str] | None = None
+    # True: the watch of a claimed push, sent with the lease's delay when the push is claimed. It takes
+    # the push over if its worker stopped renewing the claim (a crash); otherwise it does nothing.
+    watch: bool = False
 
     @property
     def ref(self) -> AssetRef:
@@ -257,3 +263,17 @@ class OutboundEvent(Message):
 ASSET_SHARED = "RegSync.AssetShared"
 ASSET_PUSHED = "RegSync.AssetPushed"
 PUSH_FAILED = "RegSync.PushFailed"
+ASSET_RECALLED = "RegSync.AssetRecalled"
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A recalled registry asset version (`KIND:NAME:VERSION`): who recalled it, when and why. While it
+    exists no event, reconcile, pull or queued push delivers that version (shared.planner.recall)."""
+
+    asset_key: str
+    actor: str
+    reason: str
+    at: datetime
+    tenant: str = ""  # the tenant that recalled it ("": the provider)
+    correlation_id: str = ""

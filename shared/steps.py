@@ -11,7 +11,16 @@ from dataclasses import dataclass, replace
 
 from shared.domain import Asset, AssetRef, Registry, Workspace
 from shared.policy import NameOwners, PushAction
-from shared.records import AuditRecord, LedgerEntry, Memo, OutboundEvent, Outcome, PushMessage, Status
+from shared.records import (
+    AuditRecord,
+    LedgerEntry,
+    Memo,
+    OutboundEvent,
+    Outcome,
+    PushMessage,
+    Status,
+    Tombstone,
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,61 @@ class Claim:
     name: str = ""
 
 
-Step = Report | Record | WriteRow | Defer | Share | Push | Follow | Claim
+@dataclass(frozen=True)
+class Bury:
+    """Record a recall's tombstone (insert-if-absent: the first recall's record stands), its audit line
+    and its Recalled event. Planned first, so nothing delivers the version while it is taken back."""
+
+    outcome: Outcome
+    tombstone: Tombstone
+    audit: AuditRecord
+    event: OutboundEvent
+    name: str = "tombstone"
+
+
+@dataclass(frozen=True)
+class Retire:
+    """Take a recalled version back from one workspace (archive its copy, move its endpoint's traffic or
+    default to `fallback`, or remove its deployment), then write its row `recalled` and an audit line."""
+
+    outcome: Outcome
+    row: LedgerEntry
+    after: LedgerEntry
+    target: Workspace
+    registry: Registry
+    ref: AssetRef
+    action: PushAction
+    fallback: str | None
+    audit: AuditRecord
+    name: str = "retire"
+
+
+@dataclass(frozen=True)
+class ArchiveInRegistry:
+    """Tag a recalled registry version and archive it, with an audit line."""
+
+    outcome: Outcome
+    registry: Registry
+    ref: AssetRef
+    tags: dict[str, str]
+    audit: AuditRecord
+    name: str = "archive"
+
+
+@dataclass(frozen=True)
+class Repromote:
+    """Self-heal: give RegSync's deployment of `ref` its traffic (batch: the default) back."""
+
+    outcome: Outcome
+    target: Workspace
+    action: PushAction
+    ref: AssetRef
+    audit: AuditRecord
+    name: str = "repromote"
+
+
+RecallStep = Bury | Retire | ArchiveInRegistry | Repromote
+Step = Report | Record | WriteRow | Defer | Share | Push | Follow | Claim | RecallStep
 
 
 @dataclass(frozen=True)

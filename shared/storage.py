@@ -62,6 +62,7 @@ from shared.policy import NameClaim, Policy, PushRule, ShareRule
 from shared.ports import ConcurrentUpdateError
 from shared.records import LedgerEntry, Memo, utc_now
 from shared.settings import Settings
+from shared.tombstones import TombstoneTable
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
 T = TypeVar("T")
@@ -71,7 +72,7 @@ class StateError(Exception):
     """A storage request that cannot be honoured as asked; the message names the thing."""
 
 
-class StateStore(AuditTable):
+class StateStore(AuditTable, TombstoneTable):
     """Typed access to the five tables; the audit log's operations are AuditTable's. Cheap to construct;
     clients are created once per store."""
 
@@ -314,6 +315,18 @@ class StateStore(AuditTable):
         return [
             replace(after, etag=meta.get("etag")) for (_, after), meta in zip(changes, written, strict=True)
         ]
+
+    def ledger_after(self, after: str | None = None, *, prefix: str = "") -> Iterator[LedgerEntry]:
+        """The ledger in key order (asset, then target), from the first asset after `after`, only assets
+        whose key starts with `prefix` (e.g. `model:`): the status page's pages, read as far as needed."""
+        query, parameters = "PartitionKey ge @low", {"low": prefix}
+        if prefix:  # every key with the prefix sorts before the prefix with its last character bumped
+            query += " and PartitionKey lt @high"
+            parameters["high"] = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        if after is not None:
+            query += " and PartitionKey gt @after"
+            parameters["after"] = after
+        return (ledger_entry(entity) for entity in self.ledger.query_entities(query, parameters=parameters))
 
     def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]:
         if workspace is None:

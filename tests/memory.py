@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shared.azureml.deployments import deployment_name, shifted_traffic
+from shared.azureml.recall import traffic_without
 from shared.domain import (
     Asset,
     AssetKind,
     AssetRef,
     DeploymentState,
+    EndpointView,
     Provisioning,
     Pushed,
     Registry,
+    ServingDeployment,
     Tenant,
     Workspace,
 )
@@ -31,7 +34,7 @@ from shared.errors import ConflictError
 from shared.policy import Policy, PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
 from shared.provenance import TAG_REGISTRY_ID, Origin, origin_of
-from shared.records import AuditRecord, LedgerEntry, Memo
+from shared.records import AuditRecord, LedgerEntry, Memo, Tombstone
 
 
 class Faults:
@@ -74,6 +77,7 @@ class MemoryState:
     memos: dict[str, dict[str, Memo]] = field(default_factory=dict)
     owners: dict[tuple[AssetKind, str], str] = field(default_factory=dict)
     windows: set[str] = field(default_factory=set)
+    buried: dict[str, Tombstone] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
 
     # --- inventory -----------------------------------------------------------------------------
@@ -108,6 +112,11 @@ class MemoryState:
     def entries_for_asset(self, asset_key: str) -> list[LedgerEntry]:
         self.faults.check("entries_for_asset")
         return [entry for (key, _), entry in sorted(self.ledger.items()) if key == asset_key]
+
+    def list_ledger(self, *, workspace: str | None = None) -> Iterator[LedgerEntry]:
+        self.faults.check("list_ledger")
+        rows = [row for row in self.ledger.values() if workspace is None or row.workspace == workspace]
+        return iter(rows)
 
     def create_entry(self, entry: LedgerEntry) -> LedgerEntry:
         self._before_write("create_entry")
@@ -175,6 +184,20 @@ class MemoryState:
         self.faults.check("remember")
         self.memos.setdefault(scope, {})[memo.asset_key] = memo
 
+    # --- tombstones ----------------------------------------------------------------------------
+
+    def bury(self, tombstone: Tombstone) -> Tombstone:
+        self.faults.check("bury")
+        return self.buried.setdefault(tombstone.asset_key, tombstone)
+
+    def tombstone(self, asset_key: str) -> Tombstone | None:
+        self.faults.check("tombstone")
+        return self.buried.get(asset_key)
+
+    def tombstones(self) -> list[Tombstone]:
+        self.faults.check("tombstones")
+        return list(self.buried.values())
+
 
 @dataclass
 class MemoryDeployment:
@@ -182,6 +205,7 @@ class MemoryDeployment:
     order: int
     state: str = "Creating"  # Creating -> Succeeded | Failed, after `provisioning_reads` state reads
     reads: int = 0
+    ours: bool = True  # made by RegSync (AzureML: the `regsync.deployed_at` tag)
 
 
 @dataclass
@@ -209,6 +233,7 @@ class MemoryCatalog:
         self.endpoints: dict[tuple[str, str], MemoryEndpoint] = {}  # (workspace, endpoint)
         self.provisioning_reads = 1  # state reads a new deployment stays Creating (AzureML: minutes)
         self.provisioning_failures: dict[str, str] = {}  # deployment name -> Azure's reason: it fails
+        self.archived: set[tuple[str, AssetRef]] = set()  # (workspace or "@registry", version)
         self.faults = Faults()
         self._order = itertools.count()
 
@@ -351,12 +376,64 @@ class MemoryCatalog:
         for other in newest:
             if other in serving:
                 continue
-            if kept < action.keep_deployments:
+            if kept < action.keep_deployments and endpoint.deployments[other].state != "Failed":
                 kept += 1
                 continue
             del endpoint.deployments[other]
             removed.append(other)
         return f"{what}; removed {', '.join(removed)}" if removed else what
+
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        self.faults.check("endpoint_view")
+        endpoint = self.endpoints.get((target.name, action.endpoint or ""))
+        if endpoint is None:
+            return None
+        deployments = tuple(
+            ServingDeployment(
+                name=name,
+                model=found.ref.registry_id("regsync-registry"),
+                deployed_at=f"{found.order:012d}" if found.ours else "",
+                state=found.state,
+            )
+            for name, found in endpoint.deployments.items()
+        )
+        name = action.endpoint or ""
+        if endpoint.mode is PushMode.DEPLOY_ONLINE:
+            return EndpointView(name=name, traffic=dict(endpoint.traffic), deployments=deployments)
+        return EndpointView(name=name, default=endpoint.default, deployments=deployments)
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        self.faults.check("retire")
+        if action.mode is PushMode.REGISTER:
+            copy = self.get_asset(target, ref)
+            if copy is None:
+                return f"no copy of {ref} in the workspace: nothing to archive"
+            if copy.tags.get(TAG_REGISTRY_ID) != ref.registry_id(registry.name):
+                return f"the workspace's {ref} did not come from the registry: left as it is"
+            self.archived.add((target.name, ref))
+            return f"archived {ref.name}:{ref.version}"
+        endpoint = self.endpoints.get((target.name, action.endpoint or ""))
+        if endpoint is None:
+            return f"endpoint {action.endpoint} is gone: nothing serves {ref}"
+        name = deployment_name(ref)
+        if action.mode is PushMode.DEPLOY_ONLINE:
+            endpoint.traffic = traffic_without(endpoint.traffic, name, fallback)
+        elif fallback is not None and endpoint.default == name:
+            endpoint.default = fallback
+        if fallback is not None:
+            return f"{action.endpoint}: traffic moved from {name} to {fallback}"
+        endpoint.deployments.pop(name, None)
+        return f"{action.endpoint}: no previous version; deployment {name} removed"
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        self.faults.check("archive_registry_version")
+        if (ref.kind, ref.name, ref.version) not in self.registry:
+            return f"{ref} is not in the registry"
+        self.retag_registry(ref, tags)
+        self.archived.add(("@registry", ref))
+        return f"{ref} tagged recalled and archived in the registry"
 
 
 def _latest(assets: dict[tuple[AssetKind, str, str], _Stored], kind: AssetKind) -> list[Asset]:

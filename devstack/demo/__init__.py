@@ -9,7 +9,9 @@ woken by the emulator's Event Grid events and by the reconcile) does the rest. T
 - inference.py: a model served from an online endpoint RegSync deploys, invoked through the SDK, and a
   deployment that fails on purpose while the old one keeps serving (acts 7-8);
 - promotion.py: dev -> test automatically, -> prod after `regsync approve`, lineage back to the
-  training job (act 9).
+  training job (act 9);
+- recall.py: a bad version recalled fleet-wide, the endpoint's traffic back on the previous version
+  (act 10).
 
 Each step waits with a deadline, polling the ledger, the audit trail or the endpoint, then checks the
 outcome (PASS/FAIL). At the end it prints `regsync status` and `regsync audit`, stops everything it

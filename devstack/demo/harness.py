@@ -2,7 +2,7 @@
 MLClients on the emulator) and as the operator (`regsync` in-process), and counting PASS/FAIL checks.
 
 Every wait polls the ledger, the audit trail or the endpoint with a deadline; nothing sleeps to
-synchronise. Used by the acts (devstack/demo/seed.py, inference.py, promotion.py) and run.py.
+synchronise. Used by the acts (devstack/demo/seed.py, inference.py, promotion.py, recall.py) and run.py.
 """
 
 from __future__ import annotations

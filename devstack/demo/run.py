@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from devstack.demo import inference, promotion, seed
+from devstack.demo import inference, promotion, recall, seed
 from devstack.demo.harness import Demo
 from devstack.emulator.launch import EmulatorAdmin, apply_env, restore_env
 from devstack.private_files import write_private
@@ -45,6 +45,7 @@ def play(demo: Demo, state_dir: Path) -> None:
         lambda: seed.environment_via_reconcile(demo),
         lambda: inference.fail_next_version(demo, inference.serve_sentiment(demo), state_dir),
         lambda: promotion.promote(demo),
+        lambda: recall.recall_bad_version(demo, state_dir),
     ]
     for step in steps:
         try:

@@ -281,5 +281,9 @@ class EmulatorAdmin:
         }
         self._json("PUT", "/registryFiles", body)
 
+    def seed_models(self, workspace: str, prefix: str, count: int) -> None:
+        """Register `count` models `{prefix}{i}`, version 1, in `workspace` in one admin call."""
+        self._json("POST", "/seedModels", {"workspace": workspace, "prefix": prefix, "count": count})
+
     def close(self) -> None:
         self.client.close()

@@ -17,6 +17,7 @@ Tenant callers: the expensive routes (pull, sync, plan) take a token from the te
 """
 
 from shared.api.call import (
+    JSON,
     ApiRequest,
     ApiResponse,
     ApproveRequest,
@@ -31,6 +32,7 @@ from shared.api.call import (
 from shared.api.routes import ROUTES, Route, dispatch
 
 __all__ = [
+    "JSON",
     "ROUTES",
     "ApiRequest",
     "ApiResponse",

@@ -54,11 +54,15 @@ class ApiRequest:
     route_params: Mapping[str, str] = field(default_factory=dict)
 
 
+JSON = "application/json"
+
+
 @dataclass(frozen=True)
 class ApiResponse:
     status: int
-    body: Any  # JSON-serialisable
+    body: Any  # JSON-serialisable; for another media type (the status page's HTML), str or bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = JSON
 
 
 class PayloadTooLargeError(InvalidInputError):

@@ -7,7 +7,7 @@ Who calls it: functions/http_api.py (one HTTP trigger per entry of ROUTES) throu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +19,7 @@ from shared.api.call import (
     PayloadTooLargeError,
     RateLimitedError,
 )
+from shared.api.fleet import drift, recall
 from shared.api.rules import delete_rule, list_rules, put_rules, validate_rules
 from shared.api.verify import verify
 from shared.api.views import audit, status
@@ -45,8 +46,10 @@ ROUTES: tuple[Route, ...] = (
     Route("api_plan", "GET", "plan", plan, limited=True),
     Route("api_pull", "POST", "pull", pull, limited=True),
     Route("api_approve", "POST", "approve", approve),
+    Route("api_recall", "POST", "recall", recall, limited=True),
     Route("api_status", "GET", "status", status),
     Route("api_verify", "GET", "verify", verify, limited=True),
+    Route("api_drift", "GET", "drift", drift),
     Route("api_audit", "GET", "audit", audit),
     Route("api_rules_list", "GET", "rules", list_rules),
     Route("api_rules_put", "PUT", "rules", put_rules),
@@ -63,10 +66,14 @@ def dispatch(
     max_body_bytes: int,
     correlation_id: str,
     limiter: RateLimiter | None = None,
+    routes: Iterable[Route] | None = None,
 ) -> ApiResponse:
-    """Identify the caller, bound its rate and the body, run the route. Raises the errors the adapter
-    maps."""
-    route = _BY_KEY.get((request.method.upper(), request.route))
+    """Identify the caller, bound its rate and the body, run the route (one of `routes`, default ROUTES;
+    the status page passes its own). Raises the errors the adapter maps."""
+    table: dict[tuple[str, str], Route] = (
+        _BY_KEY if routes is None else {(route.method, route.path): route for route in routes}
+    )
+    route = table.get((request.method.upper(), request.route))
     if route is None:
         raise NotFoundError(f"there is no route {request.method.upper()} /api/{request.route}")
     caller = parse_principal(request.headers)

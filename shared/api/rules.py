@@ -86,7 +86,12 @@ def delete_rule(call: Call) -> ApiResponse:
     call.audit(
         "rules", "removed", f"rule {rule_id} removed", subject=rule_id, target=owner(call), tenant=rule.tenant
     )
-    return ok({"removed": rule_id})
+    withdrawn = (
+        call.engine.withdraw_rule(rule, caller=call.caller, correlation_id=call.correlation_id)
+        if isinstance(rule, PushRule)
+        else []
+    )
+    return ok({"removed": rule_id, "withdrawn": [outcome.as_dict() for outcome in withdrawn]})
 
 
 def checked_document(call: Call) -> PolicyDocument:

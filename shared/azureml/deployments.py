@@ -236,7 +236,8 @@ def promote(client: MLClient, action: PushAction, ref: AssetRef) -> str:
 
 def _prune(deployments: Any, endpoint_name: str, serving: set[str], keep: int) -> list[str]:
     """Delete (without waiting) RegSync's deployments on the endpoint beyond the newest `keep`, except
-    those that serve. Deployments RegSync did not make (no `regsync.deployed_at` tag) are never touched."""
+    those that serve. Deployments RegSync did not make (no `regsync.deployed_at` tag) are never touched.
+    A failed deployment is never one of those kept: the ones kept are what a recall can go back to."""
     ours = [d for d in deployments.list(endpoint_name=endpoint_name) if TAG_DEPLOYED_AT in (d.tags or {})]
     ours.sort(key=lambda d: str(d.tags[TAG_DEPLOYED_AT]), reverse=True)
     kept = sum(1 for d in ours if d.name in serving)
@@ -244,7 +245,7 @@ def _prune(deployments: Any, endpoint_name: str, serving: set[str], keep: int) -
     for deployment in ours:
         if deployment.name in serving:
             continue
-        if kept < keep:
+        if kept < keep and deployment.provisioning_state not in _FAILED:
             kept += 1
             continue
         if deployment.provisioning_state in {"Creating", "Updating", "Deleting"}:

@@ -17,11 +17,21 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import ResourceNotFoundError
 from pydantic import ValidationError
 
-from shared.azureml import deployments
+from shared.azureml import deployments, recall
 from shared.azureml.deployments import register, start_batch, start_online
 from shared.azureml.registry import import_version, stamp_version, workspace_asset_id
+from shared.azureml.retry import BriefRetry
 from shared.azureml.sdk import StaticDevCredential, asset_of, classified, operations_for
-from shared.domain import Asset, AssetKind, AssetRef, DeploymentState, Pushed, Registry, Workspace
+from shared.domain import (
+    Asset,
+    AssetKind,
+    AssetRef,
+    DeploymentState,
+    EndpointView,
+    Pushed,
+    Registry,
+    Workspace,
+)
 from shared.policy import PushAction, PushMode
 from shared.settings import Settings
 
@@ -88,7 +98,7 @@ class AzureMLGateway:
             if client is None:
                 from azure.ai.ml import MLClient
 
-                client = MLClient(credential=self._get_credential(), **kwargs)
+                client = MLClient(credential=self._get_credential(), retry_policy=BriefRetry(), **kwargs)
                 with self._lock:
                     self._clients[key] = client
             return client
@@ -285,6 +295,25 @@ class AzureMLGateway:
         client = self.workspace_client(target)
         with classified(f"moving {target.name}/{action.endpoint} to the deployment of {ref}"):
             return deployments.promote(client, action, ref)
+
+    # --- recall (shared.azureml.recall) ---------------------------------------------------------
+
+    def endpoint_view(self, target: Workspace, action: PushAction) -> EndpointView | None:
+        client = self.workspace_client(target)
+        with classified(f"reading endpoint {target.name}/{action.endpoint}"):
+            return recall.endpoint_view(client, action)
+
+    def retire(
+        self, target: Workspace, registry: Registry, ref: AssetRef, action: PushAction, fallback: str | None
+    ) -> str:
+        client = self.workspace_client(target)
+        with classified(f"taking {ref} back from {target.name} ({action.mode.value})"):
+            return recall.retire(client, registry, ref, action, fallback)
+
+    def archive_registry_version(self, registry: Registry, ref: AssetRef, tags: dict[str, str]) -> str:
+        client = self.registry_client(registry)
+        with classified(f"archiving {ref} in registry {registry.name}"):
+            return recall.archive_registry_version(client, ref, tags)
 
     def _failure_reason(self, operation: str, what: str) -> str:
         """Azure's reason for a failed provisioning: the `error` of its long-running operation's status

@@ -2,9 +2,9 @@
 
 Who calls it: operators and scripts (the `regsync` script from pyproject, or `python -m shared.cli`), the
 local stack's demo and the integration tests (in-process through typer's CliRunner). One module per noun
-(tenant, workspace, registry, policy) plus one per operation (explain, plan, sync, pull, approve, status,
-audit); this module builds the root group, reads the global options and turns every expected failure
-into one line on stderr with exit code 1.
+(tenant, workspace, registry, policy) plus one per operation (explain, plan, sync, pull, approve, recall,
+drift, status, audit); this module builds the root group, reads the global options and turns every
+expected failure into one line on stderr with exit code 1.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ from shared.cli import (
     approve,
     audit,
     deploy,
+    drift,
     explain,
     plan,
     policy,
     pull,
+    recall,
     registry,
+    rollout,
     signing,
     status,
     sync,
@@ -86,7 +89,7 @@ def _fail(ctx: ClickContext, lines: list[str]) -> None:
 app = typer.Typer(
     name="regsync",
     cls=RegSyncGroup,
-    help="RegSync operator CLI: inventory, policy files, `explain`, and plan/sync/pull/approve/status/audit.",
+    help="RegSync operator CLI: inventory, policies, `explain`, plan/sync/pull/approve/recall/status/audit.",
     no_args_is_help=True,
     # --install-completion / --show-completion for bash, zsh, fish and PowerShell (the installed script).
     add_completion=True,
@@ -178,6 +181,7 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(registry.app, name="registry")
 app.add_typer(policy.app, name="policy")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(rollout.app, name="rollout")
 app.command(name="explain")(explain.explain)
 # Operations: the engine in-process, on the same storage and AzureML as the Functions app, or (--api)
 # the Function App's HTTP API; shared/cli/backend.py picks.
@@ -185,6 +189,8 @@ app.command(name="plan")(plan.plan)
 app.command(name="sync")(sync.sync)
 app.command(name="pull")(pull.pull)
 app.command(name="approve")(approve.approve)
+app.command(name="recall")(recall.recall)
+app.command(name="drift")(drift.drift)
 app.command(name="status")(status.status)
 app.command(name="audit")(audit.audit)
 app.command(name="verify")(signing.verify)

@@ -25,6 +25,7 @@ from shared.cli.outcomes import Scope, SyncReply
 from shared.domain import AssetKind, AssetRef, LedgerStatus
 from shared.engine import SyncScope, new_correlation_id
 from shared.entities import iso, parse_iso
+from shared.planner.rollout import ROLLOUT_TARGET_PREFIX
 from shared.records import AuditRecord, LedgerEntry, Outcome
 
 ACTOR = "regsync-cli"
@@ -116,6 +117,12 @@ class Backend(Protocol):
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]: ...
 
+    def recall(
+        self, kind: AssetKind, name: str, version: str | None, *, reason: str, dry_run: bool
+    ) -> tuple[str, list[Outcome]]: ...
+
+    def drift(self, *, tenant: str | None, workspace: str | None, tags: bool) -> list[dict[str, Any]]: ...
+
     def status(self, *, tenant: str | None, workspace: str | None) -> StatusView: ...
 
     def audit(
@@ -156,6 +163,19 @@ class EngineBackend:
             workspace, kind, name, version, correlation_id=cid, caller=CLI_CALLER
         )
 
+    def recall(
+        self, kind: AssetKind, name: str, version: str | None, *, reason: str, dry_run: bool
+    ) -> tuple[str, list[Outcome]]:
+        cid = new_correlation_id()
+        outcomes = self.cli.engine.recall(
+            kind, name, version, reason=reason, correlation_id=cid, caller=CLI_CALLER, dry_run=dry_run
+        )
+        return cid, outcomes
+
+    def drift(self, *, tenant: str | None, workspace: str | None, tags: bool) -> list[dict[str, Any]]:
+        lines = self.cli.engine.drift(caller=CLI_CALLER, tenant=tenant, workspace=workspace, tags=tags)
+        return [dict(line.as_dict()) for line in lines]
+
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         cid = new_correlation_id()
         who = approver or f"{getpass.getuser()} (cli)"
@@ -172,7 +192,11 @@ class EngineBackend:
             raise unknown("tenant", tenant)
         names = {item.name for item in cli.read_list(lambda: cli.store.list_workspaces(tenant=tenant))}
         names = names & {workspace} if workspace else names
-        rows = [StatusRow.of(entry) for entry in cli.read_list(lambda: list(cli.store.list_ledger()))]
+        entries = cli.read_list(lambda: list(cli.store.list_ledger()))
+        # A resumed rollout's marker row is not a target.
+        rows = [
+            StatusRow.of(entry) for entry in entries if not entry.target.startswith(ROLLOUT_TARGET_PREFIX)
+        ]
         return StatusView(in_view(rows, names), names)
 
     def audit(self, *, limit: int, day: datetime | None, tenant: str | None, after: str | None) -> AuditPage:
@@ -216,6 +240,18 @@ class HttpBackend:
         request = {"workspace": workspace, "kind": kind.value, "name": name}
         body = self._call("POST", "pull", json={**request, **({"version": version} if version else {})})
         return str(body["correlation_id"]), Outcome.from_dict(body["outcome"])
+
+    def recall(
+        self, kind: AssetKind, name: str, version: str | None, *, reason: str, dry_run: bool
+    ) -> tuple[str, list[Outcome]]:
+        request = {"kind": kind.value, "name": name, "reason": reason, "dry_run": dry_run}
+        body = self._call("POST", "recall", json={**request, **({"version": version} if version else {})})
+        return str(body["correlation_id"]), [Outcome.from_dict(outcome) for outcome in body["outcomes"]]
+
+    def drift(self, *, tenant: str | None, workspace: str | None, tags: bool) -> list[dict[str, Any]]:
+        named = {key: value for key, value in (("tenant", tenant), ("workspace", workspace)) if value}
+        body = self._call("GET", "drift", params={**named, "tags": "true" if tags else "false"})
+        return [dict(line) for line in body["drift"]]
 
     def approve(self, workspace: str, ref: AssetRef, approver: str | None) -> tuple[str, Outcome]:
         if approver is not None:

@@ -14,8 +14,10 @@ import yaml
 
 from shared.admin import apply_document
 from shared.cli.application import Application, CliError, application, checked, unknown
+from shared.cli.backend import CLI_CALLER
 from shared.domain import AssetKind
-from shared.policy import AssetSelector, Policy, PushRule, RuleId, ShareRule
+from shared.engine import new_correlation_id
+from shared.policy import AssetSelector, OnRemove, Policy, PushRule, RuleId, ShareRule
 from shared.policy_file import MAX_POLICY_BYTES, PolicyDocument, PolicyFileError, Problem, check_policy
 
 app = typer.Typer(help="Policy: load, inspect and export share and push rules.", no_args_is_help=True)
@@ -57,7 +59,14 @@ def load(
     """Validate a policy file, then store its inventory and rules (nothing at all if it is invalid)."""
     cli = application(ctx)
     document, warnings = _parse(cli, file, with_store=True)
+    before = cli.read(cli.store.load_policy, Policy()).push if replace else ()
     removed = apply_document(cli.writable_store(), document, replace_all=replace)
+    # Removed push rules that say `on_remove: recall` take back what only they delivered.
+    recalling = [rule for rule in before if rule.id in removed and rule.on_remove is OnRemove.RECALL]
+    for rule in recalling:
+        for outcome in cli.engine.withdraw_rule(rule, caller=CLI_CALLER, correlation_id=new_correlation_id()):
+            if not cli.json_output:
+                cli.emit_line(f"{outcome.subject} @ {outcome.target}: {outcome.label} ({outcome.reason})")
     if not cli.json_output:
         _warn(cli, file, warnings)
     if cli.json_output:
@@ -89,12 +98,21 @@ def remove(ctx: typer.Context, rule_id: Annotated[str, typer.Argument(metavar="R
     """Remove one rule by id."""
     cli = application(ctx)
     checked("rule id", RuleId, rule_id)
+    removed = next((rule for rule in cli.store.load_policy().push if rule.id == rule_id), None)
     if not cli.store.delete_rule(rule_id):
         raise unknown("rule", rule_id)
+    # A push rule with `on_remove: recall` takes back what only it delivered (shared.engine.fleet).
+    withdrawn = (
+        cli.engine.withdraw_rule(removed, caller=CLI_CALLER, correlation_id=new_correlation_id())
+        if removed is not None and removed.on_remove is OnRemove.RECALL  # else no engine is needed
+        else []
+    )
     if cli.json_output:
-        cli.emit_json({"removed": rule_id})
+        cli.emit_json({"removed": rule_id, "withdrawn": [outcome.as_dict() for outcome in withdrawn]})
     else:
         cli.message(f"rule `{rule_id}` removed")
+        for outcome in withdrawn:
+            cli.emit_line(f"{outcome.subject} @ {outcome.target}: {outcome.label} ({outcome.reason})")
 
 
 @app.command("export")

@@ -29,11 +29,12 @@ SYMBOLS = {
     LedgerStatus.CONFLICT: "!",
     LedgerStatus.AWAITING_APPROVAL: "⏸",
     LedgerStatus.REFUSED: "⊘",
+    LedgerStatus.RECALLED: "⤺",
 }
 NOTHING = "·"
 LEGEND = (
     "✓ succeeded (a deployment: ready)   ⧗ deploying   … pending/running   ↻ retrying   ✗ failed   "
-    "! conflict   ⏸ awaiting approval   ⊘ refused   · nothing"
+    "! conflict   ⏸ awaiting approval   ⊘ refused   ⤺ recalled   · nothing"
 )
 TROUBLE = {LedgerStatus.FAILED, LedgerStatus.RETRYING, LedgerStatus.CONFLICT, LedgerStatus.REFUSED}
 # Listed under the matrix with their reason and when they last changed: trouble, and deployments that

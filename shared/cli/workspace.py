@@ -7,7 +7,10 @@ from typing import Annotated
 import typer
 
 from shared.cli.application import CliError, application, checked, unknown
+from shared.cli.backend import CLI_CALLER
 from shared.domain import TenantId, Workspace, WorkspaceName
+from shared.engine import new_correlation_id
+from shared.policy import OnRemove
 
 app = typer.Typer(help="Workspaces: the AzureML workspaces RegSync manages.", no_args_is_help=True)
 COLUMNS = ["NAME", "TENANT", "SUBSCRIPTION", "RESOURCE GROUP", "REGION", "STAGE"]
@@ -70,11 +73,19 @@ def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Workspa
     checked("name", WorkspaceName, name)
     if cli.store.get_workspace(name) is None:
         raise unknown("workspace", name)
+    # Rules that say `on_remove: recall` take back what they delivered, while the workspace is managed.
+    withdrawn = (
+        cli.engine.withdraw_workspace(name, caller=CLI_CALLER, correlation_id=new_correlation_id())
+        if any(rule.on_remove is OnRemove.RECALL for rule in cli.store.load_policy().push)
+        else []
+    )
     cli.store.delete_workspace(name)
     if cli.json_output:
-        cli.emit_json({"removed": name})
+        cli.emit_json({"removed": name, "withdrawn": [outcome.as_dict() for outcome in withdrawn]})
     else:
         cli.message(f"workspace `{name}` removed")
+        for outcome in withdrawn:
+            cli.emit_line(f"{outcome.subject} @ {outcome.target}: {outcome.label} ({outcome.reason})")
 
 
 def _name(workspace: Workspace) -> str:

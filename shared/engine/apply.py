@@ -20,21 +20,38 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import telemetry
 from shared.domain import Asset, DeploymentState, LedgerStatus, Provisioning, Pushed
+from shared.engine.apply_recall import RecallWriter
+from shared.engine.lease import Lease
 from shared.engine.logs import logger_for
 from shared.engine.signatures import push_refusal, signature_tags
 from shared.errors import Failure, Kind, TemporaryError, judge
-from shared.ledger import ALLOWED, held, transition
+from shared.ledger import ALLOWED, LEASE_RENEWAL, LEASE_SECONDS, held, lease_left_seconds, transition
 from shared.planner import lost_claim, settle_follow, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
 from shared.signing.notary import Notary
-from shared.steps import Claim, Defer, Follow, Push, Record, Report, Settlement, Share, Step, WriteRow
+from shared.steps import (
+    ArchiveInRegistry,
+    Bury,
+    Claim,
+    Defer,
+    Follow,
+    Push,
+    Record,
+    Report,
+    Repromote,
+    Retire,
+    Settlement,
+    Share,
+    Step,
+    WriteRow,
+)
 
 log = logging.getLogger("regsync.apply")
 _REBASE_TRIES = 3
@@ -42,7 +59,7 @@ TRANSACTION_ROWS = 100  # Table Storage's limit per entity group transaction
 
 
 @dataclass
-class Applier:
+class Applier(RecallWriter):
     state: State
     catalog: Catalog
     pushes: WorkQueue
@@ -52,6 +69,8 @@ class Applier:
     refusal_window: int = 0  # seconds within which an identical `once` audit line is written once
     deployment_poll_seconds: int = 30  # the delay of each follow-up check of a started deployment
     deployment_deadline_seconds: int = 1800  # a deployment not ready by then fails its push
+    lease_renewal_seconds: float = LEASE_RENEWAL.total_seconds()  # how often a claim is renewed
+    watches: WorkQueue | None = None  # where a claimed push's watch goes (None: the push queue)
     notary: Notary | None = None  # signs shares and verifies pushes (None: the installation has no key)
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
@@ -123,6 +142,8 @@ class Applier:
             if self.state.claim_owner(owners.kind, owners.name, step.tenant) == step.tenant:
                 self.state.audit(step.audit)
             return step.outcome
+        if isinstance(step, Bury | Retire | ArchiveInRegistry | Repromote):
+            return self._recall(step)
         return self._push(step)
 
     # --- ledger rows --------------------------------------------------------------------------
@@ -188,6 +209,10 @@ class Applier:
             return self._put(row, claimed)
         except ConcurrentUpdateError:
             return None
+
+    def _lease(self, claimed: LedgerEntry, watch: Callable[[], None] | None = None) -> Lease:
+        """The claim renewed while its AzureML call runs (shared.engine.lease)."""
+        return Lease(self.state, claimed, self.clock, self.lease_renewal_seconds, watch=watch)
 
     def _settle(self, claimed: LedgerEntry, settlement: Settlement) -> Outcome:
         """Write the settlement; if that fails, give the row back (retrying) instead of leaving it
@@ -282,26 +307,33 @@ class Applier:
         failure: Failure | None = None
         raised: Exception | None = None
         copy: Asset | None = None
+        lease = self._lease(claimed)
         try:
-            holder = self.state.claim_owner(step.destination.kind, step.destination.name, step.origin.tenant)
-            refusal = lost_claim(step, holder)
-            if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
-                failure = Failure(Kind.REFUSED, refusal)
-            else:
-                with telemetry.span("regsync.sign", workspace=step.origin.name, target=step.registry.name):
-                    tags = {**step.tags, **signature_tags(self.notary, self.state, step, self.clock)}
-                if step.stamp_only:
-                    with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
-                        copy = self.catalog.stamp_registry_tags(step.registry, step.destination, tags)
+            with lease:
+                holder = self.state.claim_owner(
+                    step.destination.kind, step.destination.name, step.origin.tenant
+                )
+                refusal = lost_claim(step, holder)
+                if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
+                    failure = Failure(Kind.REFUSED, refusal)
                 else:
                     with telemetry.span(
-                        "azureml.share", workspace=step.origin.name, target=step.registry.name
+                        "regsync.sign", workspace=step.origin.name, target=step.registry.name
                     ):
-                        copy = self.catalog.share(
-                            step.origin, step.source.ref, step.registry, step.destination, tags
-                        )
+                        tags = {**step.tags, **signature_tags(self.notary, self.state, step, self.clock)}
+                    if step.stamp_only:
+                        with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
+                            copy = self.catalog.stamp_registry_tags(step.registry, step.destination, tags)
+                    else:
+                        with telemetry.span(
+                            "azureml.share", workspace=step.origin.name, target=step.registry.name
+                        ):
+                            copy = self.catalog.share(
+                                step.origin, step.source.ref, step.registry, step.destination, tags
+                            )
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
+        claimed = lease.row
         outcome = self._settle(claimed, settle_share(step, claimed, failure, now=self.clock()))
         if raised is not None:
             telemetry.record_azureml_failure("share", raised, retried=outcome.status is Status.RETRYING)
@@ -329,30 +361,41 @@ class Applier:
         )
         if claimed is None:
             reason = f"push of {message.ref} to {step.target.name} is running elsewhere; tried again later"
+            # Looked at again when the holder's lease runs out (a claim just won elsewhere: a whole one).
+            now = self.clock()
+            later = lease_left_seconds(step.row, now) if held(step.row, now) else LEASE_SECONDS
             return self._defer(
-                Defer(replace(step.outcome, status=Status.SKIPPED, reason=reason), message, 60)
+                Defer(replace(step.outcome, status=Status.SKIPPED, reason=reason), message, later)
             )
         failure: Failure | None = None
         raised: Exception | None = None
         pushed: Pushed | None = None
+        # Watched: if this worker crashes, the watch takes the push over once the lease runs out.
+        watch = telemetry.stamp(
+            message.model_copy(update={"watch": True}).model_dump(mode="json"), now=self.clock()
+        )
+        watches = self.watches or self.pushes
+        lease = self._lease(claimed, watch=lambda: watches.send(watch, delay_seconds=LEASE_SECONDS + 1))
         try:  # a deployment is only started here: no call waits for provisioning
-            with telemetry.span("regsync.verify", target=step.target.name):
-                refusal = push_refusal(self.notary, step)
-            if refusal is not None:  # nothing reaches the workspace
-                failure = Failure(Kind.REFUSED, refusal)
-            else:
-                with telemetry.span(
-                    "azureml.push",
-                    workspace=step.target.name,
-                    target=step.target.name,
-                    asset=f"{message.kind.value}:{message.name}",
-                    version=message.version,
-                ):
-                    pushed = self.catalog.push(
-                        step.target, step.registry, message.ref, step.action, step.tags
-                    )
+            with lease:
+                with telemetry.span("regsync.verify", target=step.target.name):
+                    refusal = push_refusal(self.notary, step)
+                if refusal is not None:  # nothing reaches the workspace
+                    failure = Failure(Kind.REFUSED, refusal)
+                else:
+                    with telemetry.span(
+                        "azureml.push",
+                        workspace=step.target.name,
+                        target=step.target.name,
+                        asset=f"{message.kind.value}:{message.name}",
+                        version=message.version,
+                    ):
+                        pushed = self.catalog.push(
+                            step.target, step.registry, message.ref, step.action, step.tags
+                        )
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
+        claimed = lease.row
         settlement = settle_push(
             step,
             claimed,

@@ -16,6 +16,7 @@ from shared.engine.apply import Applier
 from shared.engine.logs import log
 from shared.errors import PermanentError, judge
 from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric, oldest_version
+from shared.planner.rollout import resumed_rules
 from shared.policy import NameOwners, decide_share, declared_claim, name_owners, provenance_tenant
 from shared.ports import Catalog, Clock, State, WorkQueue
 from shared.provenance import origin_of, registry_copy
@@ -49,6 +50,7 @@ class EngineCore(Generic[StoreT]):
         deployment_deadline_seconds: int = 1800,
         clock: Clock = utc_now,
         notary: Notary | None = None,
+        watches: WorkQueue | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -68,7 +70,8 @@ class EngineCore(Generic[StoreT]):
             refusal_window,
             deployment_poll_seconds,
             deployment_deadline_seconds,
-            notary,
+            notary=notary,
+            watches=watches,
         )
         self._world: tuple[float, World] | None = None
 
@@ -83,7 +86,10 @@ class EngineCore(Generic[StoreT]):
         if self._world is None:  # the process's first operation: its registry client builds meanwhile
             self.gateway.warm(registry)
         workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
-        world = World(registry=registry, policy=self.store.load_policy(), workspaces=workspaces)
+        recalled = {tombstone.asset_key: tombstone for tombstone in self.store.tombstones()}
+        world = World(
+            registry=registry, policy=self.store.load_policy(), workspaces=workspaces, recalled=recalled
+        )
         self._world = (time.monotonic(), world)
         return world
 
@@ -141,7 +147,7 @@ class EngineCore(Generic[StoreT]):
         entries = self.store.entries_for_asset(asset.ref.key)
         in_flight = origin_of(asset.tags) is None and any(entry.target == SHARE_TARGET for entry in entries)
         rows = {entry.workspace: entry for entry in entries if entry.workspace}
-        return FanoutSnapshot(asset, owners, rows, in_flight, latest_version)
+        return FanoutSnapshot(asset, owners, rows, in_flight, latest_version, resumed_rules(entries))
 
     def latest_version(self, registry: Registry, ref: AssetRef) -> str:
         if ref.version.isdigit():

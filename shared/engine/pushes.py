@@ -50,8 +50,10 @@ class Pushes(Reconcile[StoreT]):
         row = self.store.get_entry(ref.key, push_target(message.target))
         step = plan_push_before_observing(message, row, now=self.clock())
         if step is None:
+            message = message.model_copy(update={"watch": False})  # a watch taking over is the push now
             try:
-                world = self.world()
+                # A recall made since the world was read must stop this push: one point read.
+                world = self.world().with_tombstone(self.store.tombstone(ref.key))
                 asset = (
                     Asset(ref=ref, tags=message.tags)
                     if message.tags is not None

@@ -17,7 +17,7 @@ from typing import TypeVar
 from shared import telemetry
 from shared.domain import Asset, AssetKind, AssetRef, Workspace
 from shared.engine.core import StoreT
-from shared.engine.propagation import Propagation
+from shared.engine.drift import SelfHeal
 from shared.errors import NotFoundError, PermanentError
 from shared.planner import Retry, World, read_digest
 from shared.policy import pinned_versions, region_refusal
@@ -33,7 +33,7 @@ SHARE_SETTLED = frozenset({Status.SUCCEEDED, Status.DONE, Status.REFUSED, Status
 PUSH_SETTLED = frozenset({Status.SUCCEEDED, Status.DONE, Status.REFUSED, Status.CONFLICT, Status.FAILED})
 
 
-class Reconcile(Propagation[StoreT]):
+class Reconcile(SelfHeal[StoreT]):
     def schedule_reconcile(self, *, correlation_id: str) -> int:
         """The timer's whole job: one reconcile message per workspace and one for the registry."""
         if self.reconciles is None:
@@ -87,8 +87,10 @@ class Reconcile(Propagation[StoreT]):
             return [Outcome(Action.RECONCILE, name, world.registry.name, Status.REFUSED, refusal)]
         memos = self.store.memos_in(name)
         outcomes: list[Outcome] = []
+        listings: dict[AssetKind, list[Asset]] = {}  # reused by the self-heal below: no second list call
         for kind in AssetKind:
-            for listed in self._listing(self.gateway.workspace_latest, workspace, kind, name, outcomes):
+            listings[kind] = self._listing(self.gateway.workspace_latest, workspace, kind, name, outcomes)
+            for listed in listings[kind]:
 
                 def judge(ref: AssetRef = listed.ref, listed: Asset = listed) -> list[Outcome]:
                     # Only what the rules look at is read again: with no tag selector, nothing.
@@ -117,6 +119,9 @@ class Reconcile(Propagation[StoreT]):
                     return results
 
                 outcomes += self.isolated(Action.SHARE, str(listed.ref), name, judge)
+        outcomes += self.heal_drift(
+            workspace, world, listings, correlation_id=correlation_id, dry_run=dry_run
+        )
         return outcomes
 
     def reconcile_registry(

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from shared.domain import Asset, AssetRef, LedgerStatus, Workspace
 from shared.ledger import abandoned, transition
+from shared.planner.recall import withhold_recalled
+from shared.planner.rollout import hold_waves
 from shared.planner.world import MAX_AUTOMATIC_ROUNDS, Retry, S, World, answer, audit_line
 from shared.policy import (
     Gate,
@@ -43,6 +45,7 @@ class FanoutSnapshot:
     rows: Mapping[str, LedgerEntry] = field(default_factory=dict)  # push rows by target workspace
     share_in_flight: bool = False  # our share of it has not stamped its provenance yet
     latest_version: str = ""
+    resumed: frozenset[str] = frozenset()  # rules whose stopped rollout of it an operator resumed
 
 
 def delivery_refusal(asset: Asset, owners: NameOwners) -> str | None:
@@ -66,7 +69,8 @@ def decide_fanout(
         if found
         else None
     )
-    return decide_targets(asset, origin, targets, world.registry, world.policy, source=source)
+    decisions = decide_targets(asset, origin, targets, world.registry, world.policy, source=source)
+    return withhold_recalled(asset.ref, world, decisions)
 
 
 def worth_reporting(decision: PushDecision) -> bool:
@@ -95,8 +99,10 @@ def plan_fanout(
     if refusal:  # one line for the version, not one per target
         outcome = answer(Action.FANOUT, ref, "", Status.REFUSED, refusal)
         return [*steps, Record(outcome, audit_line(outcome, correlation_id=correlation_id))]
+    going, held = hold_waves(list(decisions), s.rows, s.resumed, now=now)  # rules with waves
+    steps += [Report(answer(action, ref, d.target, Status.SKIPPED, why), "hold") for d, why in held]
     silent = 0
-    for decision in decisions:
+    for decision in going:
         if not decision.allowed:
             if worth_reporting(decision):
                 steps.append(Report(answer(action, ref, decision.target, Status.REFUSED, decision.reason)))
@@ -149,7 +155,12 @@ def _fanout_step(
     action: Action,
 ) -> Step:
     ref, target = message.ref, decision.target
-    detail = {"rule": decision.rule_id or "", "mode": decision.action.mode.value if decision.action else ""}
+    detail: dict[str, object] = {
+        "rule": decision.rule_id or "",
+        "mode": decision.action.mode.value if decision.action else "",
+    }
+    if decision.rollout is not None:
+        detail["wave"] = decision.wave  # the rollout's later waves read it
     gated = decision.gate is Gate.APPROVAL
 
     def queue(status: LedgerStatus, reason: str, name: str) -> WriteRow:
@@ -176,8 +187,11 @@ def _fanout_step(
     retried = retry is Retry.ALWAYS or (retry is Retry.AUTOMATIC and row.rounds < MAX_AUTOMATIC_ROUNDS)
     if row.status is S.FAILED and retried:
         return queue(S.PENDING, f"failed after {row.attempts} attempt(s): retried", "requeue")
-    if row.status is S.REFUSED:
-        return queue(S.AWAITING_APPROVAL if gated else S.PENDING, "refused earlier, allowed now", "requeue")
+    if row.status in {S.REFUSED, S.RECALLED}:  # a recalled version is never allowed: taken back by a rule
+        earlier = row.status.value
+        return queue(
+            S.AWAITING_APPROVAL if gated else S.PENDING, f"{earlier} earlier, allowed now", "requeue"
+        )
     return Report(
         answer(action, ref, target, Status.of(row.status), f"already {row.status.value}: {row.message}"),
         "skip",

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from shared.domain import Asset, AssetRef, DeploymentState, Provisioning, Pushed, Workspace
 from shared.errors import Failure, Kind
-from shared.ledger import abandoned, transition
+from shared.ledger import abandoned, lease_left_seconds, transition
 from shared.planner.fanout import decide_fanout
 from shared.planner.verify import must_verify
 from shared.planner.world import S, World, answer, audit_line, outbound_event
@@ -34,9 +34,13 @@ from shared.steps import Defer, Follow, Push, Report, Settlement, Step, WriteRow
 def plan_push_before_observing(
     message: PushMessage, row: LedgerEntry | None, *, now: datetime
 ) -> Step | None:
-    """What a push message needs without asking AzureML: nothing (done, held, failed for this round),
-    or a later try (another worker holds the row). None: observe and `plan_push`."""
+    """What a push message needs without asking AzureML: nothing (done, held, failed for this round;
+    a watch whose claim settled), or a later try (another worker holds the row: when its lease runs
+    out). None: observe and `plan_push`."""
     ref, target = message.ref, message.target
+    if message.watch and (row is None or row.status is not S.RUNNING):
+        status = Status.of(row.status) if row else Status.SKIPPED
+        return Report(answer(Action.PUSH, ref, target, status, "watched claim settled: nothing to take over"))
     if row is None or row.status in {S.PENDING, S.RETRYING, S.REFUSED} or abandoned(row, now):
         return None
     if row.status is S.DEPLOYING and message.follow and message.follow == row.detail.get("checks"):
@@ -46,7 +50,10 @@ def plan_push_before_observing(
         return Report(answer(Action.PUSH, ref, target, Status.DEPLOYING, reason))
     if row.status is S.RUNNING:
         reason = f"push of {ref} to {target} is running elsewhere; tried again later"
-        return Defer(answer(Action.PUSH, ref, target, Status.SKIPPED, reason), message, 60)
+        # Looked at again when its lease runs out: taken over then if its worker crashed.
+        return Defer(
+            answer(Action.PUSH, ref, target, Status.SKIPPED, reason), message, lease_left_seconds(row, now)
+        )
     return Report(
         answer(Action.PUSH, ref, target, Status.of(row.status), f"nothing to do: {row.status.value}")
     )

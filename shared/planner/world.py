@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 
@@ -23,6 +23,7 @@ from shared.records import (
     OutboundEvent,
     Outcome,
     Status,
+    Tombstone,
     digest,
 )
 from shared.steps import Record
@@ -49,6 +50,13 @@ class World:
     registry: Registry
     policy: Policy
     workspaces: Mapping[str, Workspace]
+    recalled: Mapping[str, Tombstone] = field(default_factory=dict)  # by asset key: never delivered
+
+    def with_tombstone(self, tombstone: Tombstone | None) -> World:
+        """This world knowing of one more recall (read just before acting, fresher than the world)."""
+        if tombstone is None or tombstone.asset_key in self.recalled:
+            return self
+        return replace(self, recalled={**self.recalled, tombstone.asset_key: tombstone})
 
     @cached_property
     def fingerprint(self) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from shared.domain import Asset, AssetRef, Registry, Workspace
-from shared.policy.rules import Effect, Gate, Policy, PushAction, Rule, ShareRule, VersionPolicy
+from shared.policy.rules import Effect, Gate, Policy, PushAction, Rollout, Rule, ShareRule, VersionPolicy
+from shared.policy.windows import MaintenanceWindow
 
 R = TypeVar("R", bound=Rule)
 
@@ -37,6 +38,9 @@ class PushDecision:
     gate: Gate = Gate.AUTOMATIC
     version_policy: VersionPolicy = VersionPolicy.LATEST
     pinned_version: str | None = None
+    rollout: Rollout | None = None  # the allowing rule's waves (shared.planner.rollout)
+    wave: int = 0  # the target's wave in it
+    windows: tuple[MaintenanceWindow, ...] = ()  # the target's maintenance windows: pushes start in them
 
 
 def region_refusal(workspace: Workspace, registry: Registry) -> str | None:
@@ -126,6 +130,9 @@ def decide_push(
         gate=gate,
         version_policy=allow.version_policy,
         pinned_version=allow.pinned_version,
+        rollout=allow.rollout,
+        wave=allow.rollout.wave_of(target) if allow.rollout else 0,
+        windows=tuple(window for window in allow.maintenance if window.matches(target)),
     )
 
 

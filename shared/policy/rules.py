@@ -31,6 +31,7 @@ from shared.domain import (
     Workspace,
     WorkspaceName,
 )
+from shared.policy.windows import DURATION_PATTERN, MaintenanceWindow, seconds_of
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")]
@@ -67,6 +68,13 @@ class VersionPolicy(StrEnum):
     LATEST = "latest"
     PINNED = "pinned"
     ALL = "all"
+
+
+class OnRemove(StrEnum):
+    """What happens to what a push rule delivered when the rule is removed."""
+
+    KEEP = "keep"  # copies and deployments stay (the default)
+    RECALL = "recall"  # taken back from each workspace no other rule still delivers them to
 
 
 class Gate(StrEnum):
@@ -205,6 +213,9 @@ class PushAction(Frozen):
     # deployment of an MLflow model applies.
     code_configuration: CodeConfiguration | None = None
     environment: AssetReference | None = None
+    # A recall moves the endpoint back to RegSync's previous deployment; when there is none, it removes
+    # the recalled deployment only if this allows it (else the deployment keeps serving, reported).
+    remove_when_recalled: bool = False
     # Verify the registry copy's signature and bytes before the push; None: on for deployments only.
     verify_signature: bool | None = None
 
@@ -223,6 +234,42 @@ class PushAction(Frozen):
         return self
 
 
+class Wave(Frozen):
+    """One wave of a rollout: the workspaces it names, of the stages or tenants it names, or the rest."""
+
+    workspaces: tuple[WorkspaceName, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    tenants: tuple[TenantId, ...] = ()
+    rest: bool = False
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Wave:
+        if not (self.workspaces or self.stages or self.tenants or self.rest):
+            raise ValueError("a wave names workspaces, stages or tenants, or is `rest: true`")
+        return self
+
+    def matches(self, workspace: Workspace) -> bool:
+        return self.rest or Targets(
+            workspaces=self.workspaces, stages=self.stages, tenants=self.tenants
+        ).matches(workspace)
+
+
+class Rollout(Frozen):
+    """Progressive delivery of each new version: wave by wave, the next one only when every target of the
+    earlier ones succeeded (deployments: ready) at least `wait_healthy` ago; a failure stops it."""
+
+    waves: tuple[Wave, ...] = Field(min_length=1, max_length=20)
+    wait_healthy: str = Field(default="0s", pattern=DURATION_PATTERN)  # e.g. 10m
+
+    @property
+    def wait_seconds(self) -> int:
+        return seconds_of(self.wait_healthy)
+
+    def wave_of(self, workspace: Workspace) -> int:
+        """The first wave that takes the workspace; a workspace no wave names goes last."""
+        return next((i for i, wave in enumerate(self.waves) if wave.matches(workspace)), len(self.waves))
+
+
 class PushRule(Rule):
     """Consumer side (or the provider's): which registry assets reach which workspaces, and how."""
 
@@ -232,6 +279,13 @@ class PushRule(Rule):
     version_policy: VersionPolicy = VersionPolicy.LATEST
     pinned_version: AssetVersion | None = None
     gate: Gate = Gate.AUTOMATIC
+    # Drift (shared.planner.drift): the reconcile repairs what was changed by hand (a deleted copy or
+    # deployment is pushed again, traffic moved back), like Argo CD's selfHeal; false: only reported.
+    self_heal: bool = False
+    on_remove: OnRemove = OnRemove.KEEP
+    rollout: Rollout | None = None  # None: every target at once
+    # Pushes into the workspaces a window names start only while it is open (shared.planner.rollout).
+    maintenance: tuple[MaintenanceWindow, ...] = Field(default=(), max_length=20)
 
     @model_validator(mode="after")
     def _pinned_needs_version(self) -> PushRule:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shared.azureml import AzureMLGateway
-from shared.domain import Asset, Tenant, Workspace
+from shared.domain import Asset, AssetRef, Tenant, Workspace
 from shared.policy import Policy, PushRule, ShareRule
 from shared.policy_file import parse_policy
 from shared.queues import WorkQueue
@@ -73,13 +73,19 @@ class CatalogPort:
     port: Any
     register: Callable[[str, Asset], None]
     put_in_registry: Callable[[Asset], None]
+    archived: Callable[[str, AssetRef], bool]  # is this version archived in the workspace ("registry")?
 
 
 @pytest.fixture(params=["memory", "emulator"])
 def catalog(request: pytest.FixtureRequest) -> CatalogPort:
     if request.param == "memory":
         memory = MemoryCatalog()
-        return CatalogPort(memory, memory.register, memory.put_in_registry)
+
+        def archived_in_memory(where: str, ref: AssetRef) -> bool:
+            return ("@registry" if where == "registry" else where, ref) in memory.archived
+
+        return CatalogPort(memory, memory.register, memory.put_in_registry, archived_in_memory)
+    from azure.ai.ml.constants import ListViewType
     from azure.ai.ml.entities import Model
 
     client: Callable[[str], Any] = request.getfixturevalue("ml")
@@ -90,7 +96,24 @@ def catalog(request: pytest.FixtureRequest) -> CatalogPort:
         model = Model(name=asset.ref.name, version=asset.ref.version, path=str(folder), tags=dict(asset.tags))
         client(where).models.create_or_update(model)
 
-    return CatalogPort(gateway, register, lambda asset: register("registry", asset))
+    def archived(where: str, ref: AssetRef) -> bool:
+        if where == "registry":  # the SDK lists a registry name's versions without a view type: read it
+            from azure.ai.ml._utils._registry_utils import get_registry_versioned_asset
+
+            operations = client(where).models
+            raw = get_registry_versioned_asset(
+                operations._registry_service_client,
+                "models",
+                ref.name,
+                ref.version,
+                operations._resource_group_name,
+                operations._registry_name,
+            )
+            return bool(raw["properties"].get("isArchived"))
+        listed = client(where).models.list(name=ref.name, list_view_type=ListViewType.ARCHIVED_ONLY)
+        return ref.version in {str(found.version) for found in listed}
+
+    return CatalogPort(gateway, register, lambda asset: register("registry", asset), archived)
 
 
 @pytest.fixture(params=["memory", "azurite"])

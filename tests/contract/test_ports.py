@@ -14,7 +14,7 @@ from shared.errors import ConflictError
 from shared.policy import PushAction, PushMode
 from shared.ports import ConcurrentUpdateError
 from shared.provenance import TAG_NAME, TAG_REGISTRY_ID, TAG_VERSION, TAG_WORKSPACE
-from shared.records import AuditRecord, LedgerEntry, Memo, Status
+from shared.records import AuditRecord, LedgerEntry, Memo, Status, Tombstone
 from tests.contract.conftest import SEED_REGISTRY, CatalogPort, StatePort, unique, workspace
 
 pytestmark = pytest.mark.integration
@@ -95,6 +95,17 @@ def test_an_assets_rows_are_its_own(state: StatePort) -> None:
     assert sorted(row.target for row in port.entries_for_asset(mine)) == ["push|workspace3", "share"]
 
 
+def test_a_workspaces_push_rows_are_listed_across_assets(state: StatePort) -> None:
+    port, first, second = state.port, f"model:{unique('x')}:1", f"model:{unique('y')}:2"
+    port.create_entry(entry(first))
+    port.create_entry(entry(second))
+    port.create_entry(replace(entry(first), target="push|workspace4"))
+    port.create_entry(replace(entry(first), target="share"))
+    mine = {(row.asset_key, row.target) for row in port.list_ledger(workspace="workspace3")}
+    assert {(first, "push|workspace3"), (second, "push|workspace3")} <= mine
+    assert all(target == "push|workspace3" for _, target in mine)
+
+
 # --- audit and memos --------------------------------------------------------------------------------------
 
 
@@ -130,6 +141,16 @@ def test_the_first_claim_of_a_name_wins(state: StatePort) -> None:
     assert port.claim_owner(AssetKind.MODEL, name, "contoso") == "northwind"  # the owner as it stands
     assert port.owner_of(AssetKind.MODEL, name) == "northwind"
     assert port.owner_of(AssetKind.ENVIRONMENT, name) is None  # per kind
+
+
+def test_the_first_recall_of_a_version_stands(state: StatePort) -> None:
+    port, key = state.port, f"model:{unique('recalled')}:2"
+    assert port.tombstone(key) is None
+    first = Tombstone(key, "ops", "bad scores", NOW, tenant="contoso", correlation_id="c1")
+    assert port.bury(first) == first
+    assert port.bury(Tombstone(key, "someone", "again", NOW, correlation_id="c2")) == first
+    assert port.tombstone(key) == first
+    assert first in port.tombstones() and port.tombstone(f"model:{unique('other')}:1") is None
 
 
 # --- work queues ------------------------------------------------------------------------------------------
@@ -222,3 +243,67 @@ def test_a_deployment_is_started_checked_until_ready_then_promoted(catalog: Cata
         state = port.deployment_state(ws4, action, ref, started.operation)
     assert Provisioning.IN_PROGRESS in seen or Provisioning.ABSENT in seen  # it was not ready at once
     assert "100% of the traffic" in port.promote(ws4, action, ref)
+
+
+def ready(port: Any, ws: Any, action: PushAction, ref: AssetRef) -> str:
+    """Deploy `ref` and promote it once ready, polling with a deadline (provisioning takes its time)."""
+    started = port.push(ws, SEED_REGISTRY, ref, action, {})
+    deadline = time.monotonic() + 60
+    while (
+        state := port.deployment_state(ws, action, ref, started.operation)
+    ).state is not Provisioning.SUCCEEDED:
+        assert time.monotonic() < deadline and state.state is not Provisioning.FAILED, state.reason
+        if state.state is Provisioning.ABSENT:
+            port.push(ws, SEED_REGISTRY, ref, action, {})
+        time.sleep(0.05)  # the poll interval, not a synchronisation
+    return str(port.promote(ws, action, ref))
+
+
+def test_a_recall_archives_regsyncs_copy_only_and_marks_the_registry_version(catalog: CatalogPort) -> None:
+    name = unique("ctr-recall")
+    catalog.put_in_registry(model(name, "1"))
+    port, ws3, ref = catalog.port, workspace("workspace3"), model(name).ref
+    port.push(ws3, SEED_REGISTRY, ref, PushAction(), {})
+    catalog.register("workspace4", model(name, "1", local="yes"))  # not RegSync's copy
+
+    assert port.retire(ws3, SEED_REGISTRY, ref, PushAction(), None) == f"archived {name}:1"
+    assert "did not come from the registry" in port.retire(
+        workspace("workspace4"), SEED_REGISTRY, ref, PushAction(), None
+    )
+    assert "nothing to archive" in port.retire(
+        workspace("workspace2"), SEED_REGISTRY, ref, PushAction(), None
+    )
+    assert catalog.archived("workspace3", ref) and not catalog.archived("workspace4", ref)
+
+    port.archive_registry_version(SEED_REGISTRY, ref, {"regsync.recalled": "now by ops"})
+    assert catalog.archived("registry", ref)
+    assert port.get_registry_asset(SEED_REGISTRY, ref).tags["regsync.recalled"] == "now by ops"
+
+
+def test_a_recall_moves_an_endpoints_traffic_back_to_the_previous_deployment(catalog: CatalogPort) -> None:
+    port, name = catalog.port, unique("ctr-back")
+    ws4, action = workspace("workspace4"), PushAction(mode=PushMode.DEPLOY_ONLINE, endpoint=unique("ep"))
+    first, second = model(name, "1").ref, model(name, "2").ref
+    catalog.put_in_registry(model(name, "1"))
+    catalog.put_in_registry(model(name, "2"))
+    ready(port, ws4, action, first)
+    ready(port, ws4, action, second)
+    view = port.endpoint_view(ws4, action)
+    by_model = {d.model: d for d in view.deployments}
+    old, new = (
+        by_model[first.registry_id(SEED_REGISTRY.name)],
+        by_model[second.registry_id(SEED_REGISTRY.name)],
+    )
+    assert old.deployed_at and new.deployed_at > old.deployed_at and new.state == "Succeeded"
+    assert {d: share for d, share in view.traffic.items() if share} == {new.name: 100}
+
+    assert f"traffic moved from {new.name} to {old.name}" in port.retire(
+        ws4, SEED_REGISTRY, second, action, old.name
+    )
+
+    after = port.endpoint_view(ws4, action)
+    assert {d: share for d, share in after.traffic.items() if share} == {old.name: 100}
+    assert (
+        port.endpoint_view(workspace("workspace4"), action.model_copy(update={"endpoint": unique("none")}))
+        is None
+    )

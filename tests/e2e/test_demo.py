@@ -86,6 +86,11 @@ STORY_CHECKS = [
     "`regsync approve` succeeded",
     "model fraud-detector:1 reached fabrikam-prod",
     "the prod copy names its registry source, the dev workspace and the training job",
+    "sentiment-tiny:3 deployed and ready",
+    "`regsync recall sentiment-tiny:3` took it back",
+    "all traffic is back on sentiment-tiny-v1 (SDK)",
+    "`invoke` answers from the previous version again",
+    "a pull of sentiment-tiny:3 is refused: recalled",
 ]
 
 
@@ -128,6 +133,8 @@ def test_the_demo_plays_the_seed_story_and_stops_everything(tmp_path: Path) -> N
         # inference: version 1 serves from workspace4's endpoint; version 2's deployment failed
         "model sentiment-tiny:1": ["workspace3", "✓", "·", "·", "·", "·", "·", "·", "✓", "·"],
         "model sentiment-tiny:2": ["workspace3", "✓", "·", "·", "·", "·", "·", "·", "✗", "·"],
+        # recall: version 3 served, then was recalled: workspace4's endpoint is back on version 1
+        "model sentiment-tiny:3": ["workspace3", "✓", "·", "·", "·", "·", "·", "·", "⤺", "·"],
         # promotion: dev -> test and (approved) prod, nowhere else
         "model fraud-detector:1": ["fabrikam-dev", "✓", "·", "✓", "✓", "·", "·", "·", "·", "·"],
     }

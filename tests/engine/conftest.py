@@ -73,6 +73,7 @@ class World:
     reconciles: MemoryQueue
     outbox: MemoryQueue
     clock: Clock
+    watches: MemoryQueue  # claimed pushes' watches (the push queue in production), apart from the work
 
     def rules(self, *rules: ShareRule | PushRule) -> None:
         self.state.policy = Policy(
@@ -139,8 +140,9 @@ def world() -> World:
         outbox=outbox,
         max_push_attempts=3,
         clock=clock,
+        watches=(watches := MemoryQueue()),
     )
-    return World(engine, state, catalog, pushes, reconciles, outbox, clock)
+    return World(engine, state, catalog, pushes, reconciles, outbox, clock, watches)
 
 
 def throttled(retry_after: float = 7) -> TemporaryError:

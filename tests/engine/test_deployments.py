@@ -162,3 +162,19 @@ def test_old_deployments_beyond_the_policy_number_are_removed_once_the_new_one_i
     names = [deployment_name(model("churn", v).ref) for v in ("2", "3")]
     assert sorted(endpoint(world).deployments) == sorted(names)
     assert {d: share for d, share in endpoint(world).traffic.items() if share} == {names[1]: 100}
+
+
+def test_a_failed_deployment_is_not_one_of_those_kept_so_the_last_good_one_stays(world: World) -> None:
+    """keep_deployments keeps what an endpoint can go back to (a recall): a failed deployment between two
+    good ones is removed, not the older good one."""
+    world.rules(SHARE_ALL, deploy_rule(keep_deployments=2))
+    push_once(world, "1")
+    follow(world)
+    world.catalog.provisioning_failures[deployment_name(model("churn", "2").ref)] = "OutOfQuota"
+    push_once(world, "2")
+    assert follow(world) is Status.FAILED
+    push_once(world, "3")
+    follow(world)
+
+    good = [deployment_name(model("churn", v).ref) for v in ("1", "3")]
+    assert sorted(endpoint(world).deployments) == sorted(good)

@@ -22,6 +22,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from devstack.emulator.launch import EmulatorAdmin, RunningEmulator
 from shared import runtime
+from shared.domain import AssetKind, AssetRef
 from shared.engine import Engine
 from shared.ratelimit import RateLimiter
 from tests.conftest import registered_functions
@@ -59,6 +60,7 @@ ROUTES = {
     "api_plan": ("GET", "plan"),
     "api_pull": ("POST", "pull"),
     "api_approve": ("POST", "approve"),
+    "api_recall": ("POST", "recall"),
     "api_status": ("GET", "status"),
     "api_verify": ("GET", "verify"),
     "api_audit": ("GET", "audit"),
@@ -390,7 +392,7 @@ def test_rules_list_put_validate_delete_for_provider_and_tenant(call: Call, seed
     assert call("api_rules_put", document, caller=tenant("contoso")).body["stored"] == ["contoso-gets-nlp"]
     assert "contoso-gets-nlp" in {rule.id for rule in seeded.store.load_policy().push}
     removed = call("api_rules_delete", caller=tenant("contoso"), route_params={"rule_id": "contoso-gets-nlp"})
-    assert removed.body == {"removed": "contoso-gets-nlp"}
+    assert removed.body == {"removed": "contoso-gets-nlp", "withdrawn": []}  # on_remove: keep
     assert "contoso-gets-nlp" not in {rule.id for rule in seeded.store.load_policy().push}
     gone = call("api_rules_delete", route_params={"rule_id": "contoso-gets-nlp"})
     assert gone.status == 404 and gone.error["message"] == "rule `contoso-gets-nlp` does not exist"
@@ -655,3 +657,41 @@ def test_storage_that_cannot_be_reached_is_503_with_retry_after(
     assert response.status_code == 503, response.get_body()
     assert int(response.headers["Retry-After"]) >= 1
     assert json.loads(response.get_body())["error"]["code"] == "temporarily_unavailable"
+
+
+# --- recall -----------------------------------------------------------------------------------------------
+
+
+def test_a_tenant_recalls_what_it_published_and_nothing_of_anyone_else(
+    call: Call, seeded: Engine, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    """contoso published credit-card-default (the seed rules push it to northwind's workspace3): contoso
+    may recall it, sees the plan first, and is not told about workspace3; northwind may not recall it."""
+    model = register_model(ml, "workspace1", "credit-card-default", model_folder)
+    origin = seeded.store.get_workspace("workspace1")
+    assert origin is not None
+    seeded.propagate(
+        origin,
+        AssetRef(kind=AssetKind.MODEL, name="credit-card-default", version=model.version),
+        correlation_id="c",
+    )
+    drain_pushes(seeded)
+    body = {"name": "credit-card-default", "version": model.version, "reason": "leaks PII"}
+    before = snapshot(seeded)
+
+    refused = call("api_recall", body, caller=tenant("northwind"))
+    planned = call("api_recall", {**body, "dry_run": True}, caller=tenant("contoso"))
+    missing_reason = call("api_recall", {"name": "credit-card-default"}, caller=tenant("contoso"))
+
+    assert refused.status == 404 and "not found or not yours" in refused.error["message"]
+    assert missing_reason.status == 400, missing_reason.body
+    assert planned.status == 200 and planned.body["dry_run"] is True
+    assert [o["status"] for o in planned.body["outcomes"]] == ["planned:tombstone", "planned:archive"]
+    assert snapshot(seeded) == before  # refused, invalid and planned: nothing written
+
+    done = call("api_recall", body, caller=tenant("contoso"))
+
+    assert done.status == 202, done.body
+    assert {o["target"] for o in done.body["outcomes"]} == {"regsync-registry"}  # workspace3 is northwind's
+    row = seeded.store.get_entry(f"model:credit-card-default:{model.version}", "push|workspace3")
+    assert row is not None and row.status.value == "recalled"

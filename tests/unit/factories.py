@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus, Registry, Workspace
-from shared.ledger import LEASE
+from shared.ledger import WAIT_LIMIT
 from shared.planner import World
 from shared.policy import Gate, Policy, PushAction, PushDecision, PushRule, ShareRule, VersionPolicy
 from shared.records import LedgerEntry, PushMessage, push_target
 
 SUBSCRIPTION = "0000aaaa-1111-2222-3333-444455556666"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-FRESH = NOW - timedelta(minutes=1)  # well within the lease
-STALE = NOW - LEASE - timedelta(seconds=1)  # just past the lease
+FRESH = NOW - timedelta(seconds=10)  # well within the lease
+STALE = NOW - WAIT_LIMIT - timedelta(seconds=1)  # past a running row's lease and a waiting row's limit
 REGISTRY = Registry(
     name="shared-registry", subscription_id=SUBSCRIPTION, resource_group="rg-ml", regions=("eastus",)
 )

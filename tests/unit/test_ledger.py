@@ -13,14 +13,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain import LedgerStatus
-from shared.ledger import ALLOWED, LEASE, IllegalTransitionError, abandoned, held, transition
+from shared.ledger import (
+    ALLOWED,
+    LEASE,
+    WAIT_LIMIT,
+    IllegalTransitionError,
+    abandoned,
+    held,
+    lease_left_seconds,
+    renewed,
+    transition,
+)
 from shared.records import MAX_EVENT_IDS, LedgerEntry
 from tests.unit.factories import NOW, row
 
 S = LedgerStatus
 EARLIER = NOW - timedelta(hours=2)
 QUEUED = {S.PENDING, S.AWAITING_APPROVAL}
-FINAL = {S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED}
+FINAL = {S.SUCCEEDED, S.FAILED, S.CONFLICT, S.REFUSED, S.RECALLED}
 IN_FLIGHT = {S.PENDING, S.RUNNING, S.RETRYING, S.DEPLOYING}
 PAIRS = list(itertools.product([None, *LedgerStatus], list(LedgerStatus)))
 
@@ -69,7 +79,7 @@ def test_allowed_names_every_status_and_the_missing_row() -> None:
 
 
 def test_a_success_and_a_conflict_are_final_until_a_person_acts() -> None:
-    assert ALLOWED[S.SUCCEEDED] == {S.SUCCEEDED}
+    assert ALLOWED[S.SUCCEEDED] == {S.SUCCEEDED, S.RECALLED, S.PENDING}  # a repair queues it again
     # A share recorded as a conflict whose registry version turns out to be our own is done after all.
     assert ALLOWED[S.CONFLICT] == {S.CONFLICT, S.SUCCEEDED}
 
@@ -111,7 +121,7 @@ def test_every_move_is_legal_and_follows_the_rules_or_raises(
     assert (after.asset_key, after.target, after.etag) == (before.asset_key, before.target, 'W/"7"')
     assert after.event_ids == ("evt-a", "evt-b", "evt-c")
     assert after.detail == {"rule": "push-new", "mode": "register", "wave": "1"}
-    new_round = to in QUEUED and start in {S.FAILED, S.REFUSED}
+    new_round = to in QUEUED and start in {S.FAILED, S.REFUSED, S.RECALLED}
     if to is S.RUNNING:
         assert (after.attempts, after.rounds, after.started) == (4, 2, NOW)
     elif new_round:
@@ -201,24 +211,70 @@ def test_only_running_rows_are_held(status: LedgerStatus) -> None:
     assert held(row(status, updated=NOW), NOW) is False
 
 
-@pytest.mark.parametrize("status", sorted(IN_FLIGHT))
 @pytest.mark.parametrize(
-    ("updated", "expected"),
+    ("status", "limit"),
+    [(S.RUNNING, LEASE), *((status, WAIT_LIMIT) for status in sorted(IN_FLIGHT - {S.RUNNING}))],
+)
+def test_in_flight_rows_are_abandoned_only_past_their_limit(status: LedgerStatus, limit: timedelta) -> None:
+    """A running row past its (short) lease: its worker stopped renewing. A row waiting on a message
+    (queued, retrying, deploying) only once it was not written for WAIT_LIMIT: its message was lost."""
+    assert abandoned(row(status, updated=NOW), NOW) is False
+    assert abandoned(row(status, updated=NOW - limit), NOW) is False
+    assert abandoned(row(status, updated=NOW - limit - timedelta(microseconds=1)), NOW) is True
+
+
+@pytest.mark.parametrize("status", sorted(IN_FLIGHT))
+def test_in_flight_rows_never_updated_are_abandoned(status: LedgerStatus) -> None:
+    assert abandoned(row(status, updated=None), NOW) is True
+
+
+def test_a_waiting_row_outlives_a_running_rows_lease() -> None:
+    """Retry-After delays and deployment checks last longer than a claim's lease: not a lost message."""
+    assert WAIT_LIMIT > 10 * LEASE
+    assert abandoned(row(S.RETRYING, updated=NOW - 2 * LEASE), NOW) is False
+    assert abandoned(row(S.RUNNING, updated=NOW - 2 * LEASE), NOW) is True
+
+
+def test_a_renewal_moves_only_the_time_and_keeps_the_etag() -> None:
+    claimed = row(S.RUNNING, updated=NOW - LEASE)
+    later = NOW + timedelta(seconds=5)
+
+    renewal = renewed(claimed, later)
+
+    assert renewal.updated == later and held(renewal, later + LEASE)
+    assert renewal.etag == claimed.etag
+    assert (renewal.attempts, renewal.rounds, renewal.started) == (
+        claimed.attempts,
+        claimed.rounds,
+        claimed.started,
+    )
+
+
+@pytest.mark.parametrize("status", [s for s in LedgerStatus if s is not S.RUNNING])
+def test_only_a_running_row_can_be_renewed(status: LedgerStatus) -> None:
+    with pytest.raises(IllegalTransitionError):
+        renewed(row(status, updated=NOW), NOW)
+
+
+@pytest.mark.parametrize(
+    ("age", "left"),
     [
-        pytest.param(NOW, False, id="now"),
-        pytest.param(NOW - LEASE, False, id="at-the-lease"),
-        pytest.param(NOW - LEASE - timedelta(microseconds=1), True, id="past-the-lease"),
-        pytest.param(None, True, id="never-updated"),
+        pytest.param(timedelta(0), int(LEASE.total_seconds()), id="just-claimed"),
+        pytest.param(LEASE - timedelta(seconds=10.5), 11, id="rounded-up"),
+        pytest.param(LEASE, 1, id="at-the-lease"),
+        pytest.param(2 * LEASE, 1, id="abandoned"),
     ],
 )
-def test_in_flight_rows_are_abandoned_only_past_their_lease(
-    status: LedgerStatus, updated: datetime | None, expected: bool
-) -> None:
-    assert abandoned(row(status, updated=updated), NOW) is expected
+def test_a_held_row_is_looked_at_again_when_its_lease_runs_out(age: timedelta, left: int) -> None:
+    assert lease_left_seconds(row(S.RUNNING, updated=NOW - age), NOW) == left
+
+
+def test_no_row_is_looked_at_again_at_once() -> None:
+    assert lease_left_seconds(None, NOW) == 1
 
 
 @pytest.mark.parametrize("status", sorted(set(LedgerStatus) - IN_FLIGHT))
-@pytest.mark.parametrize("updated", [NOW - 100 * LEASE, None])
+@pytest.mark.parametrize("updated", [NOW - 100 * WAIT_LIMIT, None])
 def test_settled_or_waiting_rows_are_never_abandoned(status: LedgerStatus, updated: datetime | None) -> None:
     assert abandoned(row(status, updated=updated), NOW) is False
 
@@ -252,7 +308,7 @@ def test_attempts_count_claims_of_the_round_and_rounds_count_fresh_queueings(
     current: LedgerEntry | None = None
     attempts, rounds = 0, 1
     for to, event_id in steps:
-        if current is not None and to in QUEUED and current.status in {S.FAILED, S.REFUSED}:
+        if current is not None and to in QUEUED and current.status in {S.FAILED, S.REFUSED, S.RECALLED}:
             attempts, rounds = 0, rounds + 1
         if to is S.RUNNING:
             attempts += 1
@@ -268,6 +324,6 @@ def test_attempts_count_claims_of_the_round_and_rounds_count_fresh_queueings(
 
 def test_a_deployment_is_started_then_ready_or_failed_never_started_from_nothing() -> None:
     assert S.DEPLOYING in ALLOWED[S.RUNNING]
-    assert ALLOWED[S.DEPLOYING] == {S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED}
+    assert ALLOWED[S.DEPLOYING] == {S.DEPLOYING, S.PENDING, S.SUCCEEDED, S.FAILED, S.REFUSED, S.RECALLED}
     assert all(S.DEPLOYING not in ALLOWED[status] for status in (None, S.PENDING, S.FAILED, S.SUCCEEDED))
     assert not S.DEPLOYING.final

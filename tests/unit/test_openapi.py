@@ -16,9 +16,13 @@ import yaml
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
+from shared import ui
 from shared.api import ROUTES, ApproveRequest, AuditQuery, PullRequest, StatusQuery, SyncRequest
+from shared.api.fleet import DriftQuery, RecallRequest
 from shared.api.verify import VerifyQuery
 from shared.domain import AssetRef
+from shared.ui.detail import CellQuery
+from shared.ui.matrix import MatrixQuery
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -27,11 +31,15 @@ BODIES: dict[str, type[BaseModel]] = {
     "api_sync": SyncRequest,
     "api_pull": PullRequest,
     "api_approve": ApproveRequest,
+    "api_recall": RecallRequest,
 }
 QUERIES: dict[str, type[BaseModel]] = {
     "api_status": StatusQuery,
     "api_audit": AuditQuery,
+    "api_drift": DriftQuery,
     "api_verify": VerifyQuery,
+    "ui_matrix": MatrixQuery,
+    "ui_cell": CellQuery,
 }
 # What is compared of a schema: what decides whether a request is accepted.
 CHECKED = ("type", "pattern", "enum", "const", "minimum", "maximum", "minLength", "maxLength")
@@ -104,7 +112,15 @@ def test_the_document_is_valid_openapi(spec: dict[str, Any]) -> None:
 
 def test_every_route_is_documented_and_nothing_else(spec: dict[str, Any]) -> None:
     documented = {name: (method, path) for name, (method, path, _) in operations(spec).items()}
-    assert documented == {route.function_name: (route.method, route.path) for route in ROUTES}
+    routes = {route.function_name: (route.method, route.path) for route in (*ROUTES, *ui.ROUTES)}
+    pages = {route.function_name: ("GET", route.path) for route in ui.PUBLIC}
+    assert documented == {**routes, **pages}
+
+
+def test_only_the_status_page_and_its_files_are_public(spec: dict[str, Any]) -> None:
+    """Every route needs the key and the principal but the page and its files, which hold no data."""
+    public = {name for name, (_, _, operation) in operations(spec).items() if operation.get("security") == []}
+    assert public == {route.function_name for route in ui.PUBLIC}
 
 
 def test_path_parameters_are_the_routes_own(spec: dict[str, Any]) -> None:
@@ -127,12 +143,15 @@ def test_queries_are_the_models(spec: dict[str, Any], operation_id: str) -> None
     assert query_schema(operation, spec) == model_schema(QUERIES[operation_id])
 
 
-def test_the_plan_query_is_a_sync_request_with_the_asset_flattened(spec: dict[str, Any]) -> None:
-    """GET /plan takes SyncRequest's fields as parameters, the asset's as kind, name and version
-    (shared.api.plan folds them back), and no dry_run (it is always one)."""
+@pytest.mark.parametrize("operation_id", ["api_plan", "ui_plan"])
+def test_the_plan_query_is_a_sync_request_with_the_asset_flattened(
+    spec: dict[str, Any], operation_id: str
+) -> None:
+    """GET /plan (and the page's plan, the same handler) takes SyncRequest's fields as parameters, the
+    asset's as kind, name and version (shared.api.plan folds them back), and no dry_run (always one)."""
     sync = model_schema(SyncRequest)
     asset = model_schema(AssetRef)
     properties = {k: v for k, v in sync["properties"].items() if k not in {"asset", "dry_run"}}
     expected = {**sync, "properties": {**properties, **asset["properties"]}}
-    _, _, operation = operations(spec)["api_plan"]
+    _, _, operation = operations(spec)[operation_id]
     assert query_schema(operation, spec) == expected

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain import Asset, AssetKind, AssetRef, LedgerStatus
-from shared.ledger import LEASE, transition
+from shared.ledger import LEASE, WAIT_LIMIT, transition
 from shared.planner import (
     MAX_AUTOMATIC_ROUNDS,
     FanoutSnapshot,
@@ -263,7 +263,7 @@ def test_an_untagged_registry_version_while_our_share_is_in_flight_gets_stamped(
 
 
 def test_a_share_row_held_by_another_worker_is_not_taken_over() -> None:
-    step = share(status=S.RUNNING, updated=NOW - timedelta(minutes=2))
+    step = share(status=S.RUNNING, updated=NOW - timedelta(seconds=20))
 
     assert not isinstance(step, Share)
 
@@ -587,7 +587,7 @@ def test_in_flight_rows_past_the_lease_are_requeued(status: LedgerStatus, update
 
 
 @pytest.mark.parametrize("status", [S.PENDING, S.RUNNING, S.RETRYING])
-@pytest.mark.parametrize("age", [timedelta(0), timedelta(minutes=5), LEASE])
+@pytest.mark.parametrize("age", [timedelta(0), LEASE / 2, LEASE])
 def test_in_flight_rows_within_the_lease_are_skipped(status: LedgerStatus, age: timedelta) -> None:
     step = only(fanout([decision("workspace3")], {"workspace3": pushed(status, updated=NOW - age)}))
 
@@ -716,13 +716,22 @@ def test_a_push_message_for_a_claimable_row_goes_on_to_observe(existing: LedgerE
 
 
 @pytest.mark.parametrize(
-    "updated", [FRESH, NOW, NOW - LEASE], ids=["running-fresh", "running-just-now", "running-at-lease"]
+    ("updated", "delay"),
+    [
+        (FRESH, int((LEASE - (NOW - FRESH)).total_seconds())),
+        (NOW, int(LEASE.total_seconds())),
+        (NOW - LEASE, 1),
+    ],
+    ids=["running-fresh", "running-just-now", "running-at-lease"],
 )
-def test_a_push_message_for_a_row_another_worker_holds_is_deferred(updated: datetime) -> None:
+def test_a_push_message_for_a_row_another_worker_holds_is_deferred_until_its_lease_ends(
+    updated: datetime, delay: int
+) -> None:
+    """Looked at again when the holder's lease runs out: taken over then if the holder crashed."""
     step = plan_push_before_observing(MESSAGE, pushed(S.RUNNING, updated=updated), now=NOW)
 
     assert isinstance(step, Defer)
-    assert (step.message, step.delay_seconds) == (MESSAGE, 60)
+    assert (step.message, step.delay_seconds) == (MESSAGE, delay)
     assert step.outcome.status is Status.SKIPPED
     assert "running elsewhere" in step.outcome.reason
 
@@ -981,11 +990,11 @@ def test_a_push_never_claims_a_settled_waiting_or_held_row_and_can_claim_the_res
     if existing is None:
         assert step is None
         return
-    fresh = existing.updated is not None and NOW - existing.updated <= LEASE
-    if existing.status is S.RUNNING and fresh:
+    age = NOW - existing.updated if existing.updated is not None else None
+    if existing.status is S.RUNNING and age is not None and age <= LEASE:
         assert isinstance(step, Defer)
-    elif existing.status in {S.SUCCEEDED, S.AWAITING_APPROVAL, S.CONFLICT, S.FAILED} or (
-        existing.status is S.DEPLOYING and fresh
+    elif existing.status in {S.SUCCEEDED, S.AWAITING_APPROVAL, S.CONFLICT, S.FAILED, S.RECALLED} or (
+        existing.status is S.DEPLOYING and age is not None and age <= WAIT_LIMIT
     ):
         assert isinstance(step, Report)
     else:
@@ -994,3 +1003,34 @@ def test_a_push_never_claims_a_settled_waiting_or_held_row_and_can_claim_the_res
         nexts = (S.DEPLOYING, S.REFUSED) if existing.status is S.DEPLOYING else (S.RUNNING, S.REFUSED)
         for to in nexts:
             transition(existing, to, key=KEY, target=existing.target, now=NOW, message="next")
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [
+        pytest.param(None, id="no-row"),
+        *(
+            pytest.param(pushed(status), id=status.value)
+            for status in LedgerStatus
+            if status is not S.RUNNING
+        ),
+    ],
+)
+def test_the_watch_of_a_claim_that_settled_does_nothing(existing: LedgerEntry | None) -> None:
+    """Its own messages carry a queued, retrying or deploying row: a watch must not start a second chain."""
+    watch = MESSAGE.model_copy(update={"watch": True})
+
+    step = plan_push_before_observing(watch, existing, now=NOW)
+
+    assert isinstance(step, Report)
+    assert "nothing to take over" in step.outcome.reason
+
+
+def test_the_watch_of_a_held_claim_keeps_watching_and_takes_over_an_abandoned_one() -> None:
+    watch = MESSAGE.model_copy(update={"watch": True})
+
+    held_step = plan_push_before_observing(watch, pushed(S.RUNNING, updated=FRESH), now=NOW)
+    abandoned_step = plan_push_before_observing(watch, pushed(S.RUNNING, updated=NOW - LEASE * 2), now=NOW)
+
+    assert isinstance(held_step, Defer) and held_step.message == watch
+    assert abandoned_step is None
