@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def build_engine(settings: Settings) -> Engine[StateStore]:
-    from shared.azureml import AzureMLGateway
+    from shared.azureml import ActivityLogFeed, AzureMLGateway
     from shared.engine import Engine
     from shared.queues import WorkQueue
     from shared.storage import StateStore
@@ -32,9 +32,10 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
     for name in (settings.push_queue, settings.reconcile_queue, settings.outbox_queue):
         queues[name] = WorkQueue.from_settings(settings, name)
         queues[name].ensure()
+    gateway = AzureMLGateway(settings)
     return Engine(
         store=store,
-        gateway=AzureMLGateway(settings),
+        gateway=gateway,
         pushes=queues[settings.push_queue],
         reconciles=queues[settings.reconcile_queue],
         outbox=queues[settings.outbox_queue] if settings.eventgrid_topic_endpoint else None,
@@ -44,6 +45,9 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
         refusal_window=settings.refusal_audit_window_seconds,
         deployment_poll_seconds=settings.deployment_poll_seconds,
         deployment_deadline_seconds=settings.deployment_deadline_seconds,
+        change_feed=ActivityLogFeed(settings.arm_endpoint, gateway.credential),
+        full_reconcile_seconds=settings.full_reconcile_hours * 3600,
+        change_feed_overlap_seconds=settings.change_feed_overlap_minutes * 60,
     )
 
 
