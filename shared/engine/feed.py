@@ -5,7 +5,9 @@ Who calls it: `Reconcile.schedule_reconcile`. A full pass is due when none ran w
 `full_every_seconds` (deletions and drift are seen only by listing), when a subscription has no
 watermark yet, and whenever the feed cannot be read: never miss work. Each read starts `overlap_seconds`
 before the subscription's watermark, because Azure ingests Activity Log records minutes after the
-operation. Watermarks advance only once the tick's reconcile messages are queued (the caller's job).
+operation (learn.microsoft.com/azure/azure-monitor/logs/data-ingestion-time). Watermarks advance only
+once the tick's reconcile messages are queued (the caller's job): a tick that fails before that is
+read again, whole, by the next one.
 """
 
 from __future__ import annotations
