@@ -92,6 +92,26 @@ def test_a_delete_is_logged_and_other_subscriptions_see_nothing(
     assert elsewhere == []
 
 
+def test_an_archive_is_logged_as_a_write_of_the_version(
+    ml: Callable[[str], Any], raw: httpx.Client, unique: str
+) -> None:
+    from azure.ai.ml.entities import Model
+
+    client = ml("workspace1")
+    client.models.create_or_update(
+        Model(name=unique, version="1", path="azureml://datastores/workspaceblobstore/paths/m/")
+    )
+    before = dt.datetime.now(dt.UTC)  # after the create's records: they were logged before it answered
+    client.models.archive(name=unique, version="1")  # a PUT of the version with isArchived
+
+    archived = [e for e in events(raw, SUB1, window(before)) if unique in e["resourceId"]]
+
+    assert {e["operationName"]["value"] for e in archived} == {
+        "Microsoft.MachineLearningServices/workspaces/models/versions/write"
+    }
+    assert [e["status"]["value"] for e in archived] == ["Started", "Succeeded"]
+
+
 def test_the_time_range_and_the_resource_provider_select_the_records(
     ml: Callable[[str], Any], raw: httpx.Client, unique: str
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared.engine import PROVIDER, SyncScope
 from shared.errors import TemporaryError
 from shared.policy import PushRule, ShareRule, Targets
 from shared.records import ReconcileMessage, Status
@@ -91,6 +92,16 @@ def test_the_full_pass_comes_back_once_a_day(world: World, feed: MemoryChangeFee
 
     assert before_due == ["@registry"]
     assert len(tick(world)) == 6
+
+
+def test_a_persons_sync_of_everything_is_a_full_pass(world: World, feed: MemoryChangeFeed) -> None:
+    tick(world)
+    world.clock.advance(minutes=5)
+
+    result = world.engine.sync(SyncScope("all"), caller=PROVIDER, correlation_id="everything")
+
+    assert result.scheduled == 6
+    assert feed.faults.calls == []  # the feed was not asked
 
 
 def test_a_hand_registered_model_is_shared_by_the_next_incremental_tick(
