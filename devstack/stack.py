@@ -320,6 +320,7 @@ def _start_all(
         "AzureWebJobsStorage": azurite["connection_string"],
         "REGSYNC_AZUREML_EMULATOR": "true",
         "REGSYNC_SIGNING_KEY_FILE": str(signing_key),
+        "REGSYNC_ARM_ENDPOINT": emulator_env["AZUREML_EMULATOR_URL"],  # its Activity Log
     }
     host_url = _start_host(app, host_env, settings, host_json, state_dir, record)
     webhook = (

@@ -42,6 +42,11 @@ param outboxQueue string = 'regsync-outbox'
 @description('NCRONTAB of the reconcile timer (six fields, seconds first).')
 param reconcileSchedule string = '0 */15 * * * *'
 
+@description('Hours between the reconcile timer\'s full passes; between them a tick reconciles only the workspaces the Activity Log shows written (the identity needs Monitoring Reader on each subscription, else every tick is a full pass). 0: always full.')
+@minValue(0)
+@maxValue(720)
+param fullReconcileHours int = 24
+
 @description('Attempts of one push, counted in its queue message (host.json maxDequeueCount only guards crashes).')
 @minValue(1)
 @maxValue(50)
@@ -390,6 +395,9 @@ var appSettings = {
   REGSYNC_RECONCILE_QUEUE: reconcileQueue
   REGSYNC_OUTBOX_QUEUE: outboxQueue
   REGSYNC_RECONCILE_SCHEDULE: reconcileSchedule
+  REGSYNC_FULL_RECONCILE_HOURS: string(fullReconcileHours)
+  REGSYNC_CHANGE_FEED_OVERLAP_MINUTES: '30'
+  REGSYNC_ARM_ENDPOINT: environment().resourceManager
   REGSYNC_AZUREML_EMULATOR: 'false'
   REGSYNC_MAX_CONCURRENCY: string(maxConcurrency)
   REGSYNC_MAX_PUSH_ATTEMPTS: string(maxPushAttempts)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def build_engine(settings: Settings) -> Engine[StateStore]:
-    from shared.azureml import AzureMLGateway
+    from shared.azureml import ActivityLogFeed, AzureMLGateway
     from shared.engine import Engine
     from shared.queues import WorkQueue
     from shared.storage import StateStore
@@ -48,6 +48,9 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
         deployment_poll_seconds=settings.deployment_poll_seconds,
         deployment_deadline_seconds=settings.deployment_deadline_seconds,
         notary=build_notary(settings, gateway),
+        change_feed=ActivityLogFeed(settings.arm_endpoint, gateway.credential),
+        full_reconcile_seconds=settings.full_reconcile_hours * 3600,
+        change_feed_overlap_seconds=settings.change_feed_overlap_minutes * 60,
     )
 
 

@@ -54,6 +54,26 @@ class Settings(BaseSettings):
     azureml_emulator: bool = Field(
         default=False, validation_alias=AliasChoices("REGSYNC_AZUREML_EMULATOR", "azureml_emulator")
     )
+    # Azure Resource Manager, where the Activity Log (the reconcile's change feed) is read.
+    arm_endpoint: str = Field(
+        default="https://management.azure.com",
+        validation_alias=AliasChoices("REGSYNC_ARM_ENDPOINT", "arm_endpoint"),
+    )
+    # The reconcile's full pass (every workspace's listings) runs at least this often; between two, the
+    # timer reconciles only workspaces the Activity Log shows written. 0: every tick is a full pass.
+    full_reconcile_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        validation_alias=AliasChoices("REGSYNC_FULL_RECONCILE_HOURS", "full_reconcile_hours"),
+    )
+    # How far back of its watermark each read of the Activity Log starts: its ingestion delay.
+    change_feed_overlap_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=24 * 60,
+        validation_alias=AliasChoices("REGSYNC_CHANGE_FEED_OVERLAP_MINUTES", "change_feed_overlap_minutes"),
+    )
     max_concurrency: int = Field(
         default=4, ge=1, le=64, validation_alias=AliasChoices("REGSYNC_MAX_CONCURRENCY", "max_concurrency")
     )

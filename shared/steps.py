@@ -8,6 +8,7 @@ audit line it will write, so what a plan says and what apply does cannot drift a
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from shared.domain import Asset, AssetRef, Registry, Workspace
 from shared.policy import NameOwners, PushAction
@@ -40,6 +41,7 @@ class Record:
     memo: tuple[str, Memo] | None = None
     name: str = ""
     once: bool = False  # the audit line is written once per refusal window (a refusal asked for again)
+    watermark: tuple[str, datetime] | None = None  # how far the reconcile's timer has read (key, time)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Led
 - Seen (memos), PK workspace name (or `@registry`), RK `{kind}:{name}:{version}`: what the reconcile
   has already judged under which world fingerprint, having read which tags (digest), so a steady-state
   reconcile skips it: one partition query per workspace.
+- Seen, PK `@watermark`: how far the reconcile read each change feed; see shared.watermarks.
 
 A workspace and its topic-index row are written in one transaction (same partition), so the index is
 never stale. Ledger rows are updated with ETag conditions (optimistic concurrency). The status matrix
@@ -63,6 +64,7 @@ from shared.ports import ConcurrentUpdateError
 from shared.records import LedgerEntry, Memo, utc_now
 from shared.settings import Settings
 from shared.tombstones import TombstoneTable
+from shared.watermarks import WatermarkTable
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
 T = TypeVar("T")
@@ -72,7 +74,7 @@ class StateError(Exception):
     """A storage request that cannot be honoured as asked; the message names the thing."""
 
 
-class StateStore(AuditTable, TombstoneTable):
+class StateStore(AuditTable, TombstoneTable, WatermarkTable):
     """Typed access to the five tables; the audit log's operations are AuditTable's. Cheap to construct;
     clients are created once per store."""
 

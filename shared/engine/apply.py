@@ -128,6 +128,8 @@ class Applier(RecallWriter):
                 self.state.audit(step.audit)
             if step.memo is not None:
                 self.state.remember(*step.memo)
+            if step.watermark is not None:
+                self.state.advance(*step.watermark)
             return step.outcome
         if isinstance(step, WriteRow):
             return self._write_row(step)

@@ -18,7 +18,7 @@ from shared.errors import PermanentError, judge
 from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric, oldest_version
 from shared.planner.rollout import resumed_rules
 from shared.policy import NameOwners, decide_share, declared_claim, name_owners, provenance_tenant
-from shared.ports import Catalog, Clock, State, WorkQueue
+from shared.ports import Catalog, ChangeFeed, Clock, State, WorkQueue
 from shared.provenance import origin_of, registry_copy
 from shared.records import (
     CONFLICT_TARGET_PREFIX,
@@ -51,6 +51,9 @@ class EngineCore(Generic[StoreT]):
         clock: Clock = utc_now,
         notary: Notary | None = None,
         watches: WorkQueue | None = None,
+        change_feed: ChangeFeed | None = None,
+        full_reconcile_seconds: float = 0.0,
+        change_feed_overlap_seconds: float = 1800.0,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -60,6 +63,9 @@ class EngineCore(Generic[StoreT]):
         self.max_concurrency = max_concurrency
         self.world_ttl = world_ttl
         self.clock = clock
+        self.change_feed = change_feed  # None: every reconcile tick is a full pass
+        self.full_reconcile_seconds = full_reconcile_seconds
+        self.change_feed_overlap_seconds = change_feed_overlap_seconds
         self.applier = Applier(
             store,
             gateway,
