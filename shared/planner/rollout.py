@@ -2,7 +2,9 @@
 version now. Pure.
 
 Who calls it: shared.planner.fanout (`plan_fanout`), for every fan-out (an event's, the reconcile's, a
-person's sync). A target in wave k is held until every target of the earlier waves has its push row
+person's sync, a pull). A target in wave k is held until every target of the earlier waves (among all
+the world's workspaces, which the decision carries: a fan-out narrowed to one workspace sees no other
+decision, and before the canary starts no row either) has its push row
 `succeeded` (a deployment: ready and taking the traffic) for at least the rule's `wait_healthy`. A failed
 (or conflicting) earlier target stops the rollout until an operator resumes it (`regsync rollout
 resume`, a `rollout|RULE` row in the version's ledger partition, which the fan-out reads anyway) or
@@ -79,12 +81,12 @@ def _outside_windows(decision: PushDecision, now: datetime) -> str | None:
 def _earlier(
     decision: PushDecision, decisions: list[PushDecision], rows: Mapping[str, LedgerEntry]
 ) -> dict[str, int]:
-    """The targets of this rule's earlier waves: this fan-out's, and those its rows remember."""
-    earlier = {
-        other.target: other.wave
-        for other in decisions
-        if other.allowed and other.rule_id == decision.rule_id and other.wave < decision.wave
-    }
+    """The targets of this rule's earlier waves: among all the world's workspaces (the decision knows
+    them), this fan-out's, and those its rows remember (a target since moved out of the rule)."""
+    earlier = dict(decision.earlier_waves)
+    for other in decisions:
+        if other.allowed and other.rule_id == decision.rule_id and other.wave < decision.wave:
+            earlier.setdefault(other.target, other.wave)
     for workspace, row in rows.items():
         wave = row.detail.get("wave")
         if row.detail.get("rule") == decision.rule_id and isinstance(wave, int) and wave < decision.wave:

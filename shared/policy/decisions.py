@@ -41,6 +41,9 @@ class PushDecision:
     rollout: Rollout | None = None  # the allowing rule's waves (shared.planner.rollout)
     wave: int = 0  # the target's wave in it
     windows: tuple[MaintenanceWindow, ...] = ()  # the target's maintenance windows: pushes start in them
+    # The rule's targets in earlier waves (workspace, wave), judged over every workspace of the world, so
+    # that a fan-out narrowed to a later-wave target still waits for them (shared.planner.rollout).
+    earlier_waves: tuple[tuple[str, int], ...] = ()
 
 
 def region_refusal(workspace: Workspace, registry: Registry) -> str | None:

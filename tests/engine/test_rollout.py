@@ -5,7 +5,7 @@ at least `wait_healthy` ago; a failed canary stops the rollout (plan shows it) u
 from __future__ import annotations
 
 from shared.azureml import deployment_name
-from shared.domain import LedgerStatus
+from shared.domain import AssetKind, LedgerStatus
 from shared.engine import SyncScope
 from shared.engine.requests import PROVIDER
 from shared.policy import (
@@ -142,3 +142,34 @@ def test_a_push_into_a_workspace_with_maintenance_windows_waits_until_one_opens(
     world.drain()
 
     assert row_status(world, "workspace3") is LedgerStatus.SUCCEEDED
+
+
+def test_a_sync_or_pull_narrowed_to_a_later_wave_waits_for_the_canary_that_has_no_row_yet(
+    world: World,
+) -> None:
+    world.rules(SHARE_ALL)  # shared to the registry while no push rule exists: no row anywhere
+    world.engine.handle_event(world.register("workspace1", model("churn", "1")), correlation_id="c")
+    world.rules(SHARE_ALL, WAVES)
+    world.catalog.provisioning_reads = 0
+    narrowed = SyncScope("workspace", workspace="workspace2")
+
+    synced = world.engine.sync(narrowed, caller=PROVIDER, correlation_id="s")
+    pulled = world.engine.pull("workspace3", AssetKind.MODEL, "churn", correlation_id="p")
+
+    [held] = [o for o in synced.outcomes if o.action == "push" and o.target == "workspace2"]
+    assert held.status.value == "skipped"
+    assert "waits for the earlier waves (workspace4: not started)" in held.reason
+    assert pulled.status.value == "skipped" and "waits for the earlier waves" in pulled.reason
+    world.drain()
+    assert [row_status(world, w) for w in ("workspace2", "workspace3", "workspace4")] == [None, None, None]
+
+    world.engine.sync(SyncScope("workspace", workspace="workspace4"), caller=PROVIDER, correlation_id="s")
+    world.drain()
+    assert row_status(world, "workspace4") is LedgerStatus.SUCCEEDED
+    world.clock.advance(minutes=10)
+    world.engine.sync(narrowed, caller=PROVIDER, correlation_id="s")
+    world.drain()
+    assert (row_status(world, "workspace2"), row_status(world, "workspace3")) == (
+        LedgerStatus.SUCCEEDED,
+        None,
+    )
