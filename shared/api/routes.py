@@ -19,7 +19,7 @@ from shared.api.call import (
     PayloadTooLargeError,
     RateLimitedError,
 )
-from shared.api.fleet import drift, recall
+from shared.api.fleet import drift, recall, resume_rollout
 from shared.api.rules import delete_rule, list_rules, put_rules, validate_rules
 from shared.api.views import audit, status
 from shared.auth import parse_principal
@@ -46,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
     Route("api_pull", "POST", "pull", pull, limited=True),
     Route("api_approve", "POST", "approve", approve),
     Route("api_recall", "POST", "recall", recall, limited=True),
+    Route("api_rollout_resume", "POST", "rollout/resume", resume_rollout, limited=True),
     Route("api_status", "GET", "status", status),
     Route("api_drift", "GET", "drift", drift),
     Route("api_audit", "GET", "audit", audit),

@@ -61,6 +61,7 @@ ROUTES = {
     "api_pull": ("POST", "pull"),
     "api_approve": ("POST", "approve"),
     "api_recall": ("POST", "recall"),
+    "api_rollout_resume": ("POST", "rollout/resume"),
     "api_status": ("GET", "status"),
     "api_audit": ("GET", "audit"),
     "api_rules_list": ("GET", "rules"),
@@ -492,6 +493,13 @@ NOT_YOURS = [
     ("api_status", "tenant", {"tenant": "{}"}, "northwind", "nobody"),
     ("api_audit", "tenant", {"tenant": "{}"}, "woodgrove", "nobody"),
     ("api_rules_delete", "rule", {"rule_id": "{}"}, "northwind-gets-credit-card", "no-such-rule"),
+    (
+        "api_rollout_resume",
+        "push rule",
+        {"name": "m", "version": "1", "rule": "{}"},
+        "northwind-gets-credit-card",
+        "no-such-rule",
+    ),
 ]
 
 
