@@ -98,6 +98,9 @@ class Push:
     tags: dict[str, str]
     rule_id: str
     name: str = "push"
+    # Why it must not reach AzureML (a dependency missing in the target, shared.planner.dependencies):
+    # claimed and failed for good with this reason, as any permanent failure is. "": carried out.
+    blocked: str = ""
 
 
 @dataclass(frozen=True)
