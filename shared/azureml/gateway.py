@@ -58,7 +58,7 @@ class AzureMLGateway:
 
     # --- clients -------------------------------------------------------------------------------
 
-    def _get_credential(self) -> Any:
+    def credential(self) -> Any:
         with self._lock:
             if self._credential is None:
                 if self._settings.azureml_emulator:
@@ -98,7 +98,7 @@ class AzureMLGateway:
             if client is None:
                 from azure.ai.ml import MLClient
 
-                client = MLClient(credential=self._get_credential(), retry_policy=BriefRetry(), **kwargs)
+                client = MLClient(credential=self.credential(), retry_policy=BriefRetry(), **kwargs)
                 with self._lock:
                     self._clients[key] = client
             return client
@@ -325,7 +325,7 @@ class AzureMLGateway:
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
         from azure.core.rest import HttpRequest
 
-        policy = BearerTokenCredentialPolicy(self._get_credential(), "https://management.azure.com/.default")
+        policy = BearerTokenCredentialPolicy(self.credential(), "https://management.azure.com/.default")
         try:
             http: Any = PipelineClient(base_url=operation, policies=[policy])
             with http:
