@@ -9,9 +9,11 @@ which field is wrong, before anything is written.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
+from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared.bounded import multiline, single_line
@@ -27,6 +29,9 @@ RESOURCE_GROUP_PATTERN = r"^[A-Za-z0-9_\-.()]{1,89}[A-Za-z0-9_\-()]$"
 SUBSCRIPTION_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 REGION_PATTERN = r"^[A-Za-z0-9]{2,40}$"
 STAGE_PATTERN = r"^[a-z][a-z0-9\-]{0,31}$"
+DURATION_PATTERN = r"^[0-9]{1,6}[smh]$"  # e.g. 30s, 10m, 2h
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+MAX_WINDOWS = 20  # maintenance windows of one workspace entry or one push rule
 
 AssetName = Annotated[str, StringConstraints(pattern=ASSET_NAME_PATTERN)]
 AssetVersion = Annotated[str, StringConstraints(pattern=ASSET_VERSION_PATTERN)]
@@ -145,6 +150,39 @@ class Tenant(Frozen):
     signing_keys: tuple[PublicKeyPem, ...] = Field(default=(), max_length=8)
 
 
+def seconds_of(duration: str) -> int:
+    """`10m` -> 600 (a duration DURATION_PATTERN validated)."""
+    return int(duration[:-1]) * _UNIT_SECONDS[duration[-1]]
+
+
+class Window(Frozen):
+    """A maintenance window's times: it opens at each time `cron` names (five fields, UTC: minute hour day
+    month weekday) and stays open `duration`. A workspace's own windows are these; a push rule's also name
+    the workspaces they hold (shared.policy.windows)."""
+
+    cron: str = Field(max_length=100)
+    duration: str = Field(pattern=DURATION_PATTERN)
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str) -> str:
+        if len(cron.split()) != 5 or not croniter.is_valid(cron):
+            raise ValueError(
+                f"`cron` {cron!r} is not a five-field cron expression (minute hour day month weekday)"
+            )
+        return cron
+
+    def open_at(self, now: datetime) -> bool:
+        if croniter.match(self.cron, now):
+            return True
+        opened: datetime = croniter(self.cron, now).get_prev(datetime)
+        return now < opened + timedelta(seconds=seconds_of(self.duration))
+
+    def next_opening(self, now: datetime) -> datetime:
+        opens: datetime = croniter(self.cron, now).get_next(datetime)
+        return opens
+
+
 class Workspace(Frozen):
     """An AzureML workspace managed by RegSync. Its name is RegSync's handle for it, unique here."""
 
@@ -154,6 +192,8 @@ class Workspace(Frozen):
     resource_group: ResourceGroup
     region: Region
     stage: Stage = "dev"
+    # Pushes into it start only while one of these is open (and one of the pushing rule's, if it has any).
+    maintenance: tuple[Window, ...] = Field(default=(), max_length=MAX_WINDOWS)
 
     @property
     def arm_id(self) -> str:

@@ -120,14 +120,18 @@ def memo_of(entity: dict[str, Any]) -> Memo:
 
 
 def workspace_fields(workspace: Workspace) -> dict[str, Any]:
-    return workspace.model_dump(exclude={"name"})
+    """Table properties are scalars: the maintenance windows are one JSON string (always written, so
+    that an upsert, which merges, removes windows taken out of the workspace entry)."""
+    fields = workspace.model_dump(exclude={"name", "maintenance"})
+    return {**fields, "maintenance": json.dumps([window.model_dump() for window in workspace.maintenance])}
 
 
 def workspace_of(entity: Any) -> Workspace:
     fields = {
         name: entity[name] for name in ("tenant", "subscription_id", "resource_group", "region", "stage")
     }
-    return Workspace(name=entity["RowKey"].removeprefix("ws|"), **fields)
+    maintenance = json.loads(entity.get("maintenance") or "[]")  # absent in rows written before windows
+    return Workspace(name=entity["RowKey"].removeprefix("ws|"), maintenance=maintenance, **fields)
 
 
 def tenant_entity(tenant: Tenant) -> dict[str, Any]:

@@ -102,6 +102,9 @@ class Push:
     rule_id: str
     name: str = "push"
     verify: bool = False  # verify the registry copy's signature and bytes first (the action's rule)
+    # Why it must not reach AzureML (a dependency missing in the target, shared.planner.dependencies):
+    # claimed and failed for good with this reason, as any permanent failure is. "": carried out.
+    blocked: str = ""
 
 
 @dataclass(frozen=True)

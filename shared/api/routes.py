@@ -19,7 +19,7 @@ from shared.api.call import (
     PayloadTooLargeError,
     RateLimitedError,
 )
-from shared.api.fleet import drift, recall
+from shared.api.fleet import drift, recall, resume_rollout
 from shared.api.rules import delete_rule, list_rules, put_rules, validate_rules
 from shared.api.verify import verify
 from shared.api.views import audit, status
@@ -47,6 +47,7 @@ ROUTES: tuple[Route, ...] = (
     Route("api_pull", "POST", "pull", pull, limited=True),
     Route("api_approve", "POST", "approve", approve),
     Route("api_recall", "POST", "recall", recall, limited=True),
+    Route("api_rollout_resume", "POST", "rollout/resume", resume_rollout, limited=True),
     Route("api_status", "GET", "status", status),
     Route("api_verify", "GET", "verify", verify, limited=True),
     Route("api_drift", "GET", "drift", drift),

@@ -2,6 +2,7 @@
 
 In-process (the provider's storage access): the version's later waves go on; the failed target stays
 failed until `regsync sync --workspace` queues it afresh. `regsync plan` shows where a rollout stands.
+Over HTTP: POST /api/rollout/resume (shared.api.fleet), where a tenant may resume its own rules'.
 """
 
 from __future__ import annotations

@@ -378,25 +378,28 @@ class Applier(RecallWriter):
         )
         watches = self.watches or self.pushes
         lease = self._lease(claimed, watch=lambda: watches.send(watch, delay_seconds=LEASE_SECONDS + 1))
-        try:  # a deployment is only started here: no call waits for provisioning
-            with lease:
-                with telemetry.span("regsync.verify", target=step.target.name):
-                    refusal = push_refusal(self.notary, step)
-                if refusal is not None:  # nothing reaches the workspace
-                    failure = Failure(Kind.REFUSED, refusal)
-                else:
-                    with telemetry.span(
-                        "azureml.push",
-                        workspace=step.target.name,
-                        target=step.target.name,
-                        asset=f"{message.kind.value}:{message.name}",
-                        version=message.version,
-                    ):
-                        pushed = self.catalog.push(
-                            step.target, step.registry, message.ref, step.action, step.tags
-                        )
-        except Exception as error:  # every failure becomes a verdict here, once
-            failure, raised = judge(error), error
+        if step.blocked:  # AzureML is not asked: the push fails for good, settled as any failure is
+            failure = Failure(Kind.PERMANENT, step.blocked)
+        else:
+            try:  # a deployment is only started here: no call waits for provisioning
+                with lease:
+                    with telemetry.span("regsync.verify", target=step.target.name):
+                        refusal = push_refusal(self.notary, step)
+                    if refusal is not None:  # nothing reaches the workspace
+                        failure = Failure(Kind.REFUSED, refusal)
+                    else:
+                        with telemetry.span(
+                            "azureml.push",
+                            workspace=step.target.name,
+                            target=step.target.name,
+                            asset=f"{message.kind.value}:{message.name}",
+                            version=message.version,
+                        ):
+                            pushed = self.catalog.push(
+                                step.target, step.registry, message.ref, step.action, step.tags
+                            )
+            except Exception as error:  # every failure becomes a verdict here, once
+                failure, raised = judge(error), error
         claimed = lease.row
         settlement = settle_push(
             step,

@@ -139,13 +139,13 @@ class Fleet(Requests[StoreT]):
     def resume_rollout(
         self, ref: AssetRef, rule_id: str, *, caller: Caller = PROVIDER, correlation_id: str
     ) -> list[Outcome]:
-        """Lift a rollout's stop for one version (the provider only): its later waves go on; the failed
-        target stays failed (`regsync sync --workspace` queues it afresh). Then fan the version out."""
-        caller.require_provider("resume a rollout")
+        """Lift a rollout's stop for one version (the provider, or the tenant that owns the rule; any
+        other rule is the same 404 as an unknown one): its later waves go on; the failed target stays
+        failed (`regsync sync --workspace` queues it afresh). Then fan the version out."""
         world = self.world()
-        rule = next((r for r in world.policy.push if r.id == rule_id and r.rollout is not None), None)
-        asset = self.gateway.get_registry_asset(world.registry, ref) if rule is not None else None
-        if rule is None or asset is None:
+        rule = self.push_rule_for(caller, rule_id, world)
+        asset = self.gateway.get_registry_asset(world.registry, ref) if rule.rollout is not None else None
+        if asset is None:
             raise NotFoundError(f"no rollout of rule `{rule_id}` for {ref}")
         reason = f"rollout of rule {rule_id} resumed by {caller.name}"
         outcome = Outcome(Action.ROLLOUT, str(ref), rule_id, Status.DONE, reason)
@@ -160,12 +160,12 @@ class Fleet(Requests[StoreT]):
         )
         before = self.store.get_entry(ref.key, rollout_target(rule_id))
         outcomes: list[Outcome] = []
-        if before is None:
-            audit = audit_line(outcome, caller.name, correlation_id)
+        if before is None:  # in the rule owner's audit trail too
+            audit = audit_line(outcome, caller.name, correlation_id, tenant=rule.tenant)
             outcomes += self.applier.apply([WriteRow(outcome, None, row, "resume", audit=audit)])
         latest = self.latest_version(world.registry, ref)
         outcomes += self.fan_out(asset, world=world, correlation_id=correlation_id, latest_version=latest)
-        return outcomes
+        return for_caller(caller, outcomes, world)
 
     def withdraw_workspace(self, name: str, *, caller: Caller, correlation_id: str) -> list[Outcome]:
         """Before a workspace leaves RegSync: take back what rules that say `on_remove: recall` delivered

@@ -13,14 +13,18 @@ message), `regsync.pushes` by outcome, and the propagation latency once the push
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shared import telemetry
-from shared.domain import Asset
+from shared.domain import Asset, AssetRef
 from shared.engine.core import StoreT
 from shared.engine.reconcile import Reconcile
 from shared.errors import judge
-from shared.planner import plan_push, plan_push_before_observing
+from shared.planner import Retry, World, decide_fanout, plan_fanout, plan_push, plan_push_before_observing
+from shared.planner.dependencies import plan_dependencies_first, workspace_dependencies
+from shared.policy import VersionPolicy
 from shared.records import Action, Outcome, PushMessage, Status, push_target
-from shared.steps import Defer
+from shared.steps import Defer, Push, Step
 
 
 class Pushes(Reconcile[StoreT]):
@@ -74,6 +78,40 @@ class Pushes(Reconcile[StoreT]):
                 step = plan_push(
                     message, row, asset=asset, owners=owners, target=target, world=world, now=self.clock()
                 )
+                if isinstance(step, Push) and workspace_dependencies(step.action):
+                    step = self._dependencies_first(step, world)
         answered = self.applier.run(step)
         assert answered is not None  # push steps always answer
         return answered
+
+    def _dependencies_first(self, step: Push, world: World) -> Step:
+        """A deployment whose rule names an environment of the target workspace goes once it is there;
+        a missing one's push is queued first, as the rules allow it there (shared.planner.dependencies)."""
+        target, cid = step.target, step.message.correlation_id
+        waiting: list[tuple[AssetRef, Outcome | None, str]] = []
+        for ref in workspace_dependencies(step.action):
+            if self.gateway.get_asset(target, ref) is not None:
+                continue
+            asset = self.gateway.get_registry_asset(world.registry, ref)
+            if asset is None:
+                waiting.append((ref, None, f"registry {world.registry.name} has no such version to push"))
+                continue
+            owners = self.observe_owners(world, ref.kind, ref.name)
+            # The deployment chose this version: the dependency's rule's version policy does not apply.
+            decision = decide_fanout(asset, world, [target], owners=owners)[0]
+            decision = replace(decision, version_policy=VersionPolicy.ALL)
+            if not decision.allowed:
+                waiting.append((ref, None, decision.reason))
+                continue
+            steps = plan_fanout(
+                self.observe_fanout(asset, ref.version, owners),
+                [decision],
+                retry=Retry.ALWAYS,
+                now=self.clock(),
+                correlation_id=cid,
+            )
+            outcomes = [o for o in self.applier.apply(steps) if o.target == target.name]
+            waiting.append((ref, outcomes[0] if outcomes else None, "no push of it was planned"))
+        if not waiting:
+            return step
+        return plan_dependencies_first(step, waiting, max_attempts=self.max_push_attempts)

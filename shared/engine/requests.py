@@ -23,7 +23,7 @@ from shared.engine.core import StoreT
 from shared.engine.pushes import Pushes
 from shared.errors import ConflictError, NotFoundError
 from shared.planner import Retry, World, decide_fanout, plan_approve, plan_fanout, recorded
-from shared.policy import VersionPolicy
+from shared.policy import PushRule, VersionPolicy
 from shared.records import Action, Outcome, Status
 from shared.steps import WriteRow, preview
 
@@ -140,6 +140,14 @@ class Requests(Pushes[StoreT]):
         """The tenant exists and the caller acts for it; else one NotFoundError for both cases."""
         if not caller.may_act_for(tenant) or self.store.get_tenant(tenant) is None:
             raise NotFoundError(caller.unseen(f"tenant `{tenant}`"))
+
+    def push_rule_for(self, caller: Caller, rule_id: str, world: World) -> PushRule:
+        """The push rule, if it exists and the caller acts for it (the provider for every rule, a tenant
+        for its own); else one NotFoundError, so a tenant cannot tell another's rule from none."""
+        rule = next((rule for rule in world.policy.push if rule.id == rule_id), None)
+        if rule is None or not caller.may_act_for(rule.tenant):
+            raise NotFoundError(caller.unseen(f"push rule `{rule_id}`"))
+        return rule
 
     def workspace_for(self, caller: Caller, name: str, world: World | None = None) -> Workspace:
         """The workspace, if it exists and the caller acts for its tenant; else one NotFoundError."""

@@ -6,8 +6,8 @@ Who calls it: shared.engine.propagation, .reconcile and .requests (pull).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.domain import Asset, AssetRef, LedgerStatus, Workspace
@@ -69,8 +69,35 @@ def decide_fanout(
         if found
         else None
     )
-    decisions = decide_targets(asset, origin, targets, world.registry, world.policy, source=source)
-    return withhold_recalled(asset.ref, world, decisions)
+
+    def decide(workspaces: Iterable[Workspace]) -> list[PushDecision]:
+        return decide_targets(asset, origin, workspaces, world.registry, world.policy, source=source)
+
+    decisions = decide(targets)
+    return withhold_recalled(asset.ref, world, with_earlier_waves(decisions, world, decide))
+
+
+def with_earlier_waves(
+    decisions: list[PushDecision],
+    world: World,
+    decide: Callable[[Iterable[Workspace]], list[PushDecision]],
+) -> list[PushDecision]:
+    """Each allowed decision of a rule with waves, knowing the rule's targets in its earlier waves among
+    ALL the world's workspaces: a sync, pull or fan-out narrowed to a later-wave workspace sees neither
+    the earlier targets' decisions nor (before the canary has started) their rows, and must still wait."""
+    if not any(d.allowed and d.rollout is not None for d in decisions):
+        return decisions  # the common case pays nothing
+    decided = {d.target for d in decisions}
+    others = [ws for name, ws in world.workspaces.items() if name not in decided]
+    everyone = [*decisions, *decide(others)] if others else decisions
+    members = [(d.rule_id, d.target, d.wave) for d in everyone if d.allowed and d.rollout is not None]
+
+    def earlier(d: PushDecision) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((ws, wave) for rule, ws, wave in members if rule == d.rule_id and wave < d.wave))
+
+    return [
+        replace(d, earlier_waves=earlier(d)) if d.allowed and d.rollout is not None else d for d in decisions
+    ]
 
 
 def worth_reporting(decision: PushDecision) -> bool:

@@ -2,13 +2,16 @@
 version now. Pure.
 
 Who calls it: shared.planner.fanout (`plan_fanout`), for every fan-out (an event's, the reconcile's, a
-person's sync). A target in wave k is held until every target of the earlier waves has its push row
+person's sync, a pull). A target in wave k is held until every target of the earlier waves (among all
+the world's workspaces, which the decision carries: a fan-out narrowed to one workspace sees no other
+decision, and before the canary starts no row either) has its push row
 `succeeded` (a deployment: ready and taking the traffic) for at least the rule's `wait_healthy`. A failed
 (or conflicting) earlier target stops the rollout until an operator resumes it (`regsync rollout
 resume`, a `rollout|RULE` row in the version's ledger partition, which the fan-out reads anyway) or
 recalls the version. Held targets get no row: the reconcile judges the version again on each pass (no
 memo is kept while something is held), which is how the next wave starts. A target with maintenance
-windows (the rule's `maintenance`) is held the same way while none of its windows is open.
+windows (the rule's `maintenance`, or its workspace entry's own) is held the same way while none of
+the rule's windows, or none of the workspace's, is open.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from shared.domain import LedgerStatus
+from shared.domain import LedgerStatus, Window
 from shared.policy import PushDecision
 from shared.records import LedgerEntry
 
@@ -66,25 +69,34 @@ def hold_waves(
 
 
 def _outside_windows(decision: PushDecision, now: datetime) -> str | None:
-    """Why an allowed push into a workspace with maintenance windows waits: none of them is open."""
-    if not decision.allowed or not decision.windows or any(w.open_at(now) for w in decision.windows):
+    """Why an allowed push into a workspace with maintenance windows waits: none of the rule's windows
+    naming it is open, or none of the workspace's own (both must be, when both have windows)."""
+    if not decision.allowed:
         return None
-    opens = min(window.next_opening(now) for window in decision.windows)
-    when = opens.isoformat(timespec="minutes")
-    return (
-        f"outside {decision.target}'s maintenance windows (rule {decision.rule_id}); the next opens at {when}"
-    )
+    closed = [
+        f"outside {what}; the next opens at {_next_opening(windows, now)}"
+        for what, windows in (
+            (f"{decision.target}'s maintenance windows (rule {decision.rule_id})", decision.windows),
+            (f"workspace {decision.target}'s own maintenance windows", decision.workspace_windows),
+        )
+        if windows and not any(window.open_at(now) for window in windows)
+    ]
+    return "; ".join(closed) or None
+
+
+def _next_opening(windows: tuple[Window, ...], now: datetime) -> str:
+    return min(window.next_opening(now) for window in windows).isoformat(timespec="minutes")
 
 
 def _earlier(
     decision: PushDecision, decisions: list[PushDecision], rows: Mapping[str, LedgerEntry]
 ) -> dict[str, int]:
-    """The targets of this rule's earlier waves: this fan-out's, and those its rows remember."""
-    earlier = {
-        other.target: other.wave
-        for other in decisions
-        if other.allowed and other.rule_id == decision.rule_id and other.wave < decision.wave
-    }
+    """The targets of this rule's earlier waves: among all the world's workspaces (the decision knows
+    them), this fan-out's, and those its rows remember (a target since moved out of the rule)."""
+    earlier = dict(decision.earlier_waves)
+    for other in decisions:
+        if other.allowed and other.rule_id == decision.rule_id and other.wave < decision.wave:
+            earlier.setdefault(other.target, other.wave)
     for workspace, row in rows.items():
         wave = row.detail.get("wave")
         if row.detail.get("rule") == decision.rule_id and isinstance(wave, int) and wave < decision.wave:

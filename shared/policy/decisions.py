@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from shared.domain import Asset, AssetRef, Registry, Workspace
+from shared.domain import Asset, AssetRef, Registry, Window, Workspace
 from shared.policy.rules import Effect, Gate, Policy, PushAction, Rollout, Rule, ShareRule, VersionPolicy
 from shared.policy.windows import MaintenanceWindow
 
@@ -40,7 +40,11 @@ class PushDecision:
     pinned_version: str | None = None
     rollout: Rollout | None = None  # the allowing rule's waves (shared.planner.rollout)
     wave: int = 0  # the target's wave in it
-    windows: tuple[MaintenanceWindow, ...] = ()  # the target's maintenance windows: pushes start in them
+    windows: tuple[MaintenanceWindow, ...] = ()  # the rule's windows naming the target: pushes start in them
+    workspace_windows: tuple[Window, ...] = ()  # the target's own (its workspace entry's): and in these
+    # The rule's targets in earlier waves (workspace, wave), judged over every workspace of the world, so
+    # that a fan-out narrowed to a later-wave target still waits for them (shared.planner.rollout).
+    earlier_waves: tuple[tuple[str, int], ...] = ()
 
 
 def region_refusal(workspace: Workspace, registry: Registry) -> str | None:
@@ -133,6 +137,7 @@ def decide_push(
         rollout=allow.rollout,
         wave=allow.rollout.wave_of(target) if allow.rollout else 0,
         windows=tuple(window for window in allow.maintenance if window.matches(target)),
+        workspace_windows=target.maintenance,
     )
 
 

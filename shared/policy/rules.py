@@ -19,6 +19,8 @@ from pydantic import Field, StringConstraints, model_validator
 from shared.domain import (
     ASSET_NAME_PATTERN,
     ASSET_VERSION_PATTERN,
+    DURATION_PATTERN,
+    MAX_WINDOWS,
     Asset,
     AssetKind,
     AssetName,
@@ -30,8 +32,9 @@ from shared.domain import (
     TenantId,
     Workspace,
     WorkspaceName,
+    seconds_of,
 )
-from shared.policy.windows import DURATION_PATTERN, MaintenanceWindow, seconds_of
+from shared.policy.windows import MaintenanceWindow
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")]
@@ -285,7 +288,7 @@ class PushRule(Rule):
     on_remove: OnRemove = OnRemove.KEEP
     rollout: Rollout | None = None  # None: every target at once
     # Pushes into the workspaces a window names start only while it is open (shared.planner.rollout).
-    maintenance: tuple[MaintenanceWindow, ...] = Field(default=(), max_length=20)
+    maintenance: tuple[MaintenanceWindow, ...] = Field(default=(), max_length=MAX_WINDOWS)
 
     @model_validator(mode="after")
     def _pinned_needs_version(self) -> PushRule:

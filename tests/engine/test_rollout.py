@@ -5,7 +5,7 @@ at least `wait_healthy` ago; a failed canary stops the rollout (plan shows it) u
 from __future__ import annotations
 
 from shared.azureml import deployment_name
-from shared.domain import LedgerStatus
+from shared.domain import AssetKind, LedgerStatus, Window
 from shared.engine import SyncScope
 from shared.engine.requests import PROVIDER
 from shared.policy import (
@@ -20,7 +20,7 @@ from shared.policy import (
     Wave,
 )
 from shared.records import push_target
-from tests.engine.conftest import World, model
+from tests.engine.conftest import World, model, workspace
 
 SHARE_ALL = ShareRule(id="share-all")
 WAVES = PushRule(
@@ -142,3 +142,81 @@ def test_a_push_into_a_workspace_with_maintenance_windows_waits_until_one_opens(
     world.drain()
 
     assert row_status(world, "workspace3") is LedgerStatus.SUCCEEDED
+
+
+def test_a_sync_or_pull_narrowed_to_a_later_wave_waits_for_the_canary_that_has_no_row_yet(
+    world: World,
+) -> None:
+    world.rules(SHARE_ALL)  # shared to the registry while no push rule exists: no row anywhere
+    world.engine.handle_event(world.register("workspace1", model("churn", "1")), correlation_id="c")
+    world.rules(SHARE_ALL, WAVES)
+    world.catalog.provisioning_reads = 0
+    narrowed = SyncScope("workspace", workspace="workspace2")
+
+    synced = world.engine.sync(narrowed, caller=PROVIDER, correlation_id="s")
+    pulled = world.engine.pull("workspace3", AssetKind.MODEL, "churn", correlation_id="p")
+
+    [held] = [o for o in synced.outcomes if o.action == "push" and o.target == "workspace2"]
+    assert held.status.value == "skipped"
+    assert "waits for the earlier waves (workspace4: not started)" in held.reason
+    assert pulled.status.value == "skipped" and "waits for the earlier waves" in pulled.reason
+    world.drain()
+    assert [row_status(world, w) for w in ("workspace2", "workspace3", "workspace4")] == [None, None, None]
+
+    world.engine.sync(SyncScope("workspace", workspace="workspace4"), caller=PROVIDER, correlation_id="s")
+    world.drain()
+    assert row_status(world, "workspace4") is LedgerStatus.SUCCEEDED
+    world.clock.advance(minutes=10)
+    world.engine.sync(narrowed, caller=PROVIDER, correlation_id="s")
+    world.drain()
+    assert (row_status(world, "workspace2"), row_status(world, "workspace3")) == (
+        LedgerStatus.SUCCEEDED,
+        None,
+    )
+
+
+def test_a_workspaces_own_maintenance_windows_hold_every_push_and_combine_with_the_rules(
+    world: World,
+) -> None:
+    """workspace3's entry opens 02:00-05:00; rule `to-ws3-4`'s window for it 04:00-06:00; both must be open,
+    so its push starts at 04:00. workspace4 has no window: it goes at once."""
+    own = Window(cron="0 2 * * *", duration="3h")
+    world.state.workspaces["workspace3"] = workspace("workspace3").model_copy(update={"maintenance": (own,)})
+    rules = MaintenanceWindow(workspaces=("workspace3",), cron="0 4 * * *", duration="2h")
+    targets = Targets(workspaces=("workspace3", "workspace4"))
+    world.rules(SHARE_ALL, PushRule(id="to-ws3-4", targets=targets, maintenance=(rules,)))
+
+    outcomes = world.engine.handle_event(
+        world.register("workspace1", model("churn", "1")), correlation_id="c"
+    )  # 12:00: neither is open
+
+    held = {o.target: o for o in outcomes if o.action == "push"}
+    assert held["workspace4"].status.value == "pending"
+    assert held["workspace3"].status.value == "skipped"
+    assert "outside workspace3's maintenance windows (rule to-ws3-4)" in held["workspace3"].reason
+    assert "outside workspace workspace3's own maintenance windows" in held["workspace3"].reason
+    assert "the next opens at 2026-12-01T02:00" in held["workspace3"].reason
+
+    world.clock.advance(hours=14, minutes=30)  # 02:30: the workspace's window only
+    world.reconcile()
+    world.drain()
+    assert row_status(world, "workspace3") is None
+    assert "own maintenance windows" not in plan(world)["workspace3"][1]
+
+    world.clock.advance(hours=2)  # 04:30: both
+    world.reconcile()
+    world.drain()
+    assert row_status(world, "workspace3") is LedgerStatus.SUCCEEDED
+
+
+def test_a_workspaces_own_windows_hold_a_rule_without_windows_and_a_pull_too(world: World) -> None:
+    own = Window(cron="0 2 * * *", duration="2h")
+    world.state.workspaces["workspace3"] = workspace("workspace3").model_copy(update={"maintenance": (own,)})
+    world.rules(SHARE_ALL, PushRule(id="to-ws3", targets=Targets(workspaces=("workspace3",))))
+    world.engine.handle_event(world.register("workspace1", model("churn", "1")), correlation_id="c")
+
+    pulled = world.engine.pull("workspace3", AssetKind.MODEL, "churn", correlation_id="p")
+
+    assert pulled.status.value == "skipped" and "own maintenance windows" in pulled.reason
+    world.drain()
+    assert row_status(world, "workspace3") is None

@@ -61,6 +61,7 @@ ROUTES = {
     "api_pull": ("POST", "pull"),
     "api_approve": ("POST", "approve"),
     "api_recall": ("POST", "recall"),
+    "api_rollout_resume": ("POST", "rollout/resume"),
     "api_status": ("GET", "status"),
     "api_verify": ("GET", "verify"),
     "api_audit": ("GET", "audit"),
@@ -494,6 +495,13 @@ NOT_YOURS = [
     ("api_verify", "workspace", {"name": "m", "version": "1", "workspace": "{}"}, "workspace3", "workspace9"),
     ("api_audit", "tenant", {"tenant": "{}"}, "woodgrove", "nobody"),
     ("api_rules_delete", "rule", {"rule_id": "{}"}, "northwind-gets-credit-card", "no-such-rule"),
+    (
+        "api_rollout_resume",
+        "push rule",
+        {"name": "m", "version": "1", "rule": "{}"},
+        "northwind-gets-credit-card",
+        "no-such-rule",
+    ),
 ]
 
 

@@ -1,7 +1,8 @@
 """Progressive rollout end to end (issue 14 §3) on Azurite and the AzureML emulator: a three-wave rollout
 of a deployment stops at a canary whose provisioning fails (injected with the emulator's admin
 `set_provisioning`, which makes the deployment end `Failed` with Azure's OutOfQuota error), `plan` shows
-it stopped, and `regsync rollout resume` lets the later waves go, one after the other."""
+it stopped, and `regsync rollout resume` lets the later waves go, one after the other. A sync narrowed
+to a later-wave workspace before the canary has a row waits for it all the same."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from devstack.emulator.launch import EmulatorAdmin
 from shared.azureml import deployment_name
 from shared.cli import app
 from shared.domain import AssetKind, AssetRef, LedgerStatus
-from shared.engine import Engine
+from shared.engine import Engine, SyncScope
+from shared.engine.requests import PROVIDER
 from shared.policy_file import parse_policy
 from shared.settings import Settings
 from tests.integration.conftest import cli_env, follow_pushes, register_model
@@ -86,3 +88,48 @@ push:
     follow_pushes(seeded, lambda: status(seeded, ref, "workspace3") is LedgerStatus.SUCCEEDED)
     traffic = ml("workspace3").online_endpoints.get(endpoint).traffic
     assert traffic == {deployment_name(ref): 100}
+
+
+def test_a_sync_narrowed_to_a_later_wave_before_the_canary_started_pushes_nothing_there(
+    seeded: Engine, ml: Callable[[str], Any], model_folder: Path
+) -> None:
+    name = f"nw-{uuid.uuid4().hex[:8]}"
+    share = f"{{id: share-{name}, tenant: contoso, workspaces: [workspace1], assets: {{include: [{name}]}}}}"
+    waves = f"""
+  - id: waves-{name}
+    targets: {{workspaces: [workspace2, workspace4]}}
+    assets: {{kinds: [model], include: [{name}]}}
+    rollout: {{waves: [{{workspaces: [workspace4]}}, {{rest: true}}], wait_healthy: 0s}}
+"""
+
+    def rules(push: str) -> None:
+        document = parse_policy(
+            f"share:\n  - {share}\npush:{push or ' []'}\n",
+            known_tenants=["contoso"],
+            known_workspaces=seeded.store.list_workspaces(),
+        )
+        seeded.store.put_policy(document.policy, replace_all=True)
+
+    rules("")  # shared to the registry while no push rule exists: no row anywhere
+    model = register_model(ml, "workspace1", name, model_folder)
+    ref = AssetRef(kind=AssetKind.MODEL, name=name, version=model.version)
+    origin = seeded.store.get_workspace("workspace1")
+    assert origin is not None
+    seeded.propagate(origin, ref, correlation_id="share")
+    rules(waves)
+
+    narrowed = seeded.sync(
+        SyncScope("workspace", workspace="workspace2"), caller=PROVIDER, correlation_id="narrow"
+    )
+
+    [held] = [o for o in narrowed.outcomes if o.action == "push" and o.subject == str(ref)]
+    assert held.status.value == "skipped"
+    assert "waits for the earlier waves (workspace4: not started)" in held.reason
+    assert status(seeded, ref, "workspace2") is None
+    assert [m.name for m in ml("workspace2").models.list() if m.name == name] == []
+
+    seeded.sync(SyncScope("workspace", workspace="workspace4"), caller=PROVIDER, correlation_id="canary")
+    follow_pushes(seeded, lambda: status(seeded, ref, "workspace4") is LedgerStatus.SUCCEEDED)
+    seeded.sync(SyncScope("workspace", workspace="workspace2"), caller=PROVIDER, correlation_id="next")
+    follow_pushes(seeded, lambda: status(seeded, ref, "workspace2") is LedgerStatus.SUCCEEDED)
+    assert ml("workspace2").models.get(name, version=ref.version).version == ref.version

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.domain import LedgerStatus, Registry, Tenant, Workspace
+from shared.domain import LedgerStatus, Registry, Tenant, Window, Workspace
 from shared.policy import Policy, PushRule, ShareRule
 from shared.policy_file import parse_policy
 from shared.ports import ConcurrentUpdateError
@@ -82,6 +82,18 @@ def test_workspace_round_trip_and_tenant_filter(contoso: StateStore) -> None:
     assert sorted(item.name for item in contoso.list_workspaces()) == ["workspace1", "workspace3"]
     assert contoso.list_workspaces(tenant="northwind") == [second]
     assert contoso.list_workspaces(tenant="woodgrove") == []
+
+
+def test_a_workspaces_maintenance_windows_round_trip_and_are_removed_when_taken_out(
+    contoso: StateStore,
+) -> None:
+    windows = (Window(cron="0 2 * * *", duration="2h"), Window(cron="0 6 * * 6", duration="30m"))
+    plain = workspace("workspace1")
+    contoso.put_workspace(plain.model_copy(update={"maintenance": windows}))
+    assert contoso.get_workspace("workspace1") == plain.model_copy(update={"maintenance": windows})
+    contoso.put_workspace(plain)  # an upsert merges: the windows must not survive it
+    assert contoso.get_workspace("workspace1") == plain
+    assert contoso.list_workspaces() == [plain]
 
 
 def test_registry_round_trip_and_the_only_registry(store: StateStore) -> None:

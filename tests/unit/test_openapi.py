@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from shared import ui
 from shared.api import ROUTES, ApproveRequest, AuditQuery, PullRequest, StatusQuery, SyncRequest
-from shared.api.fleet import DriftQuery, RecallRequest
+from shared.api.fleet import DriftQuery, RecallRequest, ResumeRequest
 from shared.api.verify import VerifyQuery
 from shared.domain import AssetRef
 from shared.ui.detail import CellQuery
@@ -32,6 +32,7 @@ BODIES: dict[str, type[BaseModel]] = {
     "api_pull": PullRequest,
     "api_approve": ApproveRequest,
     "api_recall": RecallRequest,
+    "api_rollout_resume": ResumeRequest,
 }
 QUERIES: dict[str, type[BaseModel]] = {
     "api_status": StatusQuery,

@@ -126,3 +126,20 @@ def test_valid_documents_still_parse_and_report_lines() -> None:
     assert problems("tenants:\n  - {id: contoso, colour: red}\n") == [
         (2, "tenants[0].colour", "Extra inputs are not permitted")
     ]
+
+
+def test_a_workspace_entry_may_have_maintenance_windows_of_the_rules_schema_without_names() -> None:
+    entry = str(WORKSPACE).replace("'", "")[:-1] + ", maintenance: [{cron: '0 2 * * 6', duration: 2h}]}"
+    document = parse_policy("tenants: [{id: contoso}]\nworkspaces:\n  - " + entry)
+    [window] = document.workspaces[0].maintenance
+    assert (window.cron, window.duration) == ("0 2 * * 6", "2h")
+
+    bad_cron = entry.replace("0 2 * * 6", "0 2 * *")
+    naming = entry.replace("{cron", "{workspaces: [workspace1], cron")
+    assert [(line, where) for line, where, _ in problems("workspaces:\n  - " + bad_cron)] == [
+        (2, "workspaces[0].maintenance[0].cron")
+    ]
+    assert "five-field cron" in problems("workspaces:\n  - " + bad_cron)[0][2]
+    assert [(where, message) for _, where, message in problems("workspaces:\n  - " + naming)] == [
+        ("workspaces[0].maintenance[0].workspaces", "Extra inputs are not permitted")
+    ]
