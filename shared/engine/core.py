@@ -7,6 +7,7 @@ immutable snapshots (shared.planner); nothing here writes.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -70,13 +71,24 @@ class EngineCore(Generic[StoreT]):
             deployment_deadline_seconds,
             watches=watches,
         )
-        self._world: tuple[float, World] | None = None
+        self._world: tuple[float, World] | None = None  # when its read began, and what it read
+        self._world_read = threading.Lock()
 
     def world(self) -> World:
         """Inventory and rules, read at most once per `world_ttl` seconds: a burst of events must not
-        re-read thousands of workspace rows each, and rule changes still apply within seconds."""
-        if self._world is not None and time.monotonic() - self._world[0] < self.world_ttl:
-            return self._world[1]
+        re-read thousands of workspace rows each, and rule changes still apply within seconds. One read
+        at a time per process: a caller that waited for another's read takes it if that read began
+        after the caller asked (as fresh as its own would be), so a round of pushes in parallel reads
+        the world once, not once each, even with `world_ttl` 0."""
+        asked = time.monotonic()
+        with self._world_read:
+            cached = self._world
+            if cached is not None and (asked - cached[0] < self.world_ttl or cached[0] >= asked):
+                return cached[1]
+            return self._read_world()
+
+    def _read_world(self) -> World:
+        began = time.monotonic()
         registry = self.store.get_registry()
         if registry is None:
             raise PermanentError("no registry is configured: add one with `regsync registry add`")
@@ -87,7 +99,7 @@ class EngineCore(Generic[StoreT]):
         world = World(
             registry=registry, policy=self.store.load_policy(), workspaces=workspaces, recalled=recalled
         )
-        self._world = (time.monotonic(), world)
+        self._world = (began, world)
         return world
 
     # --- observation ---------------------------------------------------------------------------
