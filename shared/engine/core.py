@@ -30,6 +30,7 @@ from shared.records import (
     utc_now,
 )
 
+RECORDED_OWNERS_KEPT = 10_000  # names whose recorded owner a process remembers
 StoreT = TypeVar("StoreT", bound=State)  # the storage adapter: callers that need more than the ports see it
 
 
@@ -73,6 +74,9 @@ class EngineCore(Generic[StoreT]):
         )
         self._world: tuple[float, World] | None = None  # when its read began, and what it read
         self._world_read = threading.Lock()
+        # Recorded owners of registry names: written insert-if-absent and never changed by RegSync
+        # (shared.storage), so an answer once read holds for the process's life. Bounded: emptied when full.
+        self._recorded_owners: dict[tuple[AssetKind, str], str] = {}
 
     def world(self) -> World:
         """Inventory and rules, read at most once per `world_ttl` seconds: a burst of events must not
@@ -136,11 +140,12 @@ class EngineCore(Generic[StoreT]):
         self, world: World, kind: AssetKind, name: str, *, listed: list[Asset] | None = None
     ) -> NameOwners:
         """Who owns a registry name: the provider's claim (no read), else the recorded owner (a point
-        read), else, once per name until it is recorded, the provenance tenant of its oldest version
-        (from `listed`, the name's versions if the caller has them, else one list call)."""
+        read, once per name and process), else, once per name until it is recorded, the provenance
+        tenant of its oldest version (from `listed`, the name's versions if the caller has them, else
+        one list call)."""
         if declared_claim(world.policy.ownership, kind, name) is not None:
             return name_owners(world.policy, kind, name, recorded=None)
-        recorded = self.store.owner_of(kind, name)
+        recorded = self._recorded_owner(kind, name)
         first = None
         if recorded is None:
             if listed is None:
@@ -151,6 +156,16 @@ class EngineCore(Generic[StoreT]):
             oldest = oldest_version(by_version)
             first = provenance_tenant(by_version[oldest]) if oldest is not None else None
         return name_owners(world.policy, kind, name, recorded=recorded, first_publisher=first)
+
+    def _recorded_owner(self, kind: AssetKind, name: str) -> str | None:
+        owner = self._recorded_owners.get((kind, name))
+        if owner is None:
+            owner = self.store.owner_of(kind, name)
+            if owner is not None:
+                if len(self._recorded_owners) >= RECORDED_OWNERS_KEPT:
+                    self._recorded_owners.clear()
+                self._recorded_owners[(kind, name)] = owner
+        return owner
 
     def observe_fanout(self, asset: Asset, latest_version: str, owners: NameOwners) -> FanoutSnapshot:
         entries = self.store.entries_for_asset(asset.ref.key)

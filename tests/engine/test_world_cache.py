@@ -1,6 +1,7 @@
-"""The world (inventory and rules) is read once for callers that asked while another read waited, and
-read again for anyone who asks after a read began (with `world_ttl` 0: every operation sees what was
-stored when it asked)."""
+"""What the engine keeps per process. The world (inventory and rules) is read once for callers that
+asked while another read waited, and read again for anyone who asks after a read began (with
+`world_ttl` 0: every operation sees what was stored when it asked). A recorded owner of a name (never
+changed once written) is read once; a name nobody owns yet is read every time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from shared.domain import Workspace
+from shared.domain import AssetKind, Workspace
 from tests.engine.conftest import World
 
 DEADLINE_SECONDS = 10.0
@@ -72,3 +73,23 @@ def test_callers_waiting_for_a_read_share_the_next_one_and_later_callers_read_ag
     assert len(reads) == 2  # the first caller's read, then one read for the two that waited for it
     world.engine.world()
     assert len(reads) == 3  # asked after every read began: read again
+
+
+def test_a_recorded_owner_is_read_once_and_an_unrecorded_one_every_time(world: World) -> None:
+    reads: list[str] = []
+    owner_of = world.state.owner_of
+
+    def counted(kind: AssetKind, name: str) -> str | None:
+        reads.append(name)
+        return owner_of(kind, name)
+
+    world.state.owner_of = counted  # type: ignore[method-assign]
+    snapshot = world.engine.world()
+    for _ in range(2):
+        assert not world.engine.observe_owners(snapshot, AssetKind.MODEL, "bert", listed=[]).tenants
+    world.state.claim_owner(AssetKind.MODEL, "bert", "contoso")
+    for _ in range(2):
+        owners = world.engine.observe_owners(snapshot, AssetKind.MODEL, "bert", listed=[])
+        assert owners.tenants == {"contoso"}
+
+    assert reads == ["bert", "bert", "bert"]  # nobody yet (twice), then contoso once
