@@ -1,6 +1,7 @@
-"""The HTTP transport of the Storage clients: requests' environment settings read once per origin.
+"""The HTTP transports of the Azure clients: requests' environment settings read once per origin.
 
-Who uses it: shared.storage and shared.queues, for every Table and Queue client they build.
+Who uses it: shared.storage and shared.queues, for every Table and Queue client they build;
+shared.azureml.gateway, one transport for all of a process's MLClients (one connection pool).
 
 requests reads the proxy variables (scanning the whole environment, twice) and the CA bundle variables
 on every request; with 50 pushes in parallel that was about a third of a push's CPU (cProfile of the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,3 +74,10 @@ def _ca_bundle() -> str | None:
 def storage_transport() -> RequestsTransport:
     """A transport of its own for one Storage service client (it closes its session with the client)."""
     return RequestsTransport(session=EnvironmentOnceSession(), session_owner=True)
+
+
+@cache
+def shared_transport() -> RequestsTransport:
+    """One transport for every MLClient of the process: their ARM calls share a pool of connections,
+    and a client closing does not close the session the others use."""
+    return RequestsTransport(session=EnvironmentOnceSession(), session_owner=False)
