@@ -74,6 +74,7 @@ class EngineCore(Generic[StoreT]):
         )
         self._world: tuple[float, World] | None = None  # when its read began, and what it read
         self._world_read = threading.Lock()
+        self._world_failure: tuple[float, Exception] | None = None  # when the last failed read began
         # Recorded owners of registry names: written insert-if-absent and never changed by RegSync
         # (shared.storage), so an answer once read holds for the process's life. Bounded: emptied when full.
         self._recorded_owners: dict[tuple[AssetKind, str], str] = {}
@@ -83,16 +84,25 @@ class EngineCore(Generic[StoreT]):
         re-read thousands of workspace rows each, and rule changes still apply within seconds. One read
         at a time per process: a caller that waited for another's read takes it if that read began
         after the caller asked (as fresh as its own would be), so a round of pushes in parallel reads
-        the world once, not once each, even with `world_ttl` 0."""
+        the world once, not once each, even with `world_ttl` 0. Likewise its failure: callers that
+        waited for a read that failed fail with it, rather than each trying a failing Storage in turn."""
         asked = time.monotonic()
         with self._world_read:
-            cached = self._world
+            cached, failed = self._world, self._world_failure
             if cached is not None and (asked - cached[0] < self.world_ttl or cached[0] >= asked):
                 return cached[1]
-            return self._read_world()
+            if failed is not None and failed[0] >= asked:
+                raise failed[1]
+            began = time.monotonic()
+            try:
+                world = self._read_world()
+            except Exception as error:
+                self._world_failure = (began, error)
+                raise
+            self._world = (began, world)
+            return world
 
     def _read_world(self) -> World:
-        began = time.monotonic()
         registry = self.store.get_registry()
         if registry is None:
             raise PermanentError("no registry is configured: add one with `regsync registry add`")
@@ -100,11 +110,9 @@ class EngineCore(Generic[StoreT]):
             self.gateway.warm(registry)
         workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
         recalled = {tombstone.asset_key: tombstone for tombstone in self.store.tombstones()}
-        world = World(
+        return World(
             registry=registry, policy=self.store.load_policy(), workspaces=workspaces, recalled=recalled
         )
-        self._world = (began, world)
-        return world
 
     # --- observation ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from shared.domain import AssetKind, Workspace
+from shared.errors import TemporaryError
 from tests.engine.conftest import World
 
 DEADLINE_SECONDS = 10.0
@@ -44,35 +45,65 @@ def poll(condition: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
-def test_callers_waiting_for_a_read_share_the_next_one_and_later_callers_read_again(world: World) -> None:
+def waiting_behind_a_read(world: World, *, fails: bool) -> tuple[list[int], list[str]]:
+    """Three callers ask for the world with `world_ttl` 0; the first one's read holds the lock until
+    the other two are waiting for it; then one of them reads for both (and fails if `fails`). Returns
+    the reads made and what each caller got."""
     world.engine.world_ttl = 0.0
     reads: list[int] = []
+    got: list[str] = []
     reading, release = threading.Event(), threading.Event()
     listed = world.state.list_workspaces
 
     def list_workspaces(tenant: str | None = None) -> list[Workspace]:
         reads.append(len(reads) + 1)
-        if len(reads) == 1:  # the first read holds the lock until the others are waiting for it
+        if len(reads) == 1:
             reading.set()
             release.wait(DEADLINE_SECONDS)
+        elif fails and len(reads) == 2:
+            raise TemporaryError("Storage is unavailable")
         return listed(tenant)
+
+    def caller() -> None:
+        try:
+            world.engine.world()
+            got.append("world")
+        except TemporaryError as error:
+            got.append(str(error))
 
     world.state.list_workspaces = list_workspaces  # type: ignore[method-assign]
     lock = CountedLock()
     world.engine._world_read = lock  # type: ignore[assignment]
-    callers = [threading.Thread(target=world.engine.world) for _ in range(3)]
+    callers = [threading.Thread(target=caller) for _ in range(3)]
     callers[0].start()
     assert reading.wait(DEADLINE_SECONDS)
-    for caller in callers[1:]:
-        caller.start()
+    for waiting in callers[1:]:
+        waiting.start()
     poll(lambda: lock.entered == 3)
     release.set()
-    for caller in callers:
-        caller.join(DEADLINE_SECONDS)
+    for each in callers:
+        each.join(DEADLINE_SECONDS)
+    return reads, got
+
+
+def test_callers_waiting_for_a_read_share_the_next_one_and_later_callers_read_again(world: World) -> None:
+    reads, got = waiting_behind_a_read(world, fails=False)
 
     assert len(reads) == 2  # the first caller's read, then one read for the two that waited for it
+    assert got == ["world"] * 3
     world.engine.world()
     assert len(reads) == 3  # asked after every read began: read again
+
+
+def test_callers_waiting_for_a_read_that_fails_fail_with_it_and_later_callers_read_again(
+    world: World,
+) -> None:
+    reads, got = waiting_behind_a_read(world, fails=True)
+
+    assert len(reads) == 2  # the second read failed for both callers that waited: not tried twice
+    assert got == ["world", "Storage is unavailable", "Storage is unavailable"]
+    world.engine.world()
+    assert len(reads) == 3
 
 
 def test_a_recorded_owner_is_read_once_and_an_unrecorded_one_every_time(world: World) -> None:
