@@ -9,6 +9,7 @@ those processes (after checking in /proc that the pid still is the process `up` 
 Files in the state directory:
 - `stack.json`: the components (written as each starts, so a failed `up` can still be brought down);
 - `stack.env`: `KEY=value` lines with everything a client needs (see docs/local-stack.md), mode 0600;
+- `signing-key.pem`: the installation's signing key (docs/provenance.md), mode 0600, made on the first `up`;
 - `logs/{azurite,emulator,topic,host}.log`: each component's output; `emulator/`: the emulator's state.
 """
 
@@ -36,12 +37,14 @@ from devstack.private_files import write_private
 from devstack.topic import KEY_ENV as TOPIC_KEY_ENV
 from devstack.topic import LIST_PATH as TOPIC_LIST_PATH
 from devstack.topic import PUBLISH_PATH as TOPIC_PUBLISH_PATH
+from shared.signing.keys import new_private_key_pem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 15.0
 DEFAULT_APP = "function_app:app"
 DEFAULT_EVENTGRID_FUNCTION = "on_workspace_event"
+SIGNING_KEY_FILE = "signing-key.pem"
 
 
 class StackError(RuntimeError):
@@ -307,12 +310,17 @@ def _start_all(
     topic_env = _start_topic(state_dir, record)  # before the host: the app publishes there
     keys = {name: secrets.token_urlsafe(32) for name in (FUNCTION_KEY_SETTING, MASTER_KEY_SETTING)}
     keys[EVENTGRID_KEY_SETTING] = secrets.token_urlsafe(32)
+    signing_key = state_dir / SIGNING_KEY_FILE  # the installation's key: kept across restarts, never printed
+    if not signing_key.exists():
+        write_private(signing_key, new_private_key_pem())
     host_env = {
         **emulator_env,
         **topic_env,
         **keys,
         "AzureWebJobsStorage": azurite["connection_string"],
         "REGSYNC_AZUREML_EMULATOR": "true",
+        "REGSYNC_SIGNING_KEY_FILE": str(signing_key),
+        "REGSYNC_ARM_ENDPOINT": emulator_env["AZUREML_EMULATOR_URL"],  # its Activity Log
     }
     host_url = _start_host(app, host_env, settings, host_json, state_dir, record)
     webhook = (

@@ -42,6 +42,11 @@ param outboxQueue string = 'regsync-outbox'
 @description('NCRONTAB of the reconcile timer (six fields, seconds first).')
 param reconcileSchedule string = '0 */15 * * * *'
 
+@description('Hours between the reconcile timer\'s full passes; between them a tick reconciles only the workspaces the Activity Log shows written (the identity needs Monitoring Reader on each subscription, else every tick is a full pass). 0: always full.')
+@minValue(0)
+@maxValue(720)
+param fullReconcileHours int = 24
+
 @description('Attempts of one push, counted in its queue message (host.json maxDequeueCount only guards crashes).')
 @minValue(1)
 @maxValue(50)
@@ -107,6 +112,7 @@ var token = toLower(uniqueString(resourceGroup().id, name))
 var storageName = toLower(take('${name}${token}', 24))
 var packageContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
+var signatureContainerName = 'regsync-signatures'
 var queueNames = [
   pushQueue
   '${pushQueue}-poison'
@@ -129,6 +135,7 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
+  keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424'
 }
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -221,6 +228,15 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// The installation's signature bundles (docs/provenance.md): written once per registry model version.
+resource signatureContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: signatureContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -265,6 +281,55 @@ resource telemetryAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   scope: insights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// --- the installation's signing key: in Key Vault, used through the identity, never exported -------------
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109: Flex Consumption without a virtual network reaches the vault over its public endpoint; access is Entra RBAC only (no access policies), so every caller needs a role.
+  // checkov:skip=CKV_AZURE_189: the same: public network access is how this deployment's app reaches the vault.
+  name: take('${name}kv${token}', 24)
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'premium'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+// An HSM-protected P-256 key (ES256): RegSync asks Key Vault to sign; the private key never leaves it.
+resource signingKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_40: an expiry date would stop every share from being signed on that day; rotation is a decision of the operator (docs/provenance.md).
+  parent: vault
+  name: 'regsync-signing'
+  properties: {
+    kty: 'EC-HSM'
+    curveName: 'P-256'
+    keyOps: ['sign', 'verify']
+  }
+}
+
+// Crypto User: sign and verify with the key, read its public part; nothing else in the vault.
+resource signingAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, identity.id, roles.keyVaultCryptoUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCryptoUser)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -330,6 +395,9 @@ var appSettings = {
   REGSYNC_RECONCILE_QUEUE: reconcileQueue
   REGSYNC_OUTBOX_QUEUE: outboxQueue
   REGSYNC_RECONCILE_SCHEDULE: reconcileSchedule
+  REGSYNC_FULL_RECONCILE_HOURS: string(fullReconcileHours)
+  REGSYNC_CHANGE_FEED_OVERLAP_MINUTES: '30'
+  REGSYNC_ARM_ENDPOINT: environment().resourceManager
   REGSYNC_AZUREML_EMULATOR: 'false'
   REGSYNC_MAX_CONCURRENCY: string(maxConcurrency)
   REGSYNC_MAX_PUSH_ATTEMPTS: string(maxPushAttempts)
@@ -343,6 +411,10 @@ var appSettings = {
   REGSYNC_REFUSAL_AUDIT_WINDOW_SECONDS: string(refusalAuditWindowSeconds)
   REGSYNC_PUBLISH_TIMEOUT_SECONDS: string(publishTimeoutSeconds)
   REGSYNC_EVENTGRID_TOPIC_ENDPOINT: outboundTopic.properties.endpoint
+  // The key's version is pinned: the key that signs and the public key in the bundles cannot drift apart.
+  REGSYNC_SIGNING_KEY_ID: signingKey.properties.keyUriWithVersion
+  REGSYNC_SIGNING_KEY_FILE: ''
+  REGSYNC_SIGNATURE_CONTAINER: signatureContainerName
   // The topic has no keys (local auth is disabled): publishing is with the identity's Event Grid Data
   // Sender role.
   REGSYNC_EVENTGRID_TOPIC_KEY: ''

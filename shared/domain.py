@@ -40,6 +40,16 @@ Stage = Annotated[str, StringConstraints(pattern=STAGE_PATTERN)]
 # Free text people read (display names, approvers; descriptions may span lines): no control characters,
 # so that no table, log line or terminal ever receives an escape sequence from input.
 OneLineText = Annotated[str, AfterValidator(single_line)]
+
+
+def _public_key_pem(value: str) -> str:
+    from shared.signing.keys import normalised_pem  # cryptography, loaded only when a key is read
+
+    return normalised_pem(value)
+
+
+# A publisher's ECDSA P-256 public key (PEM), stored as this code writes it (its hint is stable).
+PublicKeyPem = Annotated[str, Field(max_length=4096), AfterValidator(_public_key_pem)]
 MultiLineText = Annotated[str, AfterValidator(multiline)]
 
 _WORKSPACE_TOPIC = re.compile(
@@ -131,6 +141,8 @@ class EndpointView(Frozen):
 class Tenant(Frozen):
     id: TenantId
     display_name: OneLineText = Field(default="", max_length=256)
+    # Public keys whose `model.sig` a share rule with `require_signature: tenant` accepts from this tenant.
+    signing_keys: tuple[PublicKeyPem, ...] = Field(default=(), max_length=8)
 
 
 class Workspace(Frozen):

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.domain import LedgerStatus, Registry, Workspace
+from shared.domain import LedgerStatus, Registry, Tenant, Workspace
 from shared.policy import NameClaim, PushRule, ShareRule
 from shared.records import AuditRecord, LedgerEntry, Memo, Status, utc_now
 
@@ -128,6 +128,20 @@ def workspace_of(entity: Any) -> Workspace:
         name: entity[name] for name in ("tenant", "subscription_id", "resource_group", "region", "stage")
     }
     return Workspace(name=entity["RowKey"].removeprefix("ws|"), **fields)
+
+
+def tenant_entity(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "PartitionKey": "tenant",
+        "RowKey": tenant.id,
+        "display_name": tenant.display_name,
+        "signing_keys": json.dumps(list(tenant.signing_keys)),
+    }
+
+
+def tenant_of(entity: Any) -> Tenant:
+    keys = json.loads(entity.get("signing_keys") or "[]")  # absent on rows written before signing
+    return Tenant(id=entity["RowKey"], display_name=entity["display_name"], signing_keys=tuple(keys))
 
 
 def registry_entity(registry: Registry) -> dict[str, Any]:

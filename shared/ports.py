@@ -158,6 +158,22 @@ class Tombstones(Protocol):
     def tombstones(self) -> list[Tombstone]: ...
 
 
+class Watermarks(Protocol):
+    """How far the reconcile has read a change feed (per subscription), and when a full pass last ran."""
+
+    def watermark(self, key: str) -> datetime | None: ...
+    def advance(self, key: str, at: datetime) -> None: ...
+
+
+class ChangeFeed(Protocol):
+    """Which workspaces had an asset version written or deleted in a time range (Azure's Activity Log).
+    Raises shared.errors on failure."""
+
+    def changed_workspaces(self, subscription: str, since: datetime, until: datetime) -> set[str]:
+        """The ARM ids, lower case, of the workspaces of `subscription` with such a write in the range."""
+        ...
+
+
 class WorkQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
     def send_all(self, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
@@ -165,5 +181,5 @@ class WorkQueue(Protocol):
         ...
 
 
-class State(Inventory, Ledger, LedgerViews, Owners, AuditLog, Memos, Tombstones, Protocol):
+class State(Inventory, Ledger, LedgerViews, Owners, AuditLog, Memos, Tombstones, Watermarks, Protocol):
     """The tables as one port (the storage adapter implements all of them)."""

@@ -68,3 +68,15 @@ def registry_copy(source: Asset) -> str | None:
     if not registry_id:
         return None
     return f"{source.ref} is RegSync's copy of {registry_id}; copies are never shared back"
+
+
+# Signed provenance (shared.signing, docs/provenance.md): where the installation's bundle of a registry
+# model version is, its digest, the digest of the manifest it signs, when, with which key, and which
+# publisher's `model.sig` the share verified.
+TAG_SIGNATURE = "regsync.signature"
+TAG_SIGNATURE_DIGEST = "regsync.signature.digest"
+TAG_MANIFEST_DIGEST = "regsync.manifest.digest"
+TAG_SIGNED_AT = "regsync.signature.time"
+TAG_SIGNING_KEY = "regsync.signature.key"
+TAG_PUBLISHER = "regsync.signature.publisher"
+TAG_UNSIGNED = "regsync.signature.missing"  # why a shared model is unsigned: its files were not found

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING
 from shared.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from shared.azureml import AzureMLGateway
     from shared.engine import Engine
     from shared.notify import Publisher
     from shared.ratelimit import RateLimiter
+    from shared.signing.notary import Notary
     from shared.storage import StateStore
 
 
 def build_engine(settings: Settings) -> Engine[StateStore]:
-    from shared.azureml import AzureMLGateway
+    from shared.azureml import ActivityLogFeed, AzureMLGateway
     from shared.engine import Engine
     from shared.queues import WorkQueue
     from shared.storage import StateStore
@@ -32,9 +34,10 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
     for name in (settings.push_queue, settings.reconcile_queue, settings.outbox_queue):
         queues[name] = WorkQueue.from_settings(settings, name)
         queues[name].ensure()
+    gateway = AzureMLGateway(settings)
     return Engine(
         store=store,
-        gateway=AzureMLGateway(settings),
+        gateway=gateway,
         pushes=queues[settings.push_queue],
         reconciles=queues[settings.reconcile_queue],
         outbox=queues[settings.outbox_queue] if settings.eventgrid_topic_endpoint else None,
@@ -44,7 +47,34 @@ def build_engine(settings: Settings) -> Engine[StateStore]:
         refusal_window=settings.refusal_audit_window_seconds,
         deployment_poll_seconds=settings.deployment_poll_seconds,
         deployment_deadline_seconds=settings.deployment_deadline_seconds,
+        notary=build_notary(settings, gateway),
+        change_feed=ActivityLogFeed(settings.arm_endpoint, gateway.credential),
+        full_reconcile_seconds=settings.full_reconcile_hours * 3600,
+        change_feed_overlap_seconds=settings.change_feed_overlap_minutes * 60,
     )
+
+
+def build_notary(settings: Settings, gateway: AzureMLGateway) -> Notary | None:
+    """The installation's notary, or None when no signing key is configured (nothing is signed)."""
+    from shared.azureml.files import ModelFiles
+    from shared.signing.blobs import BlobSignatureStore
+    from shared.signing.keys import FileKeySigner, Signer
+    from shared.signing.notary import Notary
+
+    signer: Signer
+    if settings.signing_key_id:
+        from azure.identity import DefaultAzureCredential
+
+        from shared.signing.keyvault import KeyVaultSigner
+
+        signer = KeyVaultSigner(settings.signing_key_id, DefaultAzureCredential())
+    elif settings.signing_key_file:
+        signer = FileKeySigner(settings.signing_key_file)
+    else:
+        return None
+    store = BlobSignatureStore.from_settings(settings)
+    store.ensure()
+    return Notary(signer, store, ModelFiles(gateway))
 
 
 @lru_cache(maxsize=1)

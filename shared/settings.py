@@ -8,6 +8,7 @@ each one.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,26 @@ class Settings(BaseSettings):
     # AzureML: `true` only on a developer machine pointed at devstack's emulator (static dev token).
     azureml_emulator: bool = Field(
         default=False, validation_alias=AliasChoices("REGSYNC_AZUREML_EMULATOR", "azureml_emulator")
+    )
+    # Azure Resource Manager, where the Activity Log (the reconcile's change feed) is read.
+    arm_endpoint: str = Field(
+        default="https://management.azure.com",
+        validation_alias=AliasChoices("REGSYNC_ARM_ENDPOINT", "arm_endpoint"),
+    )
+    # The reconcile's full pass (every workspace's listings) runs at least this often; between two, the
+    # timer reconciles only workspaces the Activity Log shows written. 0: every tick is a full pass.
+    full_reconcile_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        validation_alias=AliasChoices("REGSYNC_FULL_RECONCILE_HOURS", "full_reconcile_hours"),
+    )
+    # How far back of its watermark each read of the Activity Log starts: its ingestion delay.
+    change_feed_overlap_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=24 * 60,
+        validation_alias=AliasChoices("REGSYNC_CHANGE_FEED_OVERLAP_MINUTES", "change_feed_overlap_minutes"),
     )
     max_concurrency: int = Field(
         default=4, ge=1, le=64, validation_alias=AliasChoices("REGSYNC_MAX_CONCURRENCY", "max_concurrency")
@@ -104,6 +125,23 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REGSYNC_MAX_BODY_BYTES", "max_body_bytes"),
     )
 
+    # Signed provenance (docs/provenance.md): the installation's key, a PEM file only the app can read
+    # (the local stack generates it) or an Azure Key Vault key (its id, used through the managed identity:
+    # the private key never leaves Key Vault). Neither: nothing is signed. Bundles go to this container.
+    signing_key_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("REGSYNC_SIGNING_KEY_FILE", "signing_key_file")
+    )
+    signing_key_id: str | None = Field(
+        default=None,
+        pattern=r"^https://[A-Za-z0-9.\-]+/keys/[A-Za-z0-9\-]{1,127}(/[0-9a-fA-F]{32})?$",
+        validation_alias=AliasChoices("REGSYNC_SIGNING_KEY_ID", "signing_key_id"),
+    )
+    signature_container: str = Field(
+        default="regsync-signatures",
+        pattern=r"^[a-z0-9](?!.*--)[a-z0-9\-]{1,61}[a-z0-9]$",
+        validation_alias=AliasChoices("REGSYNC_SIGNATURE_CONTAINER", "signature_container"),
+    )
+
     # Deepest nesting of a JSON request body or Event Grid delivery; RegSync's own need at most 4.
     max_json_depth: int = Field(
         default=32,
@@ -134,9 +172,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REGSYNC_REFUSAL_AUDIT_WINDOW_SECONDS", "refusal_audit_window_seconds"),
     )
 
-    @field_validator("storage_connection_string")
+    @field_validator("storage_connection_string", "signing_key_id", mode="before")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("signing_key_file", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value: str | Path | None) -> str | Path | None:
         return value or None
 
     def require_storage(self) -> None:

@@ -8,6 +8,7 @@ audit line it will write, so what a plan says and what apply does cannot drift a
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from shared.domain import Asset, AssetRef, Registry, Workspace
 from shared.policy import NameOwners, PushAction
@@ -40,6 +41,7 @@ class Record:
     memo: tuple[str, Memo] | None = None
     name: str = ""
     once: bool = False  # the audit line is written once per refusal window (a refusal asked for again)
+    watermark: tuple[str, datetime] | None = None  # how far the reconcile's timer has read (key, time)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Share:
     correlation_id: str
     owners: NameOwners  # who owns the destination name, as planned: apply's claim must agree
     name: str = "share"
+    require_signature: str | None = None  # the share rule's `require_signature` (`tenant`)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class Push:
     tags: dict[str, str]
     rule_id: str
     name: str = "push"
+    verify: bool = False  # verify the registry copy's signature and bytes first (the action's rule)
 
 
 @dataclass(frozen=True)

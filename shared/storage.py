@@ -26,6 +26,7 @@ Table schema (table names are `{prefix}Inventory`, `{prefix}Rules`, `{prefix}Led
 - Seen (memos), PK workspace name (or `@registry`), RK `{kind}:{name}:{version}`: what the reconcile
   has already judged under which world fingerprint, having read which tags (digest), so a steady-state
   reconcile skips it: one partition query per workspace.
+- Seen, PK `@watermark`: how far the reconcile read each change feed; see shared.watermarks.
 
 A workspace and its topic-index row are written in one transaction (same partition), so the index is
 never stale. Ledger rows are updated with ETag conditions (optimistic concurrency). The status matrix
@@ -53,6 +54,8 @@ from shared.entities import (
     registry_entity,
     registry_of,
     rule_entity,
+    tenant_entity,
+    tenant_of,
     workspace_fields,
     workspace_of,
 )
@@ -62,6 +65,7 @@ from shared.records import LedgerEntry, Memo, utc_now
 from shared.settings import Settings
 from shared.tombstones import TombstoneTable
 from shared.transport import storage_transport
+from shared.watermarks import WatermarkTable
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
 T = TypeVar("T")
@@ -71,7 +75,7 @@ class StateError(Exception):
     """A storage request that cannot be honoured as asked; the message names the thing."""
 
 
-class StateStore(AuditTable, TombstoneTable):
+class StateStore(AuditTable, TombstoneTable, WatermarkTable):
     """Typed access to the five tables; the audit log's operations are AuditTable's. Cheap to construct;
     clients are created once per store."""
 
@@ -107,19 +111,14 @@ class StateStore(AuditTable, TombstoneTable):
     # --- tenants -------------------------------------------------------------------------------
 
     def put_tenant(self, tenant: Tenant) -> None:
-        self.inventory.upsert_entity(
-            {"PartitionKey": "tenant", "RowKey": tenant.id, "display_name": tenant.display_name}
-        )
+        self.inventory.upsert_entity(tenant_entity(tenant))
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         entity = _point_read(self.inventory, "tenant", tenant_id)
-        return Tenant(id=entity["RowKey"], display_name=entity["display_name"]) if entity else None
+        return tenant_of(entity) if entity else None
 
     def list_tenants(self) -> list[Tenant]:
-        return [
-            Tenant(id=entity["RowKey"], display_name=entity["display_name"])
-            for entity in _partition(self.inventory, "tenant")
-        ]
+        return [tenant_of(entity) for entity in _partition(self.inventory, "tenant")]
 
     def delete_tenant(self, tenant_id: str) -> None:
         if self.list_workspaces(tenant=tenant_id):

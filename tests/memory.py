@@ -78,6 +78,7 @@ class MemoryState:
     owners: dict[tuple[AssetKind, str], str] = field(default_factory=dict)
     windows: set[str] = field(default_factory=set)
     buried: dict[str, Tombstone] = field(default_factory=dict)
+    watermarks: dict[str, datetime] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
 
     # --- inventory -----------------------------------------------------------------------------
@@ -183,6 +184,15 @@ class MemoryState:
     def remember(self, scope: str, memo: Memo) -> None:
         self.faults.check("remember")
         self.memos.setdefault(scope, {})[memo.asset_key] = memo
+
+    # --- watermarks ----------------------------------------------------------------------------
+
+    def watermark(self, key: str) -> datetime | None:
+        return self.watermarks.get(key)
+
+    def advance(self, key: str, at: datetime) -> None:
+        self.faults.check("advance")
+        self.watermarks[key] = at
 
     # --- tombstones ----------------------------------------------------------------------------
 
@@ -465,3 +475,19 @@ class MemoryQueue:
 
     def take(self) -> SentMessage | None:
         return self.sent.pop(0) if self.sent else None
+
+
+@dataclass
+class MemoryChangeFeed:
+    """Azure's Activity Log as a list of (workspace ARM id, time) writes; `record` is a tenant's write."""
+
+    writes: list[tuple[str, datetime]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+
+    def record(self, workspace: Workspace, at: datetime) -> None:
+        self.writes.append((workspace.arm_id.lower(), at))
+
+    def changed_workspaces(self, subscription: str, since: datetime, until: datetime) -> set[str]:
+        self.faults.check("changed_workspaces")
+        prefix = f"/subscriptions/{subscription}/".lower()
+        return {arm_id for arm_id, at in self.writes if arm_id.startswith(prefix) and since <= at <= until}

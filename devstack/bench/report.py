@@ -100,23 +100,36 @@ def reconcile_goals(rows: list[dict[str, Any]]) -> list[Goal]:
         return []
     first, last = rows[0], rows[-1]
     sizes = " / ".join(str(row["assets_per_workspace"]) for row in rows)
+    ticks = " / ".join(f"{row['tick_calls_per_workspace']:g}" for row in rows)
+    tick_growth = last["tick_calls_per_workspace"] / max(first["tick_calls_per_workspace"], 1e-9)
+    tick_writes = sum(row["tick_writes"] for row in rows)
     calls = " / ".join(f"{row['calls_per_workspace']:g}" for row in rows)
     growth = last["calls_per_workspace"] / max(first["calls_per_workspace"], 1e-9)
     writes = sum(row["azureml_writes"] + row["acted"] for row in rows)
-    flat = growth <= FLAT_SLACK and writes == 0
     at = f"{last['workspaces']} workspaces x {last['assets_per_workspace']} models"
     return [
         Goal(
-            f"idle reconcile: calls/workspace at {sizes} models",
+            f"idle reconcile (timer tick): calls/workspace at {sizes} models",
+            "",
+            ticks,
+            "",
+            f"{tick_growth:.1f}x",
+            f"flat (<= {FLAT_SLACK}x), 0 writes",
+            verdict(
+                tick_growth <= FLAT_SLACK and tick_writes == 0, f"{tick_growth:.1f}x, {tick_writes} writes"
+            ),
+        ),
+        Goal(
+            f"daily full pass: calls/workspace at {sizes} models",
             "",
             calls,
             "",
             f"{growth:.1f}x",
-            f"flat (<= {FLAT_SLACK}x), 0 writes",
-            verdict(flat, f"{growth / FLAT_SLACK:.1f}x growth, {writes} writes"),
+            "0 writes (lists every asset: grows)",
+            verdict(writes == 0, f"{writes} writes"),
         ),
         Goal(
-            f"idle full reconcile, {at}",
+            f"daily full pass, {at}",
             "",
             f"{last['seconds']} s",
             "",
@@ -273,7 +286,7 @@ def print_report(results: dict[str, Any]) -> None:
     if "reconcile" in results:
         out.print(
             table(
-                "idle reconcile of every workspace + the registry",
+                "idle reconcile: the daily full pass, then the timer's incremental tick",
                 results["reconcile"],
                 (
                     "workspaces",
@@ -285,10 +298,17 @@ def print_report(results: dict[str, Any]) -> None:
                     "calls_per_workspace",
                     "azureml_writes",
                     "acted",
+                    "tick_seconds",
+                    "tick_named",
+                    "tick_calls",
+                    "tick_calls_per_workspace",
+                    "tick_writes",
                 ),
             )
         )
-        out.print(routes_table("idle reconcile: calls by route, largest size", results["reconcile"][-1]))
+        largest = results["reconcile"][-1]
+        out.print(routes_table("idle full pass: calls by route, largest size", largest))
+        out.print(routes_table("idle tick: calls by route, largest size", {"routes": largest["tick_routes"]}))
     if "decide" in results:
         out.print(
             table(

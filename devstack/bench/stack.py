@@ -164,6 +164,7 @@ def engine_on(stack: Stack, suffix: str) -> Engine[StateStore]:
         push_queue=f"pushes-{suffix}",
         reconcile_queue=f"reconcile-{suffix}",
         azureml_emulator=True,
+        arm_endpoint=stack.emulator.base_url,  # the Activity Log the reconcile's timer reads
         world_cache_seconds=0,  # the bench grows the inventory between runs
     )
     engine = build_engine(settings)

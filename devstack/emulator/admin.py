@@ -6,6 +6,8 @@ Used by tests, benchmarks and the local stack through `launch.EmulatorAdmin`; th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
@@ -170,6 +172,29 @@ async def set_registry_access(request: Request) -> Response:
     return JSONResponse({"denied": sorted(f"{r}/{w}" for r, w in state.denied)})
 
 
+async def tamper_registry_file(request: Request) -> Response:
+    """Overwrite (or add) one file of a registry model version's copy in the registry's storage, as
+    anyone with write access to that storage account could after the share: the version's metadata and
+    tags stay as they are. Body: {registry, name, version, file, content (base64)}."""
+    try:
+        body = await json_body(request)
+        state = emu_of(request).state
+        scope = state.registry_scope(str(body["registry"]))
+        item = scope.assets[("models", str(body["name"]))].versions[str(body["version"])]
+        prefix = state.blob_prefix(str(item.properties.get("modelUri", "")))
+        if prefix is None:
+            raise ValueError("the version has no files in the registry's storage")
+        file = str(body["file"])
+        if not file or file.startswith("/") or ".." in file.split("/"):
+            raise ValueError(f"file `{file}` is not a path inside the model's folder")
+        key = f"{prefix.rstrip('/')}/{file}"
+        _, meta = state.blobs.get(key, (b"", {}))
+        state.blobs[key] = (base64.b64decode(str(body["content"]), validate=True), meta)
+    except (KeyError, ValueError, TypeError, ArmError, binascii.Error) as exc:
+        return bad_request(f"invalid registry file change: {exc}")
+    return JSONResponse({"blob": key}, status_code=200)
+
+
 MAX_SEEDED = 10_000
 
 
@@ -221,5 +246,6 @@ ROUTES: list[Route] = [
     Route("/_admin/provisioning", clear_provisioning, methods=["DELETE"]),
     Route("/_admin/provisioning/delays", set_provisioning_delays, methods=["PUT"]),
     Route("/_admin/registryAccess", set_registry_access, methods=["POST"]),
+    Route("/_admin/registryFiles", tamper_registry_file, methods=["PUT"]),
     Route("/_admin/seedModels", seed_models, methods=["POST"]),
 ]

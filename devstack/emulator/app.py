@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from devstack.emulator import admin, blobs, scoring
+from devstack.emulator import activity_log, admin, blobs, keyvault, scoring
 from devstack.emulator.emulator import Emulator
 from devstack.emulator.state import ASSET_KINDS, REGISTRY_CONTAINER, ArmError, registry_container
 from devstack.emulator.state import Scope as AssetScope
@@ -81,6 +81,8 @@ def check_api_version(request: Request) -> None:
     """ARM refuses a request without api-version (MissingApiVersionParameter) and one with a version the
     resource type does not have (NoRegisteredProviderFound), both with 400."""
     version = request.query_params.get("api-version")
+    if "/providers/Microsoft.Insights/" in request.url.path:
+        return  # Microsoft.Insights has its own api-versions: the Activity Log's handler checks them
     if not version:
         raise ArmError(
             400,
@@ -531,6 +533,7 @@ def sdk_routes() -> list[Route]:
     authed: list[tuple[str, Handler, list[str]]] = [
         (WS, workspace_get, ["GET"]),
         (REG, registry_get, ["GET"]),
+        (activity_log.ROUTE, activity_log.list_events, ["GET"]),
         (WS + "/datastores", datastore_list, ["GET"]),
         (WS + "/datastores/{name}", datastore_get, ["GET"]),
         (WS + "/datastores/{name}/listSecrets", datastore_secrets, ["POST"]),
@@ -548,6 +551,7 @@ def sdk_routes() -> list[Route]:
         [Route("/inference/{host}/score", scoring.score, methods=["POST"])]  # noqa: RUF005
         + routes_for(open_routes, auth=False)
         + routes_for(blobs.ROUTES, auth=False)
+        + routes_for(keyvault.ROUTES, auth=False)  # Key Vault's own challenge, not ARM's 401
         + routes_for(authed)
         + routes_for(blobs.REGISTRY_ROUTES, auth=False)
         + routes_for(

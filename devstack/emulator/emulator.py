@@ -17,7 +17,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from devstack.emulator.activity_log import ActivityLog
 from devstack.emulator.events import TENANT_ID, Dispatcher
+from devstack.emulator.keyvault import Vault
 from devstack.emulator.state import ArmError, State, now_iso, system_data
 from devstack.emulator.world import Registry, Workspace, World
 
@@ -67,16 +69,29 @@ class Emulator:
         self.base_url = base_url
         self.tenant_id = TENANT_ID
         self.dispatcher = Dispatcher(speed=speed)
-        self.state = State(world, base_url, self.dispatcher.publish, speed=speed)
+        self.activity_log = ActivityLog()
+        self.state = State(world, base_url, self._emit, speed=speed)
         for sub in world.event_subscriptions:
             self.dispatcher.add_validated(sub)
         self.faults = Faults()
+        self.vault = Vault()  # Key Vault keys (devstack/emulator/keyvault.py)
         self.requests: Counter[tuple[str, str]] = Counter()
         self.faulted: Counter[tuple[str, str]] = Counter()
         self.cloud_metadata_json = cloud_metadata(base_url)
         self.started = 0.0
         self.created = now_iso()
         self._log_lock = threading.Lock()
+
+    def _emit(self, what: str, info: dict[str, Any]) -> None:
+        """A workspace write reaches the subscription's Activity Log and Event Grid; a delete only the
+        Activity Log (Event Grid's ResourceDeleteSuccess is not emulated)."""
+        if what in {"write", "delete"}:
+            ws = info["workspace"]
+            self.activity_log.record(
+                ws, info["kind"], info["name"], info["version"], deleted=what == "delete"
+            )
+        if what != "delete":
+            self.dispatcher.publish(what, info)
 
     def log_request(self, method: str, pattern: str, *, faulted: bool = False) -> None:
         with self._log_lock:

@@ -9,6 +9,7 @@ local stack (devstack/host, devstack/demo). Keep this API stable: other modules 
 
 from __future__ import annotations
 
+import base64
 import os
 import queue
 import ssl
@@ -268,6 +269,17 @@ class EmulatorAdmin:
         self._json(
             "POST", "/registryAccess", {"registry": registry, "workspace": workspace, "allowed": allowed}
         )
+
+    def tamper_registry_file(self, registry: str, name: str, version: str, file: str, content: bytes) -> None:
+        """Overwrite one file of a registry model version's copy, as a storage writer could."""
+        body = {
+            "registry": registry,
+            "name": name,
+            "version": version,
+            "file": file,
+            "content": base64.b64encode(content).decode(),
+        }
+        self._json("PUT", "/registryFiles", body)
 
     def seed_models(self, workspace: str, prefix: str, count: int) -> None:
         """Register `count` models `{prefix}{i}`, version 1, in `workspace` in one admin call."""

@@ -436,6 +436,10 @@ class State:
         del box.versions[version]
         if scope.registry:
             box.deleted.add(version)
+        elif kind in EVENT_KINDS:
+            self.emit(
+                "delete", {"workspace": scope.workspace, "kind": kind, "name": name, "version": version}
+            )
 
     def after_write(self, scope: Scope, kind: str, name: str, version: str, *, created: bool) -> None:
         """Workspace writes raise the events Azure would; registry writes raise none."""

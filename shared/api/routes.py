@@ -21,6 +21,7 @@ from shared.api.call import (
 )
 from shared.api.fleet import drift, recall
 from shared.api.rules import delete_rule, list_rules, put_rules, validate_rules
+from shared.api.verify import verify
 from shared.api.views import audit, status
 from shared.auth import parse_principal
 from shared.engine import Engine
@@ -47,6 +48,7 @@ ROUTES: tuple[Route, ...] = (
     Route("api_approve", "POST", "approve", approve),
     Route("api_recall", "POST", "recall", recall, limited=True),
     Route("api_status", "GET", "status", status),
+    Route("api_verify", "GET", "verify", verify, limited=True),
     Route("api_drift", "GET", "drift", drift),
     Route("api_audit", "GET", "audit", audit),
     Route("api_rules_list", "GET", "rules", list_rules),

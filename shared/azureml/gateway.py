@@ -59,7 +59,7 @@ class AzureMLGateway:
 
     # --- clients -------------------------------------------------------------------------------
 
-    def _get_credential(self) -> Any:
+    def credential(self) -> Any:
         with self._lock:
             if self._credential is None:
                 if self._settings.azureml_emulator:
@@ -100,7 +100,7 @@ class AzureMLGateway:
                 from azure.ai.ml import MLClient
 
                 client = MLClient(
-                    credential=self._get_credential(),
+                    credential=self.credential(),
                     retry_policy=BriefRetry(),
                     transport=shared_transport(),
                     **kwargs,
@@ -331,7 +331,7 @@ class AzureMLGateway:
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
         from azure.core.rest import HttpRequest
 
-        policy = BearerTokenCredentialPolicy(self._get_credential(), "https://management.azure.com/.default")
+        policy = BearerTokenCredentialPolicy(self.credential(), "https://management.azure.com/.default")
         try:
             http: Any = PipelineClient(base_url=operation, policies=[policy])
             with http:

@@ -34,6 +34,7 @@ from shared.cli import (
     recall,
     registry,
     rollout,
+    signing,
     status,
     sync,
     tenant,
@@ -192,6 +193,9 @@ app.command(name="recall")(recall.recall)
 app.command(name="drift")(drift.drift)
 app.command(name="status")(status.status)
 app.command(name="audit")(audit.audit)
+app.command(name="verify")(signing.verify)
+# A publisher's tool: signs a local model folder, touches no RegSync state.
+app.command(name="sign")(signing.sign)
 
 
 def main() -> None:

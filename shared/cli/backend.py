@@ -129,6 +129,10 @@ class Backend(Protocol):
         self, *, limit: int, day: datetime | None, tenant: str | None, after: str | None
     ) -> AuditPage: ...
 
+    def verify(self, ref: AssetRef, workspace: str | None) -> dict[str, Any]:
+        """The verification report as `GET /api/verify` answers it."""
+        ...
+
 
 def backend(cli: Application) -> Backend:
     """The one switch between the modes: the HTTP API when `--api` was given, else the engine."""
@@ -201,6 +205,9 @@ class EngineBackend:
         return self.cli.read(
             lambda: store.audit_page(day=day, tenant=tenant, limit=limit, after=after), AuditPage([], None)
         )
+
+    def verify(self, ref: AssetRef, workspace: str | None) -> dict[str, Any]:
+        return self.cli.engine.verify(ref, caller=CLI_CALLER, workspace=workspace).as_dict()
 
 
 # --- over HTTP: the Function App's API ------------------------------------------------------------------
@@ -288,6 +295,10 @@ class HttpBackend:
         ]
         continuation = body.get("continuation")
         return AuditPage(records, str(continuation) if continuation else None)
+
+    def verify(self, ref: AssetRef, workspace: str | None) -> dict[str, Any]:
+        params = {"name": ref.name, "version": ref.version, **({"workspace": workspace} if workspace else {})}
+        return dict(self._call("GET", "verify", params=params))
 
     # -- the one request path ---------------------------------------------------------------------------
 

@@ -29,11 +29,13 @@ from shared.domain import Asset, DeploymentState, LedgerStatus, Provisioning, Pu
 from shared.engine.apply_recall import RecallWriter
 from shared.engine.lease import Lease
 from shared.engine.logs import logger_for
+from shared.engine.signatures import push_refusal, signature_tags
 from shared.errors import Failure, Kind, TemporaryError, judge
 from shared.ledger import ALLOWED, LEASE_RENEWAL, LEASE_SECONDS, held, lease_left_seconds, transition
 from shared.planner import lost_claim, settle_follow, settle_push, settle_share
 from shared.ports import Catalog, Clock, ConcurrentUpdateError, State, WorkQueue
 from shared.records import SHARE_TARGET, AuditRecord, LedgerEntry, Outcome, Status
+from shared.signing.notary import Notary
 from shared.steps import (
     ArchiveInRegistry,
     Bury,
@@ -69,6 +71,7 @@ class Applier(RecallWriter):
     deployment_deadline_seconds: int = 1800  # a deployment not ready by then fails its push
     lease_renewal_seconds: float = LEASE_RENEWAL.total_seconds()  # how often a claim is renewed
     watches: WorkQueue | None = None  # where a claimed push's watch goes (None: the push queue)
+    notary: Notary | None = None  # signs shares and verifies pushes (None: the installation has no key)
 
     def apply(self, steps: Iterable[Step]) -> list[Outcome]:
         """Run the steps in order; a fan-out's row writes of one asset version go together (see
@@ -125,6 +128,8 @@ class Applier(RecallWriter):
                 self.state.audit(step.audit)
             if step.memo is not None:
                 self.state.remember(*step.memo)
+            if step.watermark is not None:
+                self.state.advance(*step.watermark)
             return step.outcome
         if isinstance(step, WriteRow):
             return self._write_row(step)
@@ -313,16 +318,21 @@ class Applier(RecallWriter):
                 refusal = lost_claim(step, holder)
                 if refusal is not None:  # another tenant claimed the name first: nothing reaches the registry
                     failure = Failure(Kind.REFUSED, refusal)
-                elif step.stamp_only:
-                    with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
-                        copy = self.catalog.stamp_registry_tags(step.registry, step.destination, step.tags)
                 else:
                     with telemetry.span(
-                        "azureml.share", workspace=step.origin.name, target=step.registry.name
+                        "regsync.sign", workspace=step.origin.name, target=step.registry.name
                     ):
-                        copy = self.catalog.share(
-                            step.origin, step.source.ref, step.registry, step.destination, step.tags
-                        )
+                        tags = {**step.tags, **signature_tags(self.notary, self.state, step, self.clock)}
+                    if step.stamp_only:
+                        with telemetry.span("azureml.stamp_registry_tags", target=step.registry.name):
+                            copy = self.catalog.stamp_registry_tags(step.registry, step.destination, tags)
+                    else:
+                        with telemetry.span(
+                            "azureml.share", workspace=step.origin.name, target=step.registry.name
+                        ):
+                            copy = self.catalog.share(
+                                step.origin, step.source.ref, step.registry, step.destination, tags
+                            )
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
         claimed = lease.row
@@ -369,17 +379,22 @@ class Applier(RecallWriter):
         watches = self.watches or self.pushes
         lease = self._lease(claimed, watch=lambda: watches.send(watch, delay_seconds=LEASE_SECONDS + 1))
         try:  # a deployment is only started here: no call waits for provisioning
-            with (
-                lease,
-                telemetry.span(
-                    "azureml.push",
-                    workspace=step.target.name,
-                    target=step.target.name,
-                    asset=f"{message.kind.value}:{message.name}",
-                    version=message.version,
-                ),
-            ):
-                pushed = self.catalog.push(step.target, step.registry, message.ref, step.action, step.tags)
+            with lease:
+                with telemetry.span("regsync.verify", target=step.target.name):
+                    refusal = push_refusal(self.notary, step)
+                if refusal is not None:  # nothing reaches the workspace
+                    failure = Failure(Kind.REFUSED, refusal)
+                else:
+                    with telemetry.span(
+                        "azureml.push",
+                        workspace=step.target.name,
+                        target=step.target.name,
+                        asset=f"{message.kind.value}:{message.name}",
+                        version=message.version,
+                    ):
+                        pushed = self.catalog.push(
+                            step.target, step.registry, message.ref, step.action, step.tags
+                        )
         except Exception as error:  # every failure becomes a verdict here, once
             failure, raised = judge(error), error
         claimed = lease.row

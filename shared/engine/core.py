@@ -19,7 +19,7 @@ from shared.errors import PermanentError, judge
 from shared.planner import FanoutSnapshot, ShareSnapshot, World, newest_numeric, oldest_version
 from shared.planner.rollout import resumed_rules
 from shared.policy import NameOwners, decide_share, declared_claim, name_owners, provenance_tenant
-from shared.ports import Catalog, Clock, State, WorkQueue
+from shared.ports import Catalog, ChangeFeed, Clock, State, WorkQueue
 from shared.provenance import origin_of, registry_copy
 from shared.records import (
     CONFLICT_TARGET_PREFIX,
@@ -29,6 +29,7 @@ from shared.records import (
     Status,
     utc_now,
 )
+from shared.signing.notary import Notary
 
 RECORDED_OWNERS_KEPT = 10_000  # names whose recorded owner a process remembers
 StoreT = TypeVar("StoreT", bound=State)  # the storage adapter: callers that need more than the ports see it
@@ -50,7 +51,11 @@ class EngineCore(Generic[StoreT]):
         deployment_poll_seconds: int = 30,
         deployment_deadline_seconds: int = 1800,
         clock: Clock = utc_now,
+        notary: Notary | None = None,
         watches: WorkQueue | None = None,
+        change_feed: ChangeFeed | None = None,
+        full_reconcile_seconds: float = 0.0,
+        change_feed_overlap_seconds: float = 1800.0,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -60,6 +65,9 @@ class EngineCore(Generic[StoreT]):
         self.max_concurrency = max_concurrency
         self.world_ttl = world_ttl
         self.clock = clock
+        self.change_feed = change_feed  # None: every reconcile tick is a full pass
+        self.full_reconcile_seconds = full_reconcile_seconds
+        self.change_feed_overlap_seconds = change_feed_overlap_seconds
         self.applier = Applier(
             store,
             gateway,
@@ -70,6 +78,7 @@ class EngineCore(Generic[StoreT]):
             refusal_window,
             deployment_poll_seconds,
             deployment_deadline_seconds,
+            notary=notary,
             watches=watches,
         )
         self._world: tuple[float, World] | None = None  # when its read began, and what it read

@@ -1,8 +1,9 @@
 """The reconcile: events are hints, this is the guarantee (kopf's timers act on the gap).
 
-Who calls it: the timer (`schedule_reconcile` only queues one message per workspace and one for the
-registry), the reconcile queue worker (`reconcile`), and `sync` for a person's scope. One asset's
-trouble never stops a pass: it becomes that asset's outcome and the pass goes on.
+Who calls it: the timer (`schedule_reconcile` only queues one message per workspace to look at, every
+workspace on a full pass, and one for the registry), the reconcile queue worker (`reconcile`), and
+`sync` for a person's scope. One asset's trouble never stops a pass: it becomes that asset's outcome
+and the pass goes on.
 
 Memos: a listed asset judged under the same world (rules, workspaces, registry) whose inputs read the
 same (the tags the rules look at, by digest) is not judged again; anything else is. When no rule looks
@@ -18,6 +19,7 @@ from shared import telemetry
 from shared.domain import Asset, AssetKind, AssetRef, Workspace
 from shared.engine.core import StoreT
 from shared.engine.drift import SelfHeal
+from shared.engine.feed import FULL_PASS, feed_key, plan_tick
 from shared.errors import NotFoundError, PermanentError
 from shared.planner import Retry, World, read_digest
 from shared.policy import pinned_versions, region_refusal
@@ -34,17 +36,32 @@ PUSH_SETTLED = frozenset({Status.SUCCEEDED, Status.DONE, Status.REFUSED, Status.
 
 
 class Reconcile(SelfHeal[StoreT]):
-    def schedule_reconcile(self, *, correlation_id: str) -> int:
-        """The timer's whole job: one reconcile message per workspace and one for the registry."""
+    def schedule_reconcile(self, *, correlation_id: str, full: bool = False) -> int:
+        """The timer's whole job: one reconcile message per workspace to look at, and one for the
+        registry. Between full passes only the workspaces the change feed shows written (shared.engine.
+        feed); `full` (a person's sync of everything) looks at all. Watermarks advance once all is queued."""
         if self.reconciles is None:
             raise PermanentError("no reconcile queue is configured")
-        names = [workspace.name for workspace in self.store.list_workspaces()]
+        now, workspaces = self.clock(), self.store.list_workspaces()
+        tick = plan_tick(
+            None if full else self.change_feed,
+            self.store,
+            workspaces,
+            now=now,
+            full_every_seconds=self.full_reconcile_seconds,
+            overlap_seconds=self.change_feed_overlap_seconds,
+        )
         messages = [
-            ReconcileMessage(scope="workspace", name=name, correlation_id=correlation_id) for name in names
+            ReconcileMessage(scope="workspace", name=ws.name, correlation_id=correlation_id)
+            for ws in tick.chosen(workspaces)
         ]
         messages.append(ReconcileMessage(scope="registry", correlation_id=correlation_id))
         for message in messages:
             self.reconciles.send(telemetry.stamp(message.model_dump(mode="json"), now=self.clock()))
+        if self.change_feed is not None:
+            keys = {feed_key(ws.subscription_id) for ws in workspaces}
+            for key in sorted(keys | ({FULL_PASS} if tick.changed is None else set())):
+                self.applier.run(Record(None, watermark=(key, now)))
         return len(messages)
 
     def reconcile(

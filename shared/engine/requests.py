@@ -158,7 +158,7 @@ class Requests(Pushes[StoreT]):
         workspaces = self.scope_workspaces(caller, request, world)  # checks the caller before anything runs
         dry, cid = request.dry_run, correlation_id
         if request.scope == "all" and not dry:
-            scheduled = self.schedule_reconcile(correlation_id=cid)
+            scheduled = self.schedule_reconcile(correlation_id=cid, full=True)
             done = Outcome(Action.SYNC, "all", "", Status.SCHEDULED, f"{scheduled} reconcile messages queued")
             self.applier.run(recorded(done, actor=caller.name, correlation_id=cid))
             return SyncResult(cid, request.scope, dry, scheduled=scheduled)

@@ -12,6 +12,7 @@ from shared.domain import Asset, AssetRef, DeploymentState, Provisioning, Pushed
 from shared.errors import Failure, Kind
 from shared.ledger import abandoned, lease_left_seconds, transition
 from shared.planner.fanout import decide_fanout
+from shared.planner.verify import must_verify
 from shared.planner.world import S, World, answer, audit_line, outbound_event
 from shared.policy import (
     NameOwners,
@@ -97,7 +98,17 @@ def plan_push(
         checking = answer(Action.PUSH, ref, target.name, Status.DEPLOYING, f"checking: {row.message}")
         return Follow(checking, message, row, target, world.registry, decision.action, tags)
     planned = answer(Action.PUSH, ref, target.name, Status.SUCCEEDED, decision.reason)
-    return Push(planned, message, row, target, world.registry, decision.action, tags, decision.rule_id or "")
+    return Push(
+        planned,
+        message,
+        row,
+        target,
+        world.registry,
+        decision.action,
+        tags,
+        decision.rule_id or "",
+        verify=must_verify(decision.action, ref),
+    )
 
 
 def settle_push(

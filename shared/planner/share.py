@@ -12,6 +12,7 @@ from datetime import datetime
 from shared.domain import Asset, AssetRef, Workspace
 from shared.errors import Failure, Kind
 from shared.ledger import held, transition
+from shared.planner.verify import required_signature
 from shared.planner.world import S, World, answer, audit_line, outbound_event
 from shared.policy import (
     NameOwners,
@@ -89,6 +90,7 @@ def plan_share(s: ShareSnapshot, world: World, *, now: datetime, correlation_id:
             correlation_id,
             owners,
             name,
+            require_signature=required_signature(world.policy, decision.rule_id),
         )
 
     busy = Report(

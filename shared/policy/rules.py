@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from string import Formatter
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -166,6 +166,8 @@ class ShareRule(Rule):
     workspaces: tuple[WorkspaceName, ...] = ()
     destination: Destination = Destination()
     audience: tuple[TenantId, ...] | None = None
+    # `tenant`: the model must carry a `model.sig` signed by one of its tenant's registered keys.
+    require_signature: Literal["tenant"] | None = None
 
     def applies_to(self, origin: Workspace) -> bool:
         return (self.tenant is None or self.tenant == origin.tenant) and (
@@ -214,6 +216,14 @@ class PushAction(Frozen):
     # A recall moves the endpoint back to RegSync's previous deployment; when there is none, it removes
     # the recalled deployment only if this allows it (else the deployment keeps serving, reported).
     remove_when_recalled: bool = False
+    # Verify the registry copy's signature and bytes before the push; None: on for deployments only.
+    verify_signature: bool | None = None
+
+    @property
+    def verifies(self) -> bool:
+        return (
+            self.verify_signature if self.verify_signature is not None else self.mode is not PushMode.REGISTER
+        )
 
     @model_validator(mode="after")
     def _deployments_name_an_endpoint(self) -> PushAction:

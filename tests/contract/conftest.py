@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from shared.azureml import AzureMLGateway
+from shared.azureml import ActivityLogFeed, AzureMLGateway, StaticDevCredential
 from shared.domain import Asset, AssetRef, Tenant, Workspace
 from shared.policy import Policy, PushRule, ShareRule
 from shared.policy_file import parse_policy
 from shared.queues import WorkQueue
-from shared.records import AuditRecord
+from shared.records import AuditRecord, utc_now
 from shared.settings import Settings
 from shared.storage import StateStore
 from tests.integration.conftest import SEED_POLICY, ml, model_folder, settings  # noqa: F401  # fixtures reused
-from tests.memory import MemoryCatalog, MemoryQueue, MemoryState
+from tests.memory import MemoryCatalog, MemoryChangeFeed, MemoryQueue, MemoryState
 
 # The seed world's inventory: the emulator serves exactly these workspaces and this registry.
 SEED = parse_policy(SEED_POLICY.read_text(encoding="utf-8"), source=str(SEED_POLICY))
@@ -114,6 +114,31 @@ def catalog(request: pytest.FixtureRequest) -> CatalogPort:
         return ref.version in {str(found.version) for found in listed}
 
     return CatalogPort(gateway, register, lambda asset: register("registry", asset), archived)
+
+
+@dataclass
+class FeedPort:
+    """A ChangeFeed port, and how a test makes a tenant's write (a model version) in a workspace."""
+
+    port: Any
+    write: Callable[[str], None]
+
+
+@pytest.fixture(params=["memory", "emulator"])
+def feed(request: pytest.FixtureRequest) -> FeedPort:
+    if request.param == "memory":
+        memory = MemoryChangeFeed()
+        return FeedPort(memory, lambda name: memory.record(workspace(name), utc_now()))
+    from azure.ai.ml.entities import Model
+
+    client: Callable[[str], Any] = request.getfixturevalue("ml")
+    folder: Path = request.getfixturevalue("model_folder")
+    configured: Settings = request.getfixturevalue("settings")
+
+    def write(name: str) -> None:
+        client(name).models.create_or_update(Model(name=unique("feed"), version="1", path=str(folder)))
+
+    return FeedPort(ActivityLogFeed(configured.arm_endpoint, StaticDevCredential), write)
 
 
 @pytest.fixture(params=["memory", "azurite"])

@@ -32,7 +32,13 @@ CLIENT_KEYS = {
 }
 
 # Every file of the stack that holds a key (issue 9): only the user may read it.
-PRIVATE_FILES = ("stack.env", "azurite.json", "emulator/key.pem", "emulator/emulator.env")
+PRIVATE_FILES = (
+    "stack.env",
+    "azurite.json",
+    "emulator/key.pem",
+    "emulator/emulator.env",
+    "signing-key.pem",
+)
 
 
 def devstack(*args: str) -> subprocess.CompletedProcess[str]:

@@ -40,6 +40,7 @@ def settings(storage_connection_string: str, emulator: RunningEmulator) -> Setti
         push_queue=f"pushes-{suffix}",
         reconcile_queue=f"reconcile-{suffix}",
         azureml_emulator=True,
+        arm_endpoint=emulator.base_url,  # where the Activity Log is read
         max_push_attempts=3,
         world_cache_seconds=0,  # tests change rules and act at once
         deployment_poll_seconds=1,  # a started deployment is checked again a second later

@@ -4,7 +4,6 @@ written; free text without control characters; tables that never print a raw esc
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -44,11 +43,9 @@ def test_hostile_policy_files_are_one_line_and_exit_1_at_once(
 ) -> None:
     file = tmp_path / "hostile.yaml"
     file.write_text(text, encoding="utf-8")
-    started = time.perf_counter()
+    # A hang (the alias bomb expanding) is caught by the suite's per-test timeout, not a timing assert.
     result = CliRunner().invoke(app, ["policy", "validate", str(file)], env=NO_STORAGE)
-    elapsed = time.perf_counter() - started
     assert (result.exit_code, result.stderr) == (1, f"{file}:{message}\n")
-    assert elapsed < 1.0, elapsed
 
 
 def test_a_hostile_policy_load_writes_nothing(run: Run, tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ ROUTES = {
     "api_approve": ("POST", "approve"),
     "api_recall": ("POST", "recall"),
     "api_status": ("GET", "status"),
+    "api_verify": ("GET", "verify"),
     "api_audit": ("GET", "audit"),
     "api_rules_list": ("GET", "rules"),
     "api_rules_put": ("PUT", "rules"),
@@ -490,6 +491,7 @@ NOT_YOURS = [
     ("api_pull", "workspace", {"workspace": "{}", "kind": "model", "name": "m"}, "workspace3", "workspace9"),
     ("api_status", "workspace", {"workspace": "{}"}, "workspace3", "workspace9"),
     ("api_status", "tenant", {"tenant": "{}"}, "northwind", "nobody"),
+    ("api_verify", "workspace", {"name": "m", "version": "1", "workspace": "{}"}, "workspace3", "workspace9"),
     ("api_audit", "tenant", {"tenant": "{}"}, "woodgrove", "nobody"),
     ("api_rules_delete", "rule", {"rule_id": "{}"}, "northwind-gets-credit-card", "no-such-rule"),
 ]

@@ -9,7 +9,6 @@ of control characters, so it can be audited and logged as it is.
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -108,14 +107,11 @@ def mutated_events(
 
 
 def parse_or_refuse(value: Any) -> None:
-    started = time.perf_counter()
     try:
         parsed = parse_event(value)
     except InvalidInputError as error:
         assert len(str(error)) < 1_000
         return
-    finally:
-        assert time.perf_counter() - started < 0.5
     assert isinstance(parsed, AssetEvent | IgnoredEvent)
     assert len(parsed.event_id) <= MAX_EVENT_ID and len(parsed.event_type) <= MAX_EVENT_TYPE
     kept = [parsed.event_id, parsed.event_type]

@@ -42,6 +42,7 @@ ROLES = {
     "d5a91429-5739-47e2-a06b-3470a27159e7": "EventGrid Data Sender",
     "f6c7c914-8db3-469d-8ca1-694a8f32e121": "AzureML Data Scientist",
     "1823dd4f-9b8c-4ab6-ab4e-7397a3684615": "AzureML Registry User",
+    "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
 }
 
 
@@ -202,6 +203,7 @@ def test_roles_on_storage_telemetry_topic_workspaces_and_registry(parsed: dict[s
         },
         "main.bicep:insights": {"Monitoring Metrics Publisher"},
         "main.bicep:outboundTopic": {"EventGrid Data Sender"},
+        "main.bicep:vault": {"Key Vault Crypto User"},
         "modules/workspace.bicep:workspace": {"AzureML Data Scientist"},
         "modules/registry.bicep:registry": {"AzureML Registry User"},
     }

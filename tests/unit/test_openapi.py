@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from shared import ui
 from shared.api import ROUTES, ApproveRequest, AuditQuery, PullRequest, StatusQuery, SyncRequest
 from shared.api.fleet import DriftQuery, RecallRequest
+from shared.api.verify import VerifyQuery
 from shared.domain import AssetRef
 from shared.ui.detail import CellQuery
 from shared.ui.matrix import MatrixQuery
@@ -36,6 +37,7 @@ QUERIES: dict[str, type[BaseModel]] = {
     "api_status": StatusQuery,
     "api_audit": AuditQuery,
     "api_drift": DriftQuery,
+    "api_verify": VerifyQuery,
     "ui_matrix": MatrixQuery,
     "ui_cell": CellQuery,
 }

@@ -6,8 +6,6 @@ gave a traceback, and a NUL byte gave a ReaderError (500 in the API). Each is no
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from shared.domain import Workspace
@@ -40,10 +38,8 @@ def problems(text: str, **known: object) -> list[tuple[int, str, str]]:
 
 
 def quickly(text: str) -> list[tuple[int, str, str]]:
-    started = time.perf_counter()
-    found = problems(text)
-    assert time.perf_counter() - started < 0.5
-    return found
+    """Problems of a hostile document; one that hangs is caught by the per-test timeout."""
+    return problems(text)
 
 
 def test_billion_laughs_is_refused_at_its_first_anchor_at_once() -> None:
