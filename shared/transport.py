@@ -1,12 +1,13 @@
-"""The HTTP transports of the Azure clients: requests' environment settings read once per origin.
+"""The HTTP transports of the Azure clients: requests' scan of the environment, once per origin.
 
 Who uses it: shared.storage and shared.queues, for every Table and Queue client they build;
 shared.azureml.gateway, one transport for all of a process's MLClients (one connection pool).
 
 requests reads the proxy variables (scanning the whole environment, twice) and the CA bundle variables
 on every request; with 50 pushes in parallel that was about a third of a push's CPU (cProfile of the
-bench's push round). A running process's environment does not change (an app setting change restarts
-the Functions host), so the same answer is kept per origin: what requests decides is unchanged.
+bench's push round). The scan's answer is kept per origin and per value of the proxy variables requests
+uses for http(s) (a few lookups): what requests decides is unchanged, and a test that points the
+environment at another proxy or CA bundle is seen at once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from urllib3.util.retry import Retry
 # Connections kept per host: one per push worker at once (the bench and the host run up to 50 side by
 # side; requests' default of 10 closes the rest after each call).
 POOL_CONNECTIONS = 64
+# What requests' choice of a proxy for an http(s) URL depends on (urllib reads both cases).
+PROXY_VARIABLES = tuple(
+    name for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") for name in (base, base.upper())
+)
 merge_setting: Callable[[Any, Any], Any] = sessions.merge_setting  # requests' own merge (untyped)
 
 
@@ -44,15 +49,17 @@ class EnvironmentOnceSession(requests.Session):
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> sessions._Settings:
-        """requests.Session's own, with the environment's part remembered per origin."""
+        """requests.Session's own, with the scan for proxies remembered per origin and proxy settings."""
         if not self.trust_env or url is None:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         proxies = dict(proxies or {})
         parts = urlsplit(url if isinstance(url, str) else url.decode())
-        for key, value in _environ_proxies(f"{parts.scheme}://{parts.netloc}", proxies.get("no_proxy")):
+        settings = tuple(os.environ.get(name) for name in PROXY_VARIABLES)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        for key, value in _environ_proxies(origin, proxies.get("no_proxy"), settings):
             proxies.setdefault(key, value)
         if verify is True or verify is None:
-            verify = _ca_bundle() or verify
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
         return {  # the stubs' TypedDict, built as requests builds it
             "proxies": merge_setting(proxies, self.proxies),
             "stream": merge_setting(stream, self.stream),
@@ -62,13 +69,11 @@ class EnvironmentOnceSession(requests.Session):
 
 
 @lru_cache(maxsize=64)
-def _environ_proxies(origin: str, no_proxy: str | None) -> tuple[tuple[str, str], ...]:
+def _environ_proxies(
+    origin: str, no_proxy: str | None, settings: tuple[str | None, ...]
+) -> tuple[tuple[str, str], ...]:
+    """requests' scan for `origin`; `settings` (the proxy variables' values) only keys the cache."""
     return tuple(get_environ_proxies(origin, no_proxy=no_proxy).items())
-
-
-@lru_cache(maxsize=1)
-def _ca_bundle() -> str | None:
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
 
 
 def storage_transport() -> RequestsTransport:

@@ -1,5 +1,5 @@
-"""The Storage clients' session decides proxies and CA bundle exactly as requests does, reading the
-environment once per origin."""
+"""The Azure clients' session decides proxies and CA bundle exactly as requests does, scanning the
+environment once per origin and value of the proxy variables."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ URLS = (
 @pytest.fixture(autouse=True)
 def fresh_cache() -> None:
     transport._environ_proxies.cache_clear()
-    transport._ca_bundle.cache_clear()
 
 
 def test_proxies_and_ca_bundle_are_requests_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,12 +37,17 @@ def test_proxies_and_ca_bundle_are_requests_own(monkeypatch: pytest.MonkeyPatch)
     assert "https" not in bypassed["proxies"]
 
 
-def test_the_environment_is_read_once_per_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_is_scanned_once_per_origin_until_a_proxy_variable_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     session = EnvironmentOnceSession()
-    session.merge_environment_settings(URLS[0], {}, None, None, None)
-    monkeypatch.delenv("HTTPS_PROXY")  # a running process's environment does not change: not read again
-    assert session.merge_environment_settings(URLS[0], {}, None, None, None)["proxies"] == {
-        "https": "http://proxy.example:3128"
-    }
-    assert transport._environ_proxies.cache_info().hits == 1
+    for _ in range(3):
+        session.merge_environment_settings(URLS[0], {}, None, None, None)
+    assert transport._environ_proxies.cache_info().misses == 1
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:8080")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/emulator-ca.pem")
+    changed = session.merge_environment_settings(URLS[0], {}, None, None, None)
+    assert changed["proxies"]["https"] == "http://other.example:8080"
+    assert changed["verify"] == "/tmp/emulator-ca.pem"
