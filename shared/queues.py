@@ -22,6 +22,7 @@ from azure.storage.queue import (
 )
 
 from shared.settings import Settings
+from shared.transport import storage_transport
 
 SEND_CONCURRENCY = 16  # sends in flight per fan-out: enough for 50 targets in a few round trips
 
@@ -38,14 +39,19 @@ class WorkQueue:
         policy = TextBase64EncodePolicy()
         if settings.storage_connection_string:
             service = QueueServiceClient.from_connection_string(
-                settings.storage_connection_string, message_encode_policy=policy
+                settings.storage_connection_string,
+                message_encode_policy=policy,
+                transport=storage_transport(),
             )
         else:
             from azure.identity import DefaultAzureCredential
 
             url = f"https://{settings.storage_account_name}.queue.core.windows.net"
             service = QueueServiceClient(
-                url, credential=DefaultAzureCredential(), message_encode_policy=policy
+                url,
+                credential=DefaultAzureCredential(),
+                message_encode_policy=policy,
+                transport=storage_transport(),
             )
         # The service client does not hand its policies down to its queue clients: the Functions host
         # reads base64 text (host.json messageEncoding), so the queue client itself must encode.

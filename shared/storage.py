@@ -64,6 +64,7 @@ from shared.ports import ConcurrentUpdateError
 from shared.records import LedgerEntry, Memo, utc_now
 from shared.settings import Settings
 from shared.tombstones import TombstoneTable
+from shared.transport import storage_transport
 from shared.watermarks import WatermarkTable
 
 TRANSACTION_LIMIT = 100  # Table Storage refuses larger batches
@@ -91,12 +92,16 @@ class StateStore(AuditTable, TombstoneTable, WatermarkTable):
     def from_settings(cls, settings: Settings) -> StateStore:
         settings.require_storage()
         if settings.storage_connection_string:
-            service = TableServiceClient.from_connection_string(settings.storage_connection_string)
+            service = TableServiceClient.from_connection_string(
+                settings.storage_connection_string, transport=storage_transport()
+            )
         else:
             from azure.identity import DefaultAzureCredential
 
             url = f"https://{settings.storage_account_name}.table.core.windows.net"
-            service = TableServiceClient(endpoint=url, credential=DefaultAzureCredential())
+            service = TableServiceClient(
+                endpoint=url, credential=DefaultAzureCredential(), transport=storage_transport()
+            )
         return cls(service, settings.table_prefix)
 
     def ensure_tables(self) -> None:

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -227,9 +227,11 @@ class Drained:
 
 def drain(queue: WorkQueue, run: Callable[[PushMessage], Any], *, concurrency: int = 1) -> Drained:
     """Run every message of `queue` through `run` as the queue trigger would, `concurrency` at a time,
-    until none is left, visible or not (a throttled push re-sends itself with AzureML's delay)."""
+    until none is left, visible or not (a throttled push re-sends itself with AzureML's delay). Like the
+    host, it fetches more as soon as a worker is free, not once a whole batch has finished."""
     drained = Drained()
     lock = threading.Lock()
+    workers = max(1, concurrency)
 
     def one(message: Any) -> None:
         push = PushMessage.model_validate(json.loads(message.content))
@@ -240,14 +242,28 @@ def drain(queue: WorkQueue, run: Callable[[PushMessage], Any], *, concurrency: i
             drained.retries += retried + (getattr(outcome, "status", None) is Status.RETRYING)
         queue.client.delete_message(message)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        while queue.client.get_queue_properties().approximate_message_count:
-            messages = list(queue.client.receive_messages(max_messages=32, visibility_timeout=300))
-            if not messages:
-                time.sleep(0.1)  # a re-sent push is still invisible: poll, as the queue trigger does
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        running: set[Future[None]] = set()
+        while True:
+            finished = {future for future in running if future.done()}
+            for future in finished:
+                future.result()  # a push that raised fails the drain, as before
+            running -= finished
+            room = workers - len(running)
+            fetched = []
+            if room:
+                fetched = list(
+                    queue.client.receive_messages(max_messages=min(32, room), visibility_timeout=300)
+                )
+                running |= {pool.submit(one, message) for message in fetched}
+            if not running and not queue.client.get_queue_properties().approximate_message_count:
+                return drained
+            if fetched:
                 continue
-            list(pool.map(one, messages))
-    return drained
+            if running:  # every worker is busy: go on when one is free
+                wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+            else:  # a re-sent push is still invisible: poll, as the queue trigger does
+                time.sleep(0.1)
 
 
 def summarise_calls(counts: list[dict[str, Any]]) -> dict[str, Any]:

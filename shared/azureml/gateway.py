@@ -34,6 +34,7 @@ from shared.domain import (
 )
 from shared.policy import PushAction, PushMode
 from shared.settings import Settings
+from shared.transport import shared_transport
 
 log = logging.getLogger("regsync.azureml")
 
@@ -98,7 +99,12 @@ class AzureMLGateway:
             if client is None:
                 from azure.ai.ml import MLClient
 
-                client = MLClient(credential=self.credential(), retry_policy=BriefRetry(), **kwargs)
+                client = MLClient(
+                    credential=self.credential(),
+                    retry_policy=BriefRetry(),
+                    transport=shared_transport(),
+                    **kwargs,
+                )
                 with self._lock:
                     self._clients[key] = client
             return client

@@ -7,6 +7,7 @@ immutable snapshots (shared.planner); nothing here writes.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -30,6 +31,7 @@ from shared.records import (
 )
 from shared.signing.notary import Notary
 
+RECORDED_OWNERS_KEPT = 10_000  # names whose recorded owner a process remembers
 StoreT = TypeVar("StoreT", bound=State)  # the storage adapter: callers that need more than the ports see it
 
 
@@ -79,13 +81,37 @@ class EngineCore(Generic[StoreT]):
             notary=notary,
             watches=watches,
         )
-        self._world: tuple[float, World] | None = None
+        self._world: tuple[float, World] | None = None  # when its read began, and what it read
+        self._world_read = threading.Lock()
+        self._world_failure: tuple[float, Exception] | None = None  # when the last failed read began
+        # Recorded owners of registry names: written insert-if-absent and never changed by RegSync
+        # (shared.storage), so an answer once read holds for the process's life. Bounded: emptied when full.
+        self._recorded_owners: dict[tuple[AssetKind, str], str] = {}
 
     def world(self) -> World:
         """Inventory and rules, read at most once per `world_ttl` seconds: a burst of events must not
-        re-read thousands of workspace rows each, and rule changes still apply within seconds."""
-        if self._world is not None and time.monotonic() - self._world[0] < self.world_ttl:
-            return self._world[1]
+        re-read thousands of workspace rows each, and rule changes still apply within seconds. One read
+        at a time per process: a caller that waited for another's read takes it if that read began
+        after the caller asked (as fresh as its own would be), so a round of pushes in parallel reads
+        the world once, not once each, even with `world_ttl` 0. Likewise its failure: callers that
+        waited for a read that failed fail with it, rather than each trying a failing Storage in turn."""
+        asked = time.monotonic()
+        with self._world_read:
+            cached, failed = self._world, self._world_failure
+            if cached is not None and (asked - cached[0] < self.world_ttl or cached[0] >= asked):
+                return cached[1]
+            if failed is not None and failed[0] >= asked:
+                raise failed[1]
+            began = time.monotonic()
+            try:
+                world = self._read_world()
+            except Exception as error:
+                self._world_failure = (began, error)
+                raise
+            self._world = (began, world)
+            return world
+
+    def _read_world(self) -> World:
         registry = self.store.get_registry()
         if registry is None:
             raise PermanentError("no registry is configured: add one with `regsync registry add`")
@@ -93,11 +119,9 @@ class EngineCore(Generic[StoreT]):
             self.gateway.warm(registry)
         workspaces = {workspace.name: workspace for workspace in self.store.list_workspaces()}
         recalled = {tombstone.asset_key: tombstone for tombstone in self.store.tombstones()}
-        world = World(
+        return World(
             registry=registry, policy=self.store.load_policy(), workspaces=workspaces, recalled=recalled
         )
-        self._world = (time.monotonic(), world)
-        return world
 
     # --- observation ---------------------------------------------------------------------------
 
@@ -133,11 +157,12 @@ class EngineCore(Generic[StoreT]):
         self, world: World, kind: AssetKind, name: str, *, listed: list[Asset] | None = None
     ) -> NameOwners:
         """Who owns a registry name: the provider's claim (no read), else the recorded owner (a point
-        read), else, once per name until it is recorded, the provenance tenant of its oldest version
-        (from `listed`, the name's versions if the caller has them, else one list call)."""
+        read, once per name and process), else, once per name until it is recorded, the provenance
+        tenant of its oldest version (from `listed`, the name's versions if the caller has them, else
+        one list call)."""
         if declared_claim(world.policy.ownership, kind, name) is not None:
             return name_owners(world.policy, kind, name, recorded=None)
-        recorded = self.store.owner_of(kind, name)
+        recorded = self._recorded_owner(kind, name)
         first = None
         if recorded is None:
             if listed is None:
@@ -148,6 +173,16 @@ class EngineCore(Generic[StoreT]):
             oldest = oldest_version(by_version)
             first = provenance_tenant(by_version[oldest]) if oldest is not None else None
         return name_owners(world.policy, kind, name, recorded=recorded, first_publisher=first)
+
+    def _recorded_owner(self, kind: AssetKind, name: str) -> str | None:
+        owner = self._recorded_owners.get((kind, name))
+        if owner is None:
+            owner = self.store.owner_of(kind, name)
+            if owner is not None:
+                if len(self._recorded_owners) >= RECORDED_OWNERS_KEPT:
+                    self._recorded_owners.clear()
+                self._recorded_owners[(kind, name)] = owner
+        return owner
 
     def observe_fanout(self, asset: Asset, latest_version: str, owners: NameOwners) -> FanoutSnapshot:
         entries = self.store.entries_for_asset(asset.ref.key)
