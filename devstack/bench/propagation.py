@@ -64,13 +64,17 @@ def regsync_propagation(
     share_s = time.perf_counter() - start
     share_calls = summarise_calls(stack.admin.request_counts())
     stack.admin.reset_request_log()
+    cpu_before = time.process_time()  # this process's CPU in the push round: is the round CPU-bound?
     drained = drain(push_queue(engine), engine.execute_push, concurrency=concurrency)
+    round_cpu_s = time.process_time() - cpu_before
     total_s = time.perf_counter() - start
     push_calls = summarise_calls(stack.admin.request_counts())
     rows = [entry for entry in engine.store.entries_for_asset(ref.key) if entry.target.startswith("push|")]
     return {
         "share_s": round(share_s, 3),
         "total_s": round(total_s, 3),
+        "round_s": round(total_s - share_s, 3),
+        "round_cpu_s": round(round_cpu_s, 3),
         "pushes": len(rows),
         "succeeded": sum(1 for row in rows if row.status is LedgerStatus.SUCCEEDED),
         "retries": share_retries + drained.retries,
