@@ -51,14 +51,14 @@ def test_deeply_nested_json_is_400_naming_the_limit(call: Call, seeded: Engine, 
 def test_duplicate_keys_nan_and_hostile_keys_are_400(
     call: Call, seeded: Engine, body: bytes, message: str
 ) -> None:
-    error, _ = refused(call, seeded, "api_sync", body)
+    error = refused(call, seeded, "api_sync", body)
     assert message in error["message"], error
 
 
 @pytest.mark.parametrize("dry_run", ["false", "true", 0, 1, "0", None])
 def test_dry_run_must_be_a_json_boolean(call: Call, seeded: Engine, dry_run: Any) -> None:
     # `"dry_run": "false"` or `0` once ran a REAL sync.
-    error, _ = refused(call, seeded, "api_sync", {**SYNC, "dry_run": dry_run})
+    error = refused(call, seeded, "api_sync", {**SYNC, "dry_run": dry_run})
     assert error["message"] == "`dry_run`: Input should be a valid boolean"
 
 
@@ -69,7 +69,7 @@ def test_versions_and_names_are_never_coerced_from_other_types(call: Call, seede
 
 @pytest.mark.parametrize("limit", [" 10", "+10", "10.0", "1_0", "0x10", "\u0661\u0660", "true"])
 def test_query_integers_are_plain_decimal_digits(call: Call, seeded: Engine, limit: str) -> None:
-    error, _ = refused(call, seeded, "api_audit", None, params={"limit": limit})
+    error = refused(call, seeded, "api_audit", None, params={"limit": limit})
     assert error["message"].startswith("`limit`: "), error
     assert call("api_audit", params={"limit": "10"}).status == 200
 
@@ -96,7 +96,7 @@ def test_rules_routes_refuse_unknown_query_parameters(
     call: Call, seeded: Engine, name: str, route_params: dict[str, str] | None
 ) -> None:
     body = None if name in ("api_rules_list", "api_rules_delete") else b"share: []\n"
-    error, _ = refused(call, seeded, name, body, params={"tenant": "x"}, route_params=route_params)
+    error = refused(call, seeded, name, body, params={"tenant": "x"}, route_params=route_params)
     assert error["message"] == "`tenant`: Extra inputs are not permitted"
     assert call("api_rules_list", params={"code": "function-key"}).status == 200
 
@@ -139,7 +139,7 @@ def test_hostile_policy_documents_are_400_at_once_and_write_nothing(
 
 def test_unknown_tenants_in_audience_are_400_with_the_line(call: Call, seeded: Engine) -> None:
     text = "share:\n  - id: s-typo\n    tenant: contoso\n    audience: [northwnd]\n"
-    error, _ = refused(call, seeded, "api_rules_put", text.encode(), caller=tenant("contoso"))
+    error = refused(call, seeded, "api_rules_put", text.encode(), caller=tenant("contoso"))
     assert error["problems"] == [
         {"line": 4, "where": "share[0].audience[0]", "message": "unknown tenant `northwnd`"}
     ]
@@ -148,5 +148,5 @@ def test_unknown_tenants_in_audience_are_400_with_the_line(call: Call, seeded: E
 @pytest.mark.parametrize("name", ["api_rules_validate", "api_rules_put"])
 def test_an_empty_policy_body_is_400(call: Call, seeded: Engine, name: str) -> None:
     for body in (b"", b"  \n"):
-        error, _ = refused(call, seeded, name, body)
+        error = refused(call, seeded, name, body)
         assert error["message"] == "the request body is empty: send a policy document (YAML or JSON)"
