@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from devstack.emulator.launch import EmulatorAdmin
 from shared.azureml import deployment_name
@@ -17,7 +18,7 @@ from shared.policy_file import parse_policy
 from shared.queues import WorkQueue
 from shared.records import PushMessage
 from tests.integration.conftest import drain_pushes, follow_pushes, register_model
-from tests.support import SUB1
+from tests.support import SUB1, wait_for
 
 
 def test_a_model_registered_in_workspace1_reaches_the_registry_and_workspace3_only(
@@ -193,7 +194,16 @@ def test_a_deploy_rule_with_scoring_code_serves_the_models_predictions(
     assert deployment.code_configuration.scoring_script == "score.py"
     request = tmp_path / "request.json"
     request.write_text('{"data": [[1, 1], [0, 2]]}', encoding="utf-8")
-    assert consumer.online_endpoints.invoke(endpoint_name=endpoint, request_file=str(request)) == "[6, 7]"
+
+    # `succeeded` means the traffic move was asked for: promote never waits for the endpoint's update (a
+    # function never waits on provisioning), so the endpoint may answer from it a moment later.
+    def answer() -> str | None:
+        try:
+            return str(consumer.online_endpoints.invoke(endpoint_name=endpoint, request_file=str(request)))
+        except ResourceNotFoundError:  # "no valid deployment with positive weight" until traffic is moved
+            return None
+
+    assert wait_for(answer, what="the endpoint to answer from the pushed deployment") == "[6, 7]"
 
 
 def test_a_deployment_push_returns_before_provisioning_ends(
